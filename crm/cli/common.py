@@ -1,0 +1,126 @@
+"""What every CLI command shares: the database option, error handling and output formats.
+
+Only the CLI turns library errors into exit codes: 1 for bad input or a refused
+action (a plain message on stderr, the database unchanged), 2 for a malformed
+command line (Typer's own usage errors).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+
+from crm.db import make_engine
+from crm.errors import CrmError
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+DbOption = typer.Option(None, "--db", help="Database URL or SQLite file (default: $CRM_DATABASE_URL, else ./crm.db).")
+ActorOption = typer.Option("cli", "--actor", help="Who makes the change; written to the audit log.")
+FormatOption = typer.Option(Format.table, "--format", help="table for people; csv or json for tools.")
+OutOption = typer.Option(None, "--out", help="Write the output to this file instead of the terminal.")
+AsOfOption = typer.Option(None, "--as-of", help="Report as of this date (YYYY-MM-DD); default today.")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def engine_from(ctx: typer.Context) -> Engine:
+    """The engine for the ``--db`` given on the root command (or the default)."""
+    root = ctx.find_root()
+    url = (root.obj or {}).get("db") if isinstance(root.obj, dict) else None
+    try:
+        return make_engine(url)
+    except CrmError as exc:
+        raise fail(str(exc)) from None
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Turn library errors into a message on stderr and exit status 1."""
+    try:
+        yield
+    except CrmError as exc:
+        raise fail(str(exc)) from None
+    except IntegrityError as exc:
+        raise fail(f"the database refused the change: {exc.orig}") from None
+    except OperationalError as exc:
+        raise fail(f"database problem: {exc.orig} (did you run `crm init`?)") from None
+
+
+@contextmanager
+def session_for(ctx: typer.Context) -> Iterator[Session]:
+    """A session on the command's database, with library errors handled."""
+    engine = engine_from(ctx)
+    with handled(), Session(engine) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+    engine.dispose()
+
+
+def parse_date(text: str | None, field: str = "date") -> date | None:
+    """A date from ``YYYY-MM-DD`` on the command line, or None."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise fail(f"{field}: {text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.isoformat()[:10] if isinstance(value, date) and not isinstance(value, datetime) else str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def emit(df: pd.DataFrame, fmt: Format, out: Path | None = None, *, title: str | None = None) -> None:
+    """Print `df` as a table, CSV or JSON rows (snake_case columns, money in yuan, rates as fractions)."""
+    if fmt is Format.csv:
+        text = df.to_csv(index=False, lineterminator="\n")
+    elif fmt is Format.json:
+        rows = [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
+        text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+    else:
+        with pd.option_context(
+            "display.unicode.east_asian_width", True,
+            "display.max_rows", 500,
+            "display.max_columns", 50,
+            "display.width", 200,
+        ):
+            body = "(no rows)" if df.empty else df.to_string(index=False)
+        text = (f"{title}\n" if title else "") + body + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {len(df)} rows to {out}", err=True)

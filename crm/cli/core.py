@@ -1,0 +1,52 @@
+"""``crm init``, ``crm version`` and ``crm status``."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy import func
+from sqlmodel import SQLModel, select
+
+from crm import __version__
+from crm.cli.common import engine_from, handled
+from crm.db import head_revision, init_db
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init(ctx: typer.Context) -> None:
+        """Create the database or upgrade it to this version; safe to run twice.
+
+        Example: crm --db postgresql://user@host/crm init
+        """
+        engine = engine_from(ctx)
+        with handled():
+            result = init_db(engine)
+        before = result["revision_before"]
+        if before == result["revision"]:
+            typer.echo(f"database {engine.url.render_as_string()} is up to date (revision {result['revision']})")
+        else:
+            typer.echo(f"database {engine.url.render_as_string()} migrated {before or 'empty'} -> {result['revision']}")
+        if result["reference_rows_added"]:
+            typer.echo(f"added {result['reference_rows_added']} reference rows (regions, industries, stall reasons, "
+                       "counting rules)")
+
+    @app.command()
+    def version() -> None:
+        """Print the package version and its schema revision.
+
+        Example: crm version
+        """
+        typer.echo(f"crm {__version__} (schema {head_revision()})")
+
+    @app.command()
+    def status(ctx: typer.Context) -> None:
+        """Show what the database holds: rows per table.
+
+        Example: crm status
+        """
+        engine = engine_from(ctx)
+        with handled(), engine.connect() as connection:
+            typer.echo(f"database: {engine.url.render_as_string()}")
+            for table in SQLModel.metadata.sorted_tables:
+                count = connection.execute(select(func.count()).select_from(table)).scalar_one()
+                typer.echo(f"  {table.name:<20} {count:>10,}")

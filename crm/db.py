@@ -1,0 +1,124 @@
+"""Engines, sessions and migrations.
+
+No engine lives at module level: ``make_engine(url)`` returns one the caller owns
+(the CLI, a notebook, a test). The URL comes from ``--db``, else
+``CRM_DATABASE_URL``, else the SQLite file ``./crm.db``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, create_engine
+
+import crm.models  # noqa: F401  (every table on the metadata before any create or compare)
+from crm.errors import InvalidValue
+
+DEFAULT_URL = "sqlite:///crm.db"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def database_url(url: str | None = None) -> str:
+    """The database URL to use: `url`, else ``CRM_DATABASE_URL``, else ``sqlite:///crm.db``.
+
+    A bare file path means an SQLite file; ``postgresql://`` URLs use psycopg 3.
+    """
+    chosen = url or os.environ.get("CRM_DATABASE_URL") or DEFAULT_URL
+    if "://" not in chosen:
+        chosen = f"sqlite:///{chosen}"
+    if chosen.startswith(("postgresql://", "postgres://")):
+        chosen = "postgresql+psycopg://" + chosen.split("://", 1)[1]
+    try:
+        make_url(chosen)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
+        raise InvalidValue("database URL", chosen, f"not a database URL ({exc})") from None
+    return chosen
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")  # in-memory databases answer 'memory'; harmless
+    cursor.execute("PRAGMA synchronous = NORMAL")  # safe under WAL, much faster commits
+    cursor.close()
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url` (see `database_url`). SQLite gets foreign keys, WAL and a busy timeout."""
+    resolved = database_url(url)
+    if resolved.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"check_same_thread": False})
+        engine = create_engine(resolved, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(resolved, **kwargs)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that rolls back on error and always closes."""
+    session = Session(engine)
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # configparser treats % as interpolation; socket paths in URLs are percent-encoded
+    config.set_main_option("url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this version of the package."""
+    script = ScriptDirectory.from_config(_alembic_config(make_engine("sqlite://")))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration revision the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest revision (creating it on an empty database)."""
+    config = _alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def init_db(engine: Engine) -> dict[str, Any]:
+    """Create or upgrade the schema, then add missing reference data. Safe to run twice.
+
+    Returns what happened: the revision before and after, and how many reference rows were added.
+    """
+    from crm.reference import seed_reference
+
+    before = current_revision(engine)
+    upgrade(engine)
+    with Session(engine) as session:
+        added = seed_reference(session)
+    return {"revision_before": before, "revision": current_revision(engine), "reference_rows_added": added}

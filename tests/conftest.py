@@ -1,0 +1,106 @@
+"""Fixtures: a fresh database per test, on SQLite and on a real PostgreSQL server.
+
+PostgreSQL comes from ``CRM_TEST_POSTGRES_URL`` when set, else from the ``pgserver``
+package, which bundles a server started here in a temporary directory. With
+``CI=true`` a PostgreSQL that cannot start fails the run; elsewhere its tests skip
+with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session, SQLModel
+
+from crm.db import make_engine, upgrade
+from crm.reference import seed_reference
+
+BACKENDS = ["sqlite", "postgresql"]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated to head and seeded once; each test copies it."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with Session(engine) as session:
+        seed_reference(session)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of a real PostgreSQL server for this test session (one per xdist worker)."""
+    given = os.environ.get("CRM_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    try:
+        import pgserver
+
+        server: Any = pgserver.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
+        uri = server.get_uri()
+    except Exception as exc:  # a missing binary, a port, a permission: say which
+        message = f"PostgreSQL could not start: {type(exc).__name__}: {exc}"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    yield uri
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """One PostgreSQL database for the session, migrated to head once."""
+    engine = make_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate_all(engine: Engine) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated and seeded database: an SQLite file or the session's PostgreSQL, emptied."""
+    if request.param == "sqlite":
+        path = tmp_path / "crm.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        eng = make_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+    else:
+        eng = request.getfixturevalue("postgres_engine")
+        _truncate_all(eng)
+        with Session(eng) as session:
+            seed_reference(session)
+        yield eng
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as s:
+        yield s
+
+
+@pytest.fixture
+def db_url(engine: Engine) -> str:
+    """The URL of the test's database, for CLI tests."""
+    return engine.url.render_as_string(hide_password=False)
