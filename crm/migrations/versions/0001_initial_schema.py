@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 07:06:22.526830
 """
 
 from collections.abc import Sequence
