@@ -1,23 +1,96 @@
-"""The main job behind ``python3 dev.py demo``: build the demo database and show what is in it."""
+"""The main job behind ``python3 dev.py demo``.
+
+Builds the demo county in ``build/demo.db`` (a generated file, rebuilt each run; your own
+``crm.db`` is never touched), executes every notebook in ``notebooks/`` to HTML under
+``build/notebooks/``, prints the dashboard, and says how to open Jupyter on the same database.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
+from datetime import date
+from pathlib import Path
 
-from crm.cli import main as crm_main
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def execute_notebooks(notebooks: list[Path], out_dir: Path, *, env: dict[str, str]) -> list[Path]:
+    """Run each notebook top to bottom with the given environment; write it as HTML into `out_dir`."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits the environment
+    try:
+        for path in notebooks:
+            book = nbformat.read(path, as_version=4)
+            NotebookClient(book, timeout=300, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            html, _ = HTMLExporter().from_notebook_node(book)
+            target = out_dir / f"{path.stem}.html"
+            target.write_text(html, encoding="utf-8")
+            written.append(target)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sqlmodel import Session
+
+    from crm.dashboard import dashboard, format_dashboard
+    from crm.db import init_db, make_engine
+    from crm.demo import build_demo
+
     parser = argparse.ArgumentParser(prog="python3 dev.py demo", description=__doc__)
-    parser.add_argument("--db", default="sqlite:///crm.db", help="database URL (default: ./crm.db)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--as-of", type=date.fromisoformat, default=date.today())
+    parser.add_argument("--skip-notebooks", action="store_true")
     args = parser.parse_args(argv)
-    for command in (["init"], ["status"]):
-        try:
-            crm_main(["--db", args.db, *command])
-        except SystemExit as exit_:
-            if exit_.code:
-                return int(exit_.code)
+
+    build = ROOT / "build"
+    build.mkdir(exist_ok=True)
+    db_path = build / "demo.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{db_path}"
+    started = time.perf_counter()
+    engine = make_engine(url)
+    init_db(engine)
+    with Session(engine) as session:
+        summary = build_demo(session, seed=args.seed, as_of=args.as_of,
+                             progress=lambda step: print(f"  demo: {step}", flush=True))
+    print(f"demo county in {db_path.relative_to(ROOT)}: {summary.deals} deals, {summary.arrivals} arrivals, "
+          f"{summary.trips} trips, {summary.leads} leads ({time.perf_counter() - started:.1f} s)")
+
+    if not args.skip_notebooks:
+        notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+        print(f"executing {len(notebooks)} notebooks ...", flush=True)
+        html = execute_notebooks(notebooks, build / "notebooks",
+                                 env={"CRM_DATABASE_URL": url, "CRM_AS_OF": args.as_of.isoformat(),
+                                      "MPLBACKEND": "Agg"})
+        for path in html:
+            print(f"  {path.relative_to(ROOT)}")
+
+    with Session(engine) as session:
+        print()
+        print(format_dashboard(dashboard(session, as_of=args.as_of), as_of=args.as_of))
+    print()
+    print("Open the notebooks on the same database:")
+    print("  .venv/bin/pip install jupyterlab")
+    print(f"  CRM_DATABASE_URL={url} .venv/bin/jupyter lab notebooks/")
+    print(f"Or query it from the command line:  .venv/bin/crm --db {url} report kpis --by industry")
+    engine.dispose()
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,27 @@ def session(engine: Engine) -> Iterator[Session]:
 def db_url(engine: Engine) -> str:
     """The URL of the test's database, for CLI tests."""
     return engine.url.render_as_string(hide_password=False)
+
+
+DEMO_AS_OF = date(2026, 11, 29)
+
+
+@pytest.fixture(scope="session")
+def demo_as_of() -> date:
+    """The 'today' of the demo county built by `demo_url`."""
+    return DEMO_AS_OF
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An SQLite demo county (seed 1, as of DEMO_AS_OF), built once per test session."""
+    from crm.db import init_db
+    from crm.demo import build_demo
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    engine = make_engine(url)
+    init_db(engine)
+    with Session(engine) as session:
+        build_demo(session, seed=1, as_of=DEMO_AS_OF)
+    engine.dispose()
+    return url

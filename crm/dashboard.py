@@ -1,0 +1,63 @@
+"""The short dashboard (周报) the leadership reads first: targets, the three rates, unstarted deals."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlmodel import Session
+
+from crm.display import percent, to_display
+
+
+def dashboard(session: Session, *, as_of: date) -> dict[str, pd.DataFrame]:
+    """The dashboard's three tables as figures: county targets, overall rates, unstarted deals by level."""
+    from crm import deals, metrics
+
+    progress = metrics.target_progress(session, as_of=as_of)
+    if "scope" in progress.columns:
+        progress = progress[progress["scope"].astype(str).isin(["county", "全县"])]
+    rates = metrics.kpis(session, as_of=as_of)
+    unstarted = deals.unstarted(session, as_of=as_of)
+    levels = (
+        unstarted.groupby("level").size().reindex(["red", "yellow", "green"], fill_value=0)
+        .rename_axis("level").reset_index(name="deals")
+    )
+    return {"targets": progress.reset_index(drop=True), "rates": rates, "unstarted": levels}
+
+
+def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
+    """The dashboard as plain text for a terminal (money in 亿元, rates in %)."""
+    lines = [f"招商引资周报  截至 {as_of.isoformat()}", ""]
+    targets = figures["targets"]
+    if not targets.empty:
+        lines.append("目标任务 (全县)")
+        columns = [c for c in ("metric", "period", "target", "target_to_date", "actual", "completion",
+                               "time_progress", "gap", "yoy", "growth_gap") if c in targets.columns]
+        lines.append(_table(to_display(targets[columns], unit="亿元")))
+        lines.append("")
+    rates = figures["rates"]
+    if not rates.empty:
+        row = rates.iloc[0]
+        lines.append(
+            f"签约项目 {int(row['signed'])} 个, 开工 {int(row['started'])} 个, 竣工投产 {int(row['in_production'])} 个, "
+            f"终止 {int(row['terminated'])} 个"
+        )
+        lines.append(
+            f"履约率 {percent(row['fulfillment_rate'])}  资金到位率 {percent(row['capital_arrival_rate'])}  "
+            f"竣工投产率 {percent(row['completion_rate'])}  (口径: {rates.attrs.get('rules', '')})"
+        )
+        lines.append("")
+    levels = figures["unstarted"]
+    counts = dict(zip(levels["level"], levels["deals"], strict=True))
+    lines.append(
+        f"签约未开工 {sum(counts.values())} 个: 红色 {counts.get('red', 0)}, 黄色 {counts.get('yellow', 0)}, "
+        f"绿色 {counts.get('green', 0)}"
+    )
+    return "\n".join(lines)
+
+
+def _table(df: pd.DataFrame) -> str:
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200,
+                           "display.max_columns", 20):
+        return df.to_string(index=False)
