@@ -1,0 +1,968 @@
+"""Signed deals (签约项目) from signing to production, and the signed-but-unstarted clean-up.
+
+Every write takes the session first and the actor as a keyword, validates everything
+before it changes anything, writes one audit row per changed field in the same
+transaction, and commits unless ``commit=False`` (a batch caller commits once).
+A refused or invalid call raises before the first change, so the session is left
+as it was (with ``commit=True`` it is also rolled back).
+
+Money is integer yuan (``contracted_yuan``); a capital increase (增资) holds only
+the increment. Dates are ``datetime.date``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import ColumnElement, and_
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from crm.audit import record_changes, record_creation
+from crm.errors import Duplicate, InvalidValue, NotFound, Refused
+from crm.models import (
+    PROCEDURE_LABELS,
+    Deal,
+    DealState,
+    FollowUp,
+    Industry,
+    Investor,
+    Person,
+    Procedure,
+    ProcedureKind,
+    ProcedureState,
+    SigningEvent,
+    StallReason,
+    Unit,
+)
+from crm.reference import find_industry, find_region
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "UNSTARTED_COLUMNS",
+    "WARNING_LEVELS",
+    "add_follow_up",
+    "add_stall_reason",
+    "assign_owner",
+    "complete",
+    "find_stall_reason",
+    "get_deal",
+    "get_or_create_investor",
+    "missing_procedures",
+    "normalize_credit_code",
+    "normalize_investor_name",
+    "procedures",
+    "reassign",
+    "set_procedure",
+    "set_stall",
+    "sign",
+    "start",
+    "terminate",
+    "unstarted",
+    "warning_level",
+]
+
+DEFAULT_THRESHOLDS: tuple[int, int] = (90, 180)
+WARNING_LEVELS = ("green", "yellow", "red")
+UNSTARTED_COLUMNS = [
+    "deal_id",
+    "project_name",
+    "investor",
+    "industry",
+    "signed_on",
+    "age_days",
+    "level",
+    "reason",
+    "owner",
+    "last_follow_up",
+    "next_due",
+    "follow_up_overdue",
+    "missing_procedures",
+    "leader",
+    "unit",
+    "signer",
+]
+
+# Longest first, so 股份有限公司 goes before 有限公司 and 公司.
+_COMPANY_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "集团", "公司")
+_BRACKETS = str.maketrans("", "", "()[]【】〔〕")
+_CREDIT_CODE = re.compile(r"^[0-9A-Z]{18}$")
+_STALL_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+@contextmanager
+def _unit_of_work(session: Session, commit: bool) -> Iterator[None]:
+    """Commit (or only flush) on success; roll back on error when this call owns the transaction."""
+    try:
+        yield
+        if commit:
+            session.commit()
+        else:
+            session.flush()
+    except BaseException:
+        if commit:
+            session.rollback()
+        raise
+
+
+def _text(field: str, value: object, max_length: int, *, required: bool = False) -> str | None:
+    """`value` stripped (NFKC-normalised spaces), checked for type and length; None when blank."""
+    if value is None:
+        if required:
+            raise InvalidValue(field, value, "required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(field, value, f"expected text, not {type(value).__name__}")
+    text = value.replace("\u3000", " ").strip()
+    if not text:
+        if required:
+            raise InvalidValue(field, value, "must not be empty")
+        return None
+    if len(text) > max_length:
+        raise InvalidValue(field, value, f"at most {max_length} characters")
+    return text
+
+
+def _required(field: str, value: object, max_length: int) -> str:
+    text = _text(field, value, max_length, required=True)
+    assert text is not None
+    return text
+
+
+def _date(field: str, value: object, *, required: bool = True) -> date | None:
+    if value is None:
+        if required:
+            raise InvalidValue(field, value, "a date is required")
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if not isinstance(value, date):
+        raise InvalidValue(field, value, "expected a date (YYYY-MM-DD)")
+    return value
+
+
+def _required_date(field: str, value: object) -> date:
+    day = _date(field, value)
+    assert day is not None
+    return day
+
+
+def _actor(actor: object) -> str:
+    return _required("actor", actor, 64)
+
+
+def _yuan(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(field, value, "expected whole yuan as an integer (use crm.parse_yuan for text)")
+    if value < 0:
+        raise InvalidValue(field, value, "an amount cannot be negative")
+    return value
+
+
+def _id(row: Deal | Investor) -> int:
+    """The id of a flushed row (typed as int, which SQLModel cannot express)."""
+    assert row.id is not None
+    return row.id
+
+
+def _label(deal: Deal) -> str:
+    return f"deal {deal.id} ({deal.project_name})"
+
+
+def get_deal(session: Session, deal_id: int, *, for_update: bool = False) -> Deal:
+    """The deal with id `deal_id`; NotFound if there is none."""
+    if isinstance(deal_id, bool) or not isinstance(deal_id, int):
+        raise InvalidValue("deal_id", deal_id, "expected a deal id (an integer)")
+    deal = session.get(Deal, deal_id, with_for_update=for_update or None)
+    if deal is None:
+        raise NotFound("deal", deal_id)
+    return deal
+
+
+def _find_unit(session: Session, name: str) -> Unit | None:
+    return session.exec(select(Unit).where(Unit.name == name)).first()
+
+
+def _find_person(session: Session, name: str) -> Person | None:
+    return session.exec(select(Person).where(Person.name == name)).first()
+
+
+def _unit(session: Session, name: str, *, actor: str) -> Unit:
+    unit = _find_unit(session, name)
+    if unit is None:
+        unit = Unit(name=name)
+        session.add(unit)
+        session.flush()
+        record_creation(session, unit, actor=actor)
+    return unit
+
+
+def _person(session: Session, name: str, *, actor: str) -> Person:
+    person = _find_person(session, name)
+    if person is None:
+        person = Person(name=name)
+        session.add(person)
+        session.flush()
+        record_creation(session, person, actor=actor)
+    return person
+
+
+def _signing_event(session: Session, name: str, *, actor: str) -> SigningEvent:
+    event = session.exec(select(SigningEvent).where(SigningEvent.name == name)).first()
+    if event is None:
+        event = SigningEvent(name=name)
+        session.add(event)
+        session.flush()
+        record_creation(session, event, actor=actor)
+    return event
+
+
+# ---------------------------------------------------------------- investors
+
+
+def normalize_investor_name(name: str) -> str:
+    """The key two spellings of one enterprise share (``Investor.name_key``).
+
+    NFKC (full-width letters, digits and brackets become half-width), lower case,
+    no spaces, no brackets, and company-form suffixes (股份有限公司, 有限责任公司,
+    有限公司, 集团, 公司) stripped from the end, repeatedly:
+    ``甘肃 示例（集团）股份有限公司`` and ``甘肃示例集团`` both give ``甘肃示例``.
+    """
+    if not isinstance(name, str):
+        raise InvalidValue("investor", name, "expected an enterprise name")
+    key = unicodedata.normalize("NFKC", name).casefold()
+    key = "".join(key.split()).translate(_BRACKETS)
+    stripped = True
+    while stripped:
+        stripped = False
+        for suffix in _COMPANY_SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix):
+                key = key[: -len(suffix)]
+                stripped = True
+                break
+    if not key:
+        raise InvalidValue("investor", name, "an enterprise name is required")
+    if len(key) > 200:
+        raise InvalidValue("investor", name, "at most 200 characters")
+    return key
+
+
+def normalize_credit_code(code: str | None) -> str | None:
+    """A unified social credit code (统一社会信用代码) in canonical form: 18 upper-case letters or digits."""
+    if code is None:
+        return None
+    if not isinstance(code, str):
+        raise InvalidValue("credit_code", code, "expected text")
+    text = "".join(unicodedata.normalize("NFKC", code).split()).upper()
+    if not text:
+        return None
+    if not _CREDIT_CODE.match(text):
+        raise InvalidValue("credit_code", code, "a credit code is 18 letters or digits")
+    return text
+
+
+def _plan_investor(
+    session: Session, name: str, credit_code: str | None
+) -> tuple[Investor | None, str, str]:
+    """Find the investor `name` / `credit_code` denotes without changing anything.
+
+    Returns (existing investor or None, clean display name, name key). The credit code
+    wins over the name: a known code is the same enterprise whatever it is called now.
+    Raises Duplicate when the name belongs to an investor with a different credit code.
+    """
+    display = _required("investor", name, 200)
+    key = normalize_investor_name(display)
+    if credit_code is not None:
+        by_code = session.exec(select(Investor).where(Investor.credit_code == credit_code)).first()
+        if by_code is not None:
+            return by_code, display, key
+    by_name = session.exec(select(Investor).where(Investor.name_key == key)).first()
+    if by_name is not None and credit_code is not None and by_name.credit_code not in (None, credit_code):
+        raise Duplicate(
+            f"investor {display!r}: credit code {credit_code} differs from {by_name.credit_code} of investor "
+            f"{by_name.id} ({by_name.name}), whose name is the same once normalised; check the code or the name"
+        )
+    return by_name, display, key
+
+
+def _apply_investor(
+    session: Session,
+    found: Investor | None,
+    display: str,
+    key: str,
+    *,
+    credit_code: str | None,
+    origin_region_id: int | None,
+    origin_city: str | None,
+    actor: str,
+) -> Investor:
+    if found is None:
+        investor = Investor(
+            name=display, name_key=key, credit_code=credit_code, origin_region_id=origin_region_id,
+            origin_city=origin_city,
+        )
+        session.add(investor)
+        session.flush()
+        record_creation(session, investor, actor=actor)
+        return investor
+    # What we learn about a known investor only fills its blanks; it never overwrites.
+    blanks: dict[str, Any] = {}
+    if found.credit_code is None and credit_code is not None:
+        blanks["credit_code"] = credit_code
+    if found.origin_region_id is None and origin_region_id is not None:
+        blanks["origin_region_id"] = origin_region_id
+    if found.origin_city is None and origin_city is not None:
+        blanks["origin_city"] = origin_city
+    if blanks:
+        record_changes(session, found, blanks, actor=actor, action="update")
+        session.flush()
+    return found
+
+
+def get_or_create_investor(
+    session: Session,
+    name: str,
+    *,
+    actor: str,
+    credit_code: str | None = None,
+    origin: str | None = None,
+    origin_city: str | None = None,
+    commit: bool = True,
+) -> Investor:
+    """The investor with this credit code or (normalised) name, created when there is none.
+
+    A known credit code wins over a differently written name; a name known under a
+    different credit code is a Duplicate. A found investor gets its blank credit code,
+    origin province and city filled in (audited); nothing is overwritten.
+    """
+    actor = _actor(actor)
+    code = normalize_credit_code(credit_code)
+    origin_text = _text("origin", origin, 32)
+    region_id = find_region(session, origin_text).id if origin_text else None
+    city = _text("origin_city", origin_city, 64)
+    with _unit_of_work(session, commit):
+        found, display, key = _plan_investor(session, name, code)
+        investor = _apply_investor(
+            session, found, display, key, credit_code=code, origin_region_id=region_id, origin_city=city, actor=actor
+        )
+    return investor
+
+
+# ---------------------------------------------------------------- signing
+
+
+def sign(
+    session: Session,
+    *,
+    actor: str,
+    project_name: str,
+    investor: str,
+    signed_on: date,
+    contracted_yuan: int,
+    industry: str | None = None,
+    origin: str | None = None,
+    origin_city: str | None = None,
+    unit: str | None = None,
+    leader: str | None = None,
+    introducer: str | None = None,
+    credited_unit: str | None = None,
+    signing_event: str | None = None,
+    signer: str | None = None,
+    credit_code: str | None = None,
+    increases: int | None = None,
+    note: str | None = None,
+    commit: bool = True,
+) -> Deal:
+    """Record a signed deal (state ``signed``); the investor is found or created.
+
+    `contracted_yuan` is whole yuan; for a capital increase (增资, `increases` = the
+    parent deal's id) it is the increment only. Units and people named are created
+    when missing; an unknown industry or province is an InvalidValue.
+    """
+    actor = _actor(actor)
+    project = _required("project_name", project_name, 200)
+    day = _required_date("signed_on", signed_on)
+    amount = _yuan("contracted_yuan", contracted_yuan)
+    code = normalize_credit_code(credit_code)
+    industry_text = _text("industry", industry, 64)
+    industry_row = find_industry(session, industry_text) if industry_text else None
+    origin_text = _text("origin", origin, 32)
+    region = find_region(session, origin_text) if origin_text else None
+    city = _text("origin_city", origin_city, 64)
+    unit_name = _text("unit", unit, 64)
+    leader_name = _text("leader", leader, 64)
+    introducer_name = _text("introducer", introducer, 64)
+    credited_name = _text("credited_unit", credited_unit, 64)
+    event_name = _text("signing_event", signing_event, 128)
+    signer_name = _text("signer", signer, 64)
+    note_text = _text("note", note, 10_000)
+    parent: Deal | None = None
+    if increases is not None:
+        parent = get_deal(session, increases)
+        if parent.state == DealState.terminated:
+            raise Refused(f"{_label(parent)}: a terminated deal cannot take a capital increase "
+                          f"(terminated on {parent.terminated_on})")
+        if day < parent.signed_on:
+            raise Refused(f"{_label(parent)}: a capital increase signed on {day} cannot precede the deal, "
+                          f"signed on {parent.signed_on}")
+    found, display, key = _plan_investor(session, investor, code)
+    if found is not None:
+        _refuse_duplicate_deal(session, found.id, project, day)
+
+    with _unit_of_work(session, commit):
+        inv = _apply_investor(
+            session, found, display, key, credit_code=code,
+            origin_region_id=region.id if region else None, origin_city=city, actor=actor,
+        )
+        deal = Deal(
+            project_name=project,
+            investor_id=_id(inv),
+            signed_on=day,
+            contracted_yuan=amount,
+            industry_id=industry_row.id if industry_row else None,
+            # the deal keeps the investor's origin as it was at signing
+            origin_region_id=region.id if region else inv.origin_region_id,
+            origin_city=city or inv.origin_city,
+            signing_event_id=_signing_event(session, event_name, actor=actor).id if event_name else None,
+            leader_id=_person(session, leader_name, actor=actor).id if leader_name else None,
+            unit_id=_unit(session, unit_name, actor=actor).id if unit_name else None,
+            introducer_id=_person(session, introducer_name, actor=actor).id if introducer_name else None,
+            credited_unit_id=_unit(session, credited_name, actor=actor).id if credited_name else None,
+            signer=signer_name,
+            increases_id=parent.id if parent else None,
+            state=DealState.signed,
+        )
+        session.add(deal)
+        session.flush()
+        record_creation(session, deal, actor=actor, action="sign", note=note_text)
+    return deal
+
+
+def _refuse_duplicate_deal(session: Session, investor_id: int | None, project: str, day: date) -> None:
+    existing = session.exec(
+        select(Deal).where(Deal.investor_id == investor_id, Deal.project_name == project, Deal.signed_on == day)
+    ).first()
+    if existing is not None:
+        raise Duplicate(f"{_label(existing)}: this investor already signed this project on {day}")
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def start(
+    session: Session, deal_id: int, *, on: date, actor: str, note: str | None = None, commit: bool = True
+) -> Deal:
+    """Construction began (开工) on `on`: ``signed`` -> ``started``."""
+    actor = _actor(actor)
+    day = _required_date("on", on)
+    note_text = _text("note", note, 10_000)
+    deal = get_deal(session, deal_id, for_update=True)
+    if deal.state == DealState.terminated:
+        raise Refused(f"{_label(deal)}: cannot start a terminated deal (terminated on {deal.terminated_on})")
+    if deal.state != DealState.signed:
+        raise Refused(f"{_label(deal)}: cannot start a deal that already started (on {deal.started_on})")
+    if day < deal.signed_on:
+        raise Refused(f"{_label(deal)}: the start date {day} is before the signing date {deal.signed_on}")
+    with _unit_of_work(session, commit):
+        record_changes(session, deal, {"state": DealState.started, "started_on": day}, actor=actor, action="start",
+                       note=note_text)
+    return deal
+
+
+def complete(
+    session: Session, deal_id: int, *, on: date, actor: str, note: str | None = None, commit: bool = True
+) -> Deal:
+    """Completed and producing (竣工投产) on `on`: ``started`` -> ``in_production``."""
+    actor = _actor(actor)
+    day = _required_date("on", on)
+    note_text = _text("note", note, 10_000)
+    deal = get_deal(session, deal_id, for_update=True)
+    if deal.state == DealState.terminated:
+        raise Refused(f"{_label(deal)}: cannot complete a terminated deal (terminated on {deal.terminated_on})")
+    if deal.state == DealState.in_production:
+        raise Refused(f"{_label(deal)}: cannot complete a deal already in production (since {deal.completed_on})")
+    if deal.state == DealState.signed or deal.started_on is None:
+        raise Refused(f"{_label(deal)}: cannot complete a deal that has not started")
+    if day < deal.started_on:
+        raise Refused(f"{_label(deal)}: the completion date {day} is before the start date {deal.started_on}")
+    with _unit_of_work(session, commit):
+        record_changes(session, deal, {"state": DealState.in_production, "completed_on": day}, actor=actor,
+                       action="complete", note=note_text)
+    return deal
+
+
+def terminate(
+    session: Session, deal_id: int, *, on: date, reason: str, actor: str, commit: bool = True
+) -> Deal:
+    """The investor cannot perform (终止 / 无法履约) from `on`: ``signed`` or ``started`` -> ``terminated``."""
+    actor = _actor(actor)
+    day = _required_date("on", on)
+    why = _required("reason", reason, 10_000)
+    deal = get_deal(session, deal_id, for_update=True)
+    if deal.state == DealState.terminated:
+        raise Refused(f"{_label(deal)}: cannot terminate a deal already terminated (on {deal.terminated_on})")
+    if deal.state == DealState.in_production:
+        raise Refused(f"{_label(deal)}: cannot terminate a deal in production (since {deal.completed_on})")
+    if day < deal.signed_on:
+        raise Refused(f"{_label(deal)}: the termination date {day} is before the signing date {deal.signed_on}")
+    if deal.started_on is not None and day < deal.started_on:
+        raise Refused(f"{_label(deal)}: the termination date {day} is before the start date {deal.started_on}")
+    with _unit_of_work(session, commit):
+        record_changes(
+            session, deal, {"state": DealState.terminated, "terminated_on": day, "termination_reason": why},
+            actor=actor, action="terminate",
+        )
+    return deal
+
+
+def reassign(
+    session: Session,
+    deal_id: int,
+    *,
+    investor: str,
+    signed_on: date,
+    actor: str,
+    contracted_yuan: int | None = None,
+    credit_code: str | None = None,
+    origin: str | None = None,
+    origin_city: str | None = None,
+    note: str | None = None,
+    commit: bool = True,
+) -> Deal:
+    """Hand a terminated deal's project to a new investor: a new ``signed`` deal that replaces it.
+
+    The new deal keeps the project name, industry, responsible unit, leader,
+    introducer, credited unit, signer and follow-up owner; the contracted amount
+    defaults to the old one. The pair counts once, as the new deal.
+    """
+    actor = _actor(actor)
+    day = _required_date("signed_on", signed_on)
+    amount = None if contracted_yuan is None else _yuan("contracted_yuan", contracted_yuan)
+    code = normalize_credit_code(credit_code)
+    origin_text = _text("origin", origin, 32)
+    region = find_region(session, origin_text) if origin_text else None
+    city = _text("origin_city", origin_city, 64)
+    note_text = _text("note", note, 10_000)
+    old = get_deal(session, deal_id, for_update=True)
+    if old.state != DealState.terminated or old.terminated_on is None:
+        raise Refused(f"{_label(old)}: only a terminated deal can be reassigned (it is {old.state})")
+    successor = session.exec(select(Deal).where(Deal.replaces_id == old.id)).first()
+    if successor is not None:
+        raise Refused(f"{_label(old)}: already reassigned to deal {successor.id}")
+    if day < old.terminated_on:
+        raise Refused(f"{_label(old)}: the new signing date {day} is before the termination date {old.terminated_on}")
+    found, display, key = _plan_investor(session, investor, code)
+    if found is not None and found.id == old.investor_id:
+        raise Refused(f"{_label(old)}: reassign to a new investor, not to {found.name} again")
+    if found is not None:
+        _refuse_duplicate_deal(session, found.id, old.project_name, day)
+
+    with _unit_of_work(session, commit):
+        inv = _apply_investor(
+            session, found, display, key, credit_code=code,
+            origin_region_id=region.id if region else None, origin_city=city, actor=actor,
+        )
+        new = Deal(
+            project_name=old.project_name,
+            investor_id=_id(inv),
+            signed_on=day,
+            contracted_yuan=old.contracted_yuan if amount is None else amount,
+            industry_id=old.industry_id,
+            origin_region_id=region.id if region else inv.origin_region_id,
+            origin_city=city or inv.origin_city,
+            leader_id=old.leader_id,
+            unit_id=old.unit_id,
+            introducer_id=old.introducer_id,
+            credited_unit_id=old.credited_unit_id,
+            signer=old.signer,
+            follow_up_owner_id=old.follow_up_owner_id,
+            increases_id=old.increases_id,
+            location=old.location,
+            description=old.description,
+            replaces_id=old.id,
+            state=DealState.signed,
+        )
+        session.add(new)
+        session.flush()
+        record_creation(session, new, actor=actor, action="reassign", note=note_text)
+    return new
+
+
+# ---------------------------------------------------------------- procedures
+
+
+def _procedure_kind(kind: object) -> ProcedureKind:
+    if isinstance(kind, str):
+        text = kind.strip()
+        for member, label in PROCEDURE_LABELS.items():
+            if text in (member.value, label):
+                return member
+    known = ", ".join(f"{m.value} ({PROCEDURE_LABELS[m]})" for m in ProcedureKind)
+    raise InvalidValue("kind", kind, f"unknown procedure; use one of {known}")
+
+
+def _procedure_state(state: object) -> ProcedureState:
+    if isinstance(state, str) and state.strip() in ProcedureState.__members__:
+        return ProcedureState(state.strip())
+    raise InvalidValue("state", state, f"use one of {', '.join(ProcedureState)}")
+
+
+def set_procedure(
+    session: Session,
+    deal_id: int,
+    kind: str,
+    *,
+    state: str,
+    actor: str,
+    started_on: date | None = None,
+    done_on: date | None = None,
+    note: str | None = None,
+    commit: bool = True,
+) -> Procedure:
+    """Set one pre-construction procedure (前期手续) of a deal: its state and dates.
+
+    `kind` is a ProcedureKind value or its label (立项, 用地, 环评, 规划许可, 施工许可).
+    A date left None keeps the recorded one; ``not_started`` clears both dates and
+    ``in_progress`` clears the done date. ``done`` may lack a date: ledgers often
+    mark a procedure 已办结 without one.
+    """
+    actor = _actor(actor)
+    member = _procedure_kind(kind)
+    new_state = _procedure_state(state)
+    start_day = _date("started_on", started_on, required=False)
+    done_day = _date("done_on", done_on, required=False)
+    note_text = _text("note", note, 10_000)
+    deal = get_deal(session, deal_id)
+    if deal.state == DealState.terminated:
+        raise Refused(f"{_label(deal)}: the deal is terminated; its procedures are closed")
+    row = session.exec(select(Procedure).where(Procedure.deal_id == deal.id, Procedure.kind == member.value)).first()
+    merged_start = start_day if start_day is not None else (row.started_on if row else None)
+    merged_done = done_day if done_day is not None else (row.done_on if row else None)
+    if new_state == ProcedureState.not_started:
+        if start_day is not None or done_day is not None:
+            raise InvalidValue("state", state, "a procedure not started has no dates")
+        merged_start = merged_done = None
+    elif new_state == ProcedureState.in_progress:
+        if done_day is not None:
+            raise InvalidValue("done_on", done_day, "a procedure in progress is not done; set state done")
+        merged_done = None
+    if merged_start is not None and merged_done is not None and merged_done < merged_start:
+        raise InvalidValue("done_on", merged_done, f"before the start date {merged_start}")
+
+    values: dict[str, Any] = {"state": new_state.value, "started_on": merged_start, "done_on": merged_done}
+    if note_text is not None:
+        values["note"] = note_text
+    with _unit_of_work(session, commit):
+        if row is None:
+            row = Procedure(deal_id=_id(deal), kind=member.value, **values)
+            session.add(row)
+            session.flush()
+            record_creation(session, row, actor=actor, action="procedure")
+        else:
+            record_changes(session, row, values, actor=actor, action="procedure")
+    return row
+
+
+def missing_procedures(session: Session, deal_id: int) -> list[str]:
+    """The procedure kinds (ProcedureKind values, in the usual order) not yet done for the deal."""
+    deal = get_deal(session, deal_id)
+    done = set(
+        session.exec(
+            select(Procedure.kind).where(Procedure.deal_id == deal.id, Procedure.state == ProcedureState.done.value)
+        ).all()
+    )
+    return [k.value for k in ProcedureKind if k.value not in done]
+
+
+def procedures(session: Session, deal_id: int) -> pd.DataFrame:
+    """All five procedures of a deal, one row each: kind, label, state, started_on, done_on, note."""
+    deal = get_deal(session, deal_id)
+    rows = {p.kind: p for p in session.exec(select(Procedure).where(Procedure.deal_id == deal.id)).all()}
+    records = []
+    for kind in ProcedureKind:
+        p = rows.get(kind.value)
+        records.append({
+            "kind": kind.value,
+            "label": PROCEDURE_LABELS[kind],
+            "state": p.state if p else ProcedureState.not_started.value,
+            "started_on": p.started_on if p else None,
+            "done_on": p.done_on if p else None,
+            "note": p.note if p else None,
+        })
+    return pd.DataFrame(records, columns=["kind", "label", "state", "started_on", "done_on", "note"], dtype=object)
+
+
+# ---------------------------------------------------------------- stalls and follow-ups
+
+
+def find_stall_reason(session: Session, text: str) -> StallReason:
+    """The stall reason whose code or label is `text`; InvalidValue naming the known ones."""
+    key = _required("reason", text, 64)
+    found = session.exec(
+        select(StallReason).where((StallReason.code == key) | (StallReason.label == key))
+    ).first()
+    if found is None:
+        known = ", ".join(f"{r.code} ({r.label})" for r in session.exec(select(StallReason).order_by(
+            col(StallReason.id))).all())
+        raise InvalidValue("reason", text, f"unknown stall reason; known: {known}")
+    return found
+
+
+def add_stall_reason(
+    session: Session, *, code: str, label: str, actor: str, commit: bool = True
+) -> StallReason:
+    """Add a bureau's own stall reason (未开工原因) to the reference table."""
+    actor = _actor(actor)
+    code_text = _required("code", code, 32)
+    if not _STALL_CODE.match(code_text):
+        raise InvalidValue("code", code, "lower-case letters, digits and _ , starting with a letter")
+    label_text = _required("label", label, 64)
+    clash = session.exec(
+        select(StallReason).where((StallReason.code == code_text) | (StallReason.label == label_text))
+    ).first()
+    if clash is not None:
+        raise Duplicate(f"stall reason {clash.code} ({clash.label}) already exists")
+    with _unit_of_work(session, commit):
+        reason = StallReason(code=code_text, label=label_text)
+        session.add(reason)
+        session.flush()
+        record_creation(session, reason, actor=actor)
+    return reason
+
+
+def _refuse_unless_unstarted(deal: Deal, what: str) -> None:
+    if deal.state != DealState.signed:
+        raise Refused(f"{_label(deal)}: {what} applies to a signed deal not yet started (it is {deal.state})")
+
+
+def set_stall(
+    session: Session,
+    deal_id: int,
+    *,
+    reason: str,
+    actor: str,
+    owner: str | None = None,
+    note: str | None = None,
+    commit: bool = True,
+) -> Deal:
+    """Record why a signed deal has not started: a coded reason (code or label), its follow-up owner and a note.
+
+    `owner` (a person's name, created when missing) and `note` left None keep the recorded ones.
+    """
+    actor = _actor(actor)
+    reason_row = find_stall_reason(session, reason)
+    owner_name = _text("owner", owner, 64)
+    note_text = _text("note", note, 10_000)
+    deal = get_deal(session, deal_id, for_update=True)
+    _refuse_unless_unstarted(deal, "a stall reason")
+    with _unit_of_work(session, commit):
+        changes: dict[str, Any] = {"stall_reason_id": reason_row.id}
+        if owner_name is not None:
+            changes["follow_up_owner_id"] = _person(session, owner_name, actor=actor).id
+        if note_text is not None:
+            changes["stall_note"] = note_text
+        record_changes(session, deal, changes, actor=actor, action="stall")
+    return deal
+
+
+def assign_owner(session: Session, deal_id: int, *, owner: str, actor: str, commit: bool = True) -> Deal:
+    """Give a deal the person who follows it up (专人跟踪); the person is created when missing."""
+    actor = _actor(actor)
+    owner_name = _required("owner", owner, 64)
+    deal = get_deal(session, deal_id, for_update=True)
+    if deal.state == DealState.terminated:
+        raise Refused(f"{_label(deal)}: a terminated deal gets no follow-up owner")
+    with _unit_of_work(session, commit):
+        person = _person(session, owner_name, actor=actor)
+        record_changes(session, deal, {"follow_up_owner_id": person.id}, actor=actor, action="assign_owner")
+    return deal
+
+
+def add_follow_up(
+    session: Session,
+    deal_id: int,
+    *,
+    on: date,
+    action: str,
+    actor: str,
+    next_step: str | None = None,
+    due_on: date | None = None,
+    owner: str | None = None,
+    commit: bool = True,
+) -> FollowUp:
+    """A dated follow-up (跟踪记录): what was done on `on`, the next step and when it is due.
+
+    `owner` defaults to the deal's follow-up owner.
+    """
+    actor = _actor(actor)
+    day = _required_date("on", on)
+    what = _required("action", action, 10_000)
+    step = _text("next_step", next_step, 10_000)
+    due = _date("due_on", due_on, required=False)
+    owner_name = _text("owner", owner, 64)
+    if due is not None and due < day:
+        raise InvalidValue("due_on", due, f"the next step cannot be due before the follow-up on {day}")
+    deal = get_deal(session, deal_id)
+    if day < deal.signed_on:
+        raise Refused(f"{_label(deal)}: a follow-up on {day} is before the signing date {deal.signed_on}")
+    with _unit_of_work(session, commit):
+        owner_id = _person(session, owner_name, actor=actor).id if owner_name else deal.follow_up_owner_id
+        row = FollowUp(deal_id=_id(deal), on=day, owner_id=owner_id, action=what, next_step=step, due_on=due)
+        session.add(row)
+        session.flush()
+        record_creation(session, row, actor=actor, action="follow_up")
+    return row
+
+
+# ---------------------------------------------------------------- the signed-but-unstarted list
+
+
+def _thresholds(thresholds: tuple[int, int]) -> tuple[int, int]:
+    try:
+        yellow, red = (int(t) for t in thresholds)
+    except (TypeError, ValueError):
+        raise InvalidValue("thresholds", thresholds, "expected two day counts, e.g. (90, 180)") from None
+    if not 0 < yellow < red:
+        raise InvalidValue("thresholds", thresholds, "need 0 < yellow days < red days")
+    return yellow, red
+
+
+def warning_level(age_days: int, thresholds: tuple[int, int] = DEFAULT_THRESHOLDS) -> str:
+    """green below the first threshold (days since signing), yellow below the second, red from it on."""
+    yellow, red = _thresholds(thresholds)
+    if age_days < yellow:
+        return "green"
+    return "yellow" if age_days < red else "red"
+
+
+def unstarted(
+    session: Session,
+    *,
+    signed_since: date | None = None,
+    as_of: date | None = None,
+    unit: str | None = None,
+    leader: str | None = None,
+    industry: str | None = None,
+    level: str | None = None,
+    thresholds: tuple[int, int] = DEFAULT_THRESHOLDS,
+) -> pd.DataFrame:
+    """Signed-but-unstarted deals (签约未开工) as of `as_of` (default today), one row per deal.
+
+    Deals in state ``signed`` signed on or before `as_of` (and on or after
+    `signed_since`), oldest first. ``age_days`` counts days since signing; ``level`` is
+    green / yellow / red by `thresholds` (days). The latest follow-up on or before
+    `as_of` gives ``last_follow_up`` and ``next_due``; ``follow_up_overdue`` is true when
+    that next step was due before `as_of`. ``missing_procedures`` lists the labels of the
+    procedures not done (立项、用地 ...). `unit` (responsible unit), `leader` and `industry`
+    are names; `level` one of green, yellow, red.
+    """
+    day = _date("as_of", as_of, required=False) or date.today()
+    since = _date("signed_since", signed_since, required=False)
+    yellow, red = _thresholds(thresholds)
+
+    conditions: list[ColumnElement[bool]] = [
+        col(Deal.state) == DealState.signed.value,
+        col(Deal.signed_on) <= day,
+    ]
+    if since is not None:
+        conditions.append(col(Deal.signed_on) >= since)
+    if _text("unit", unit, 64):
+        found_unit = _find_unit(session, _required("unit", unit, 64))
+        if found_unit is None:
+            raise InvalidValue("unit", unit, "no such unit")
+        conditions.append(col(Deal.unit_id) == found_unit.id)
+    if _text("leader", leader, 64):
+        found_leader = _find_person(session, _required("leader", leader, 64))
+        if found_leader is None:
+            raise InvalidValue("leader", leader, "no such person")
+        conditions.append(col(Deal.leader_id) == found_leader.id)
+    if _text("industry", industry, 64):
+        conditions.append(col(Deal.industry_id) == find_industry(session, _required("industry", industry, 64)).id)
+    if level is not None:
+        # a level is a range of signing dates, so the database does the filtering
+        yellow_from, red_from = day - timedelta(days=yellow), day - timedelta(days=red)
+        if level == "green":
+            conditions.append(col(Deal.signed_on) > yellow_from)
+        elif level == "yellow":
+            conditions.extend([col(Deal.signed_on) <= yellow_from, col(Deal.signed_on) > red_from])
+        elif level == "red":
+            conditions.append(col(Deal.signed_on) <= red_from)
+        else:
+            raise InvalidValue("level", level, f"use one of {', '.join(WARNING_LEVELS)}")
+    where = and_(*conditions)
+
+    # The latest follow-up on or before `as_of` (ties: the later entry), found per deal through the
+    # (deal_id, on) index inside one statement; measured faster than a window over all follow-ups.
+    latest_id = (
+        select(col(FollowUp.id))
+        .where(col(FollowUp.deal_id) == col(Deal.id), col(FollowUp.on) <= day)
+        .order_by(col(FollowUp.on).desc(), col(FollowUp.id).desc())
+        .limit(1)
+        .correlate(Deal)
+        .scalar_subquery()
+    )
+    listed = sa_select(col(Deal.id).label("deal_id"), latest_id.label("follow_up_id")).where(where).subquery("listed")
+    owner_p, leader_p = aliased(Person), aliased(Person)
+    stmt = (
+        sa_select(
+            col(Deal.id), col(Deal.project_name), col(Investor.name), col(Industry.name), col(Deal.signed_on),
+            col(StallReason.label), col(owner_p.name), col(FollowUp.on), col(FollowUp.due_on), col(leader_p.name),
+            col(Unit.name), col(Deal.signer),
+        )
+        .select_from(listed)
+        .join(Deal, col(Deal.id) == listed.c.deal_id)
+        .join(Investor, col(Investor.id) == col(Deal.investor_id))
+        .outerjoin(Industry, col(Industry.id) == col(Deal.industry_id))
+        .outerjoin(StallReason, col(StallReason.id) == col(Deal.stall_reason_id))
+        .outerjoin(owner_p, col(owner_p.id) == col(Deal.follow_up_owner_id))
+        .outerjoin(leader_p, col(leader_p.id) == col(Deal.leader_id))
+        .outerjoin(Unit, col(Unit.id) == col(Deal.unit_id))
+        .outerjoin(FollowUp, col(FollowUp.id) == listed.c.follow_up_id)
+        .order_by(col(Deal.signed_on), col(Deal.id))
+    )
+    names = ["deal_id", "project_name", "investor", "industry", "signed_on", "reason", "owner", "last_follow_up",
+             "next_due", "leader", "unit", "signer"]
+    rows = session.execute(stmt).all()
+    df = pd.DataFrame([tuple(r) for r in rows], columns=names)
+
+    done_stmt = select(col(Procedure.deal_id), col(Procedure.kind)).where(
+        col(Procedure.state) == ProcedureState.done.value,
+        col(Procedure.deal_id).in_(select(col(Deal.id)).where(where)),
+    )
+    done: dict[int, set[str]] = {}
+    for deal_id, kind in session.exec(done_stmt).all():
+        done.setdefault(deal_id, set()).add(kind)
+
+    df["age_days"] = pd.Series([(day - d).days for d in df["signed_on"]], index=df.index, dtype="int64")
+    df["level"] = pd.Series(
+        ["green" if a < yellow else "yellow" if a < red else "red" for a in df["age_days"]], index=df.index,
+        dtype="object",
+    )
+    df["follow_up_overdue"] = pd.Series(
+        [due is not None and not pd.isna(due) and due < day for due in df["next_due"]], index=df.index, dtype="bool"
+    )
+    kinds = [(k.value, PROCEDURE_LABELS[k]) for k in ProcedureKind]
+    missing_text: dict[frozenset[str], str] = {}  # at most 32 combinations: build each text once
+    combinations: set[frozenset[str]] = {frozenset(v) for v in done.values()} | {frozenset()}
+    for kinds_done in combinations:
+        missing_text[kinds_done] = "、".join(label for value, label in kinds if value not in kinds_done)
+    frozen = {deal_id: frozenset(v) for deal_id, v in done.items()}
+    nothing_done = missing_text[frozenset()]
+    df["missing_procedures"] = pd.Series(
+        [missing_text[frozen[i]] if i in frozen else nothing_done for i in df["deal_id"].tolist()],
+        index=df.index,
+        dtype="object",
+    )
+    for column in ("last_follow_up", "next_due", "reason", "owner", "leader", "unit", "signer", "industry"):
+        df[column] = df[column].astype("object").where(df[column].notna(), None)
+    return df[UNSTARTED_COLUMNS].reset_index(drop=True)
