@@ -1,4 +1,8 @@
-"""The append-only audit log: every write in the library records who changed what."""
+"""The append-only audit log: every write in the library records who changed what.
+
+Rows are written with one Core INSERT per call (not ORM objects: building an AuditLog
+model per field dominated the cost of every write), in the caller's transaction.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, SQLModel
 
-from crm.models import AuditLog
+from crm.models import AuditLog, utcnow
+
+_TABLE = AuditLog.__table__  # type: ignore[attr-defined]
 
 
 def _text(value: Any) -> str | None:
@@ -19,6 +26,19 @@ def _text(value: Any) -> str | None:
     if hasattr(value, "value"):  # enum members
         return str(value.value)
     return str(value)
+
+
+def _row(
+    *, actor: str, action: str, entity: str, entity_id: int | None, field: str | None, old: Any, new: Any,
+    note: str | None,
+) -> dict[str, Any]:
+    return {"at": utcnow(), "actor": actor, "action": action, "entity": entity, "entity_id": entity_id,
+            "field": field, "old": _text(old), "new": _text(new), "note": note}
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(_TABLE), rows)
 
 
 def record(
@@ -32,20 +52,10 @@ def record(
     old: Any = None,
     new: Any = None,
     note: str | None = None,
-) -> AuditLog:
-    """Add one audit row to the session (the caller commits with its own change)."""
-    row = AuditLog(
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        field=field,
-        old=_text(old),
-        new=_text(new),
-        note=note,
-    )
-    session.add(row)
-    return row
+) -> None:
+    """Write one audit row in the session's transaction (the caller commits with its own change)."""
+    _write(session, [_row(actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=old,
+                          new=new, note=note)])
 
 
 def record_changes(
@@ -63,17 +73,17 @@ def record_changes(
     """
     entity = str(getattr(obj, "__tablename__", type(obj).__name__))
     entity_id: int | None = getattr(obj, "id", None)
-    changed = 0
+    rows = []
     for field, new in changes.items():
         old = getattr(obj, field)
         if old == new:
             continue
         setattr(obj, field, new)
-        record(session, actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=old, new=new,
-               note=note)
-        changed += 1
+        rows.append(_row(actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=old,
+                         new=new, note=note))
     session.add(obj)
-    return changed
+    _write(session, rows)
+    return len(rows)
 
 
 def record_creation(
@@ -82,11 +92,11 @@ def record_creation(
     """One audit row per non-empty field of a newly created `obj` (flushed, so it has an id)."""
     entity = str(getattr(obj, "__tablename__", type(obj).__name__))
     entity_id: int | None = getattr(obj, "id", None)
-    count = 0
-    for field, value in obj.model_dump().items():
-        if field in ("id", "created_at") or value is None:
-            continue
-        record(session, actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=None,
-               new=value, note=note)
-        count += 1
-    return count
+    rows = [
+        _row(actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=None, new=value,
+             note=note)
+        for field, value in obj.model_dump().items()
+        if field not in ("id", "created_at") and value is not None
+    ]
+    _write(session, rows)
+    return len(rows)

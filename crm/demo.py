@@ -183,7 +183,7 @@ class _County:
 
     def amount_yuan(self, typical_yi: float) -> int:
         # log-normal around the industry's typical size, rounded to 100万 as contracts are
-        value = self.rng.lognormvariate(0, 0.7) * typical_yi * YI
+        value = self.rng.lognormvariate(0, 0.7) * typical_yi * 0.6 * YI
         return max(20 * WAN * 100, round(value / (100 * WAN)) * 100 * WAN)
 
     def project_name(self, industry: str) -> str:
@@ -209,19 +209,20 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
     # --- signing events, three years back
     say("signing events")
     events: list[tuple[str, date]] = []
-    for y in range(as_of.year - 2, as_of.year + 1):
-        for pattern, month, day in SIGNING_EVENTS:
-            held = date(y, month, day)
-            if held <= as_of:
+    for y in range(as_of.year - 4, as_of.year + 1):
+        for pattern, month, day_of_month in SIGNING_EVENTS:
+            held = date(y, month, day_of_month)
+            if date(as_of.year - 4, as_of.month, 1) <= held <= as_of:
                 events.append((pattern.format(n=y - 1993, y=y), held))
 
     # --- deals
     say("deals")
-    first_day = date(as_of.year - 2, 1, 1)
+    # four years, so that last year and this year both carry money from deals signed before them
+    first_day = date(as_of.year - 4, as_of.month, 1)
     span = (as_of - first_day).days
     deal_rows: list[tuple[Deal, str, str]] = []  # deal, unit, industry
     count = 0
-    target_deals = 110 * 3
+    target_deals = 100 * 4
     while count < target_deals:
         industry = county.pick_weighted(INDUSTRY_PROFILE)
         typical, units = INDUSTRY_PROFILE[industry][1], INDUSTRY_PROFILE[industry][3]
@@ -287,12 +288,11 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
             stalled.append(deal)
             done = rng.randint(0, 4)
             for i, kind in enumerate(("approval", "land", "environment", "planning", "construction_permit")):
-                state = "done" if i < done else ("in_progress" if i == done else "not_started")
+                finished = deal.signed_on + timedelta(days=30 * (i + 1))
+                state = "done" if i < done and finished <= as_of else ("in_progress" if i <= done else "not_started")
                 if state != "not_started":
                     deals.set_procedure(session, deal.id, kind, state=state, started_on=deal.signed_on,
-                                        done_on=deal.signed_on + timedelta(days=30 * (i + 1)) if state == "done"
-                                        and deal.signed_on + timedelta(days=30 * (i + 1)) <= as_of else None,
-                                        actor=ACTOR, commit=False)
+                                        done_on=finished if state == "done" else None, actor=ACTOR, commit=False)
     session.flush()
 
     for deal in stalled:
@@ -347,14 +347,14 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
             continue
         assert deal.id is not None
         drive = unit_drive.get(unit_names.get(deal.unit_id or -1, ""), 0.6)
-        share = min(1.0, rng.uniform(0.5, 1.1) * drive)
+        share = min(1.0, rng.uniform(0.42, 1.0) * drive)
         months = rng.randint(6, 24)
         per_month = deal.contracted_yuan * share / months
         source = _source_for(rng, session, deal)
-        month = _month_start(deal.started_on)
+        first_month = _month_start(deal.started_on)
         end = deal.terminated_on or as_of
         for i in range(months):
-            day = _add_months(month, i) + timedelta(days=rng.randint(5, 25))
+            day = _add_months(first_month, i) + timedelta(days=rng.randint(5, 25))
             if day > end or day < deal.signed_on:
                 continue
             amount = round(per_month * rng.uniform(0.6, 1.4) / WAN) * WAN
@@ -415,30 +415,31 @@ def _set_targets(session: Session, targets: Any, county: _County) -> int:
     n = 0
     quarters = [0.18, 0.27, 0.27, 0.28]
     for y, total_yi, growth in ((year - 1, 230, 0.12), (year, 263, 0.10)):
-        targets.set_target(session, metric="arrived_yuan", period=str(y), amount=total_yi * YI, growth=growth,
+        targets.set_target(session, metric="arrived_yuan", period=str(y), amount_yuan=total_yi * YI, growth=growth,
                            actor=ACTOR, commit=False)
         n += 1
         for q, share in enumerate(quarters, start=1):
             targets.set_target(session, metric="arrived_yuan", period=f"{y}Q{q}",
-                               amount=int(total_yi * YI * share), actor=ACTOR, commit=False)
+                               amount_yuan=int(total_yi * YI * share), actor=ACTOR, commit=False)
             n += 1
-        targets.set_target(session, metric="deals_signed", period=str(y), amount=120, growth=0.05, actor=ACTOR,
+        targets.set_target(session, metric="deals_signed", period=str(y), count=120, growth=0.05, actor=ACTOR,
                            commit=False)
-        targets.set_target(session, metric="deals_started", period=str(y), amount=80, actor=ACTOR, commit=False)
-        targets.set_target(session, metric="contracted_yuan", period=str(y), amount=600 * YI, actor=ACTOR,
+        targets.set_target(session, metric="deals_started", period=str(y), count=80, actor=ACTOR, commit=False)
+        targets.set_target(session, metric="contracted_yuan", period=str(y), amount_yuan=600 * YI, actor=ACTOR,
                            commit=False)
         n += 3
-    targets.set_target(session, metric="reserve_yuan", period=str(year), amount=350 * YI, actor=ACTOR, commit=False)
+    targets.set_target(session, metric="reserve_yuan", period=str(year), amount_yuan=350 * YI, actor=ACTOR, commit=False)
     n += 1
     # unit targets share the county's year target by each unit's usual weight
-    weights = {"县工业园区管委会": 0.2, "县能源局": 0.2, "县发展和改革局": 0.12, "县工业和信息化局": 0.1, "县商务局": 0.1,
-               "县农业农村局": 0.08, "县文化旅游局": 0.07, "城关镇": 0.05, "河西镇": 0.04, "石门乡": 0.04}
+    weights = {"县工业园区管委会": 0.2, "县能源局": 0.25, "县发展和改革局": 0.12, "县农业农村局": 0.12,
+               "县工业和信息化局": 0.07, "县商务局": 0.06, "城关镇": 0.05, "石门乡": 0.05, "县文化旅游局": 0.04,
+               "河西镇": 0.04}
     for unit, w in weights.items():
-        targets.set_target(session, metric="arrived_yuan", period=str(year), amount=int(263 * YI * w),
+        targets.set_target(session, metric="arrived_yuan", period=str(year), amount_yuan=int(263 * YI * w),
                            scope=unit, scope_kind="unit", weight=1.0, actor=ACTOR, commit=False)
         n += 1
     for name, _title in LEADERS:
-        targets.set_target(session, metric="arrived_yuan", period=str(year), amount=int(263 * YI / len(LEADERS)),
+        targets.set_target(session, metric="arrived_yuan", period=str(year), amount_yuan=int(263 * YI / len(LEADERS)),
                            scope=name, scope_kind="leader", actor=ACTOR, commit=False)
         n += 1
     return n
@@ -488,7 +489,7 @@ def _build_trips(session: Session, trips: Any, county: _County, summary: DemoSum
                 lead = trips.add_lead(
                     session, project_name=county.project_name(industry), investor_name=visit.counterpart,
                     visit_id=visit.id, received_on=received,
-                    planned_yuan=county.amount_yuan(INDUSTRY_PROFILE[industry][1]), industry=industry,
+                    planned_yuan=county.amount_yuan(INDUSTRY_PROFILE[industry][1]) // 2, industry=industry,
                     category=industry, actor=ACTOR, commit=False,
                 )
                 summary.leads += 1
@@ -514,11 +515,11 @@ def _build_trips(session: Session, trips: Any, county: _County, summary: DemoSum
                                                     source="other_province", actor=ACTOR, commit=False)
                         summary.arrivals += 1
     # leads that came from elsewhere (以商招商, 线上对接) fill the reserve
-    for _ in range(40):
+    for _ in range(25):
         industry = county.pick_weighted(INDUSTRY_PROFILE)
         received = county.as_of - timedelta(days=rng.randint(10, 300))
         trips.add_lead(session, project_name=county.project_name(industry),
                        investor_name=county.investor_name(industry, rng.choice(["西安", "兰州", "成都"])),
-                       received_on=received, planned_yuan=county.amount_yuan(INDUSTRY_PROFILE[industry][1]) * 2,
+                       received_on=received, planned_yuan=county.amount_yuan(INDUSTRY_PROFILE[industry][1]),
                        industry=industry, category=industry, source="以商招商", actor=ACTOR, commit=False)
         summary.leads += 1
