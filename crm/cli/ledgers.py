@@ -1,0 +1,78 @@
+"""``crm import KIND FILE`` and ``crm export KIND FILE``: ledgers (台账) in and out."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from crm.cli.common import ActorOption, fail, parse_date, session_for
+from crm.errors import LedgerError
+from crm.ledgers import export_ledger, import_ledger
+
+
+class Kind(StrEnum):
+    deals = "deals"
+    arrivals = "arrivals"
+    trips = "trips"
+    visits = "visits"
+    leads = "leads"
+    targets = "targets"
+
+
+KindArgument = typer.Argument(..., help="Ledger kind: deals, arrivals, trips, visits, leads or targets.")
+InFileArgument = typer.Argument(..., help="The ledger: .xlsx or .csv (UTF-8 or GB18030), Chinese headers.")
+OutFileArgument = typer.Argument(..., help="Where to write: .xlsx or .csv.")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("import")
+    def import_command(
+        ctx: typer.Context,
+        kind: Kind = KindArgument,
+        file: Path = InFileArgument,
+        partial: bool = typer.Option(False, "--partial", help="Write the good rows and report the bad ones "
+                                     "(default: write nothing unless every row is good)."),
+        actor: str = ActorOption,
+    ) -> None:
+        """Import a ledger; every bad row is reported with its Excel row number, column and reason.
+
+        Money columns are read in the unit of their header (元/万元/亿元), else 万元.
+        Re-importing a ledger adds nothing already present. Exit 1 on bad rows (nothing written).
+
+        Example: crm import deals 2026年签约项目台账.xlsx --actor 张三
+        """
+        with session_for(ctx) as session:
+            try:
+                result = import_ledger(session, kind.value, file, actor=actor, partial=partial)
+            except LedgerError as exc:
+                for line in str(exc).splitlines():
+                    typer.echo(f"error: {line}", err=True)
+                raise typer.Exit(1) from None
+        for warning in result.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        for error in result.errors:
+            typer.echo(f"skipped: {error}", err=True)
+        typer.echo(result.summary())
+
+    @app.command("export")
+    def export_command(
+        ctx: typer.Context,
+        kind: Kind = KindArgument,
+        file: Path = OutFileArgument,
+        since: str | None = typer.Option(None, "--since", help="From this date (YYYY-MM-DD)."),
+        until: str | None = typer.Option(None, "--until", help="Up to this date (YYYY-MM-DD)."),
+        unit: str | None = typer.Option(None, "--unit", help="Only this responsible unit (责任单位)."),
+        industry: str | None = typer.Option(None, "--industry", help="Only this industry."),
+    ) -> None:
+        """Export a ledger with Chinese headers, money in 万元; it imports back unchanged.
+
+        Example: crm export arrivals 到位资金.xlsx --since 2026-01-01 --unit 县商务局
+        """
+        start, end = parse_date(since, "--since"), parse_date(until, "--until")
+        if start and end and end < start:
+            raise fail(f"--until {end} is before --since {start}")
+        with session_for(ctx) as session:
+            count = export_ledger(session, kind.value, file, since=start, until=end, unit=unit, industry=industry)
+        typer.echo(f"wrote {count} {kind.value} rows to {file}")

@@ -1,0 +1,29 @@
+"""Ledgers (台账) in and out: Excel and CSV files with Chinese headers, against ``schemas/``.
+
+    from crm.ledgers import import_ledger, export_ledger
+    result = import_ledger(session, "deals", "2026年签约项目台账.xlsx", actor="张三")
+    export_ledger(session, "arrivals", "到位资金.xlsx", since=date(2026, 1, 1))
+
+Kinds: deals, arrivals, trips, visits, leads, targets (``KINDS``). Money cells are read
+in the unit the header names (``总投资（万元）``), else 万元; they are stored as integer yuan.
+"""
+
+from crm.ledgers.export import export_ledger, ledger_rows
+from crm.ledgers.imports import ImportResult, import_ledger
+from crm.ledgers.read import Table, read_table
+from crm.ledgers.schema import KINDS, Column, LedgerKind, json_schema, ledger_kind, write_schemas
+
+__all__ = [
+    "KINDS",
+    "Column",
+    "ImportResult",
+    "LedgerKind",
+    "Table",
+    "export_ledger",
+    "import_ledger",
+    "json_schema",
+    "ledger_kind",
+    "ledger_rows",
+    "read_table",
+    "write_schemas",
+]

@@ -1,0 +1,230 @@
+"""Reading one ledger cell: dates, months, periods, money, yes/no, choices, provinces, lists.
+
+Every parser takes the raw cell (text from a CSV, or the str/float/int/bool/date/datetime
+a spreadsheet holds) and returns a Python value or raises InvalidValue with a plain reason.
+Blank cells never reach a parser (they are None).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from crm.errors import InvalidValue
+from crm.money import parse_yuan
+from crm.reference import REGIONS, region_short_name
+
+Parser = Callable[[Any], Any]
+
+EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-year bug included)
+FORMULA_MARKS = ("=", "+", "-", "@", "\t", "\r")
+
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_MONTH = re.compile(r"^(\d{4})[-/.年](\d{1,2})月?(?:份)?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_SPLIT = re.compile(r"[、,;；/|\n]+")
+
+
+def is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, float) and value != value
+
+
+def fold(text: str) -> str:
+    """NFKC, no spaces, lower case: how choices and names are compared."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def parse_text(value: Any) -> str:
+    """Text as written, trimmed; a number cell without a fraction loses its ``.0``; a neutralising quote goes."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime | date):
+        value = value.isoformat()[:10]
+    text = str(value).strip()
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_MARKS:  # undo our own export's neutralising
+        text = text[1:]
+    return text
+
+
+def _excel_serial(number: float) -> date:
+    if not 1 <= number < 2_958_466:
+        raise ValueError
+    return EXCEL_EPOCH + timedelta(days=int(number))
+
+
+def _ymd(year: str, month: str, day: str, value: Any) -> date:
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        raise InvalidValue("date", value, "no such day") from None
+
+
+def parse_date(value: Any) -> date:
+    """A date from 2026-06-01, 2026/6/1, 2026.6.1, 2026年6月1日, 20260601, 2026-06 / 2026年6月 (the 1st),
+    an Excel serial number or a date/datetime cell."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool):
+        raise InvalidValue("date", value, "a yes/no value is not a date")
+    if isinstance(value, int | float):
+        if float(value).is_integer() and 19000101 <= value <= 29991231:
+            value = str(int(value))
+        else:
+            try:
+                return _excel_serial(float(value))
+            except ValueError:
+                raise InvalidValue("date", value, "a number that is not an Excel date") from None
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower().replace(" 00:00:00", "")
+    text = re.sub(r"\s*([-/.年月日])\s*", r"\1", text)
+    m = _DATE.match(text)
+    if m:
+        return _ymd(m.group(1), m.group(2), m.group(3), value)
+    m = _MONTH.match(text)
+    if m:
+        return _ymd(m.group(1), m.group(2), "1", value)
+    m = _COMPACT.match(text)
+    if m:
+        return _ymd(m.group(1), m.group(2), m.group(3), value)
+    if text.isdigit() and len(text) == 5:
+        return _excel_serial(float(text))
+    raise InvalidValue("date", value, "not a date (write e.g. 2026-06-01, 2026/6/1 or 2026年6月1日)")
+
+
+def parse_month(value: Any) -> date:
+    """The first day of the month a date or month (2026-06, 2026年6月) falls in."""
+    return parse_date(value).replace(day=1)
+
+
+_QUARTER = re.compile(r"^(\d{4})(?:年|-)?(?:q([1-4])|第?([一二三四1-4])季度)$")
+_QUARTER_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+
+
+def parse_period(value: Any) -> tuple[str, date]:
+    """(period_kind, first day): 2026 / 2026年 -> year; 2026Q1 / 2026年第一季度 -> quarter; 2026-03 -> month."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer() \
+            and 1900 <= value <= 2999:
+        return "year", date(int(value), 1, 1)
+    if isinstance(value, datetime | date):
+        return "month", parse_month(value)
+    text = fold(parse_text(value)).replace("年度", "年").replace("全年", "")
+    m = re.match(r"^(\d{4})年?$", text)
+    if m:
+        return "year", date(int(m.group(1)), 1, 1)
+    m = _QUARTER.match(text)
+    if m:
+        quarter = int(m.group(2)) if m.group(2) else _QUARTER_WORDS[m.group(3)]
+        return "quarter", date(int(m.group(1)), 3 * quarter - 2, 1)
+    try:
+        return "month", parse_month(value)
+    except InvalidValue:
+        raise InvalidValue("period", value, "not a period (write 2026, 2026Q1 / 2026年第一季度 or 2026-03)") from None
+
+
+def format_period(kind: str, start: date) -> str:
+    """The text `parse_period` reads back: 2026, 2026Q1, 2026-03."""
+    if kind == "year":
+        return str(start.year)
+    if kind == "quarter":
+        return f"{start.year}Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year}-{start.month:02d}"
+
+
+def money_parser(unit: str, field: str) -> Parser:
+    def parse(value: Any) -> int:
+        return parse_yuan(value, unit, field=field)
+
+    return parse
+
+
+def parse_decimal(value: Any) -> Decimal:
+    try:
+        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(fold(str(value)).replace(",", ""))
+    except InvalidOperation:
+        raise InvalidValue("number", value, "not a number") from None
+    if not number.is_finite():
+        raise InvalidValue("number", value, "not a finite number")
+    return number
+
+
+def parse_number(value: Any) -> float:
+    return float(parse_decimal(value))
+
+
+def parse_percent(value: Any) -> float:
+    """A fraction: ``10%`` -> 0.1; a number cell as is (Excel keeps 10% as 0.1); text 10 -> 0.1, 0.1 -> 0.1."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = fold(str(value))
+    if text.endswith("%"):
+        return float(parse_decimal(text[:-1]) / 100)
+    number = parse_decimal(text)
+    return float(number / 100 if abs(number) > 1 else number)
+
+
+_YES = {"是", "已核实", "核实", "y", "yes", "true", "1", "√", "✓", "已核", "verified"}
+_NO = {"否", "未核实", "n", "no", "false", "0", "×", "未核", "reported"}
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = fold(parse_text(value))
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise InvalidValue("yes/no", value, "write 是 or 否")
+
+
+def choice_parser(choices: dict[str, str], field: str) -> Parser:
+    folded = {fold(k): str(v) for k, v in choices.items()}
+    shown = "、".join(dict.fromkeys(k for k in choices if not k.isascii()))
+
+    def parse(value: Any) -> str:
+        found = folded.get(fold(parse_text(value)))
+        if found is None:
+            raise InvalidValue(field, value, f"unknown value; use one of {shown}")
+        return found
+
+    return parse
+
+
+def parse_region(value: Any) -> str:
+    """The short name of a province, short or long: 广西壮族自治区 -> 广西."""
+    return region_short_name(parse_text(value))
+
+
+_PROVINCE_PREFIXES = sorted(
+    [(full, short) for short, full, _ in REGIONS] + [(short, short) for short, _, _ in REGIONS],
+    key=lambda pair: -len(pair[0]),
+)
+
+
+def split_place(text: str) -> tuple[str, str | None]:
+    """(province short name, city or None) from 浙江杭州 / 浙江省杭州市 / 广东; InvalidValue if no province."""
+    s = fold(text)
+    for prefix, short in _PROVINCE_PREFIXES:
+        if s.startswith(prefix):
+            rest = s[len(prefix):]
+            return short, rest or None
+    raise InvalidValue("region", text, "does not start with a province (write e.g. 广东深圳 or 浙江省杭州市)")
+
+
+def parse_list(value: Any) -> list[str]:
+    """Items separated by 、 , ; / or line breaks, trimmed, without blanks or repeats."""
+    return list(dict.fromkeys(part.strip() for part in _SPLIT.split(parse_text(value)) if part.strip()))
+
+
+def neutralise(text: str) -> str:
+    """A text cell that a spreadsheet would run as a formula gets a leading quote."""
+    return "'" + text if text.startswith(FORMULA_MARKS) else text

@@ -1,0 +1,938 @@
+"""Importing a ledger: read, parse every cell, check every row, then write in one transaction.
+
+All or nothing by default: every row is checked before anything is written, and one bad
+row means nothing is written (LedgerError lists every bad row). ``partial=True`` writes
+the good rows and returns the bad ones. Re-importing a ledger creates nothing new: each
+kind has a natural key (``LedgerKind.natural_key``) and rows already present are counted.
+
+How rows land: deals go through ``crm.deals`` (sign, start, complete, terminate: each
+audited), targets through ``crm.targets.set_target`` and trips through ``crm.trips``;
+arrivals, visits and leads are inserted in bulk (arrivals with the driver's executemany
+on SQLite and COPY on PostgreSQL), checked here by the same rules. Every import that
+changes something adds one audit row (action ``import``) naming the file and the count.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlalchemy import select as _select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from crm import audit
+from crm.errors import CrmError, InvalidValue, LedgerError, RowError
+from crm.ledgers.cells import (
+    choice_parser,
+    fold,
+    format_period,
+    money_parser,
+    parse_bool,
+    parse_date,
+    parse_decimal,
+    parse_list,
+    parse_month,
+    parse_number,
+    parse_percent,
+    parse_period,
+    parse_text,
+    split_place,
+)
+from crm.ledgers.progress import Advance, progress_bar
+from crm.ledgers.read import Table, read_table
+from crm.ledgers.schema import MONEY_METRICS, Column, LedgerKind, ledger_kind
+from crm.models import (
+    CapitalArrival,
+    Deal,
+    DealState,
+    Industry,
+    Investor,
+    Lead,
+    LeadStage,
+    Person,
+    Region,
+    Squad,
+    Target,
+    Trip,
+    Unit,
+    Visit,
+    VisitStatus,
+)
+from crm.money import parse_yuan
+
+
+def select(*columns: Any) -> Any:
+    """``select`` over model attributes (sqlmodel types them as plain Python values)."""
+    return _select(*columns)
+
+
+CHUNK = 50_000
+# Required columns whose cell may be blank in some rows: a foreign-currency arrival gives 原币金额 × 汇率.
+_REQUIRED_UNLESS = {("arrivals", "arrived_yuan")}
+_MISSING = object()
+
+
+@dataclass
+class ImportResult:
+    """What an import did: rows read, inserted, already present (natural key), updated, and the bad rows."""
+
+    kind: str
+    rows: int
+    inserted: int
+    already_present: int
+    errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    updated: int = 0  # rows already present whose state or figures the ledger moved on
+    file: str = ""
+
+    def summary(self) -> str:
+        parts = [f"{self.file or self.kind}: {self.rows} rows read", f"{self.inserted} inserted",
+                 f"{self.already_present} already present"]
+        if self.updated:
+            parts.append(f"{self.updated} updated")
+        if self.errors:
+            parts.append(f"{len({e.row for e in self.errors})} bad rows skipped")
+        return ", ".join(parts)
+
+
+class Batch:
+    """The parsed cells of a ledger, column by column, and the problems found, row by row."""
+
+    def __init__(self, kind: LedgerKind, table: Table) -> None:
+        self.kind = kind
+        self.table = table
+        self.n = len(table.rows)
+        self.values: dict[str, list[Any]] = {}
+        self.bad: dict[int, list[RowError]] = {}
+        self._blank: list[Any] = [None] * self.n
+
+    def header(self, name: str) -> str:
+        if name in self.table.headers:
+            return self.table.headers[name]
+        try:
+            return self.kind.column(name).title
+        except KeyError:
+            return name
+
+    def col(self, name: str) -> list[Any]:
+        return self.values.get(name, self._blank)
+
+    def fail(self, i: int, name: str, message: str, value: Any = _MISSING) -> None:
+        if value is _MISSING:
+            value = self.table.cells.get(name, self._blank)[i] if name else None
+        shown = "" if value is None else parse_text(value) if not isinstance(value, str) else value.strip()
+        self.bad.setdefault(i, []).append(RowError(self.table.rows[i], self.header(name) if name else "", shown,
+                                                   message))
+
+    def ok(self, i: int) -> bool:
+        return i not in self.bad
+
+    def errors(self) -> list[RowError]:
+        return [e for i in sorted(self.bad) for e in self.bad[i]]
+
+
+def _parser(column: Column, unit: str | None) -> Callable[[Any], Any]:
+    simple: dict[str, Callable[[Any], Any]] = {
+        "text": parse_text, "date": parse_date, "month": parse_month, "bool": parse_bool, "number": parse_number,
+        "percent": parse_percent, "period": parse_period, "decimal": parse_decimal, "list": parse_list,
+        "region": lambda v: split_place(parse_text(v)), "amount": lambda v: v,
+    }
+    if column.type == "money":
+        return money_parser(unit or column.unit or "万元", column.title)
+    if column.type == "choice":
+        return choice_parser(column.choices, column.title)
+    return simple[column.type]
+
+
+def parse_batch(kind: LedgerKind, table: Table) -> Batch:
+    """Parse every cell of `table` by its column's type; a cell that does not parse is a row error."""
+    batch = Batch(kind, table)
+    for column in kind.columns:
+        raw = table.cells.get(column.name)
+        if raw is None:
+            continue
+        parse = _parser(column, table.units.get(column.name))
+        cache: dict[tuple[type, Any], tuple[bool, Any]] = {}
+        out: list[Any] = []
+        for i, value in enumerate(raw):
+            if value is None:
+                out.append(None)
+                if column.required and (kind.name, column.name) not in _REQUIRED_UNLESS:
+                    batch.fail(i, column.name, f"{batch.header(column.name)} is required")
+                continue
+            key = (value.__class__, value)
+            hit = cache.get(key)
+            if hit is None:
+                try:
+                    hit = (True, parse(value))
+                except InvalidValue as exc:
+                    hit = (False, exc.reason)
+                cache[key] = hit
+            if hit[0]:
+                out.append(hit[1])
+            else:
+                out.append(None)
+                batch.fail(i, column.name, hit[1])
+        batch.values[column.name] = out
+    return batch
+
+
+def _plain(exc: BaseException) -> str:
+    if isinstance(exc, IntegrityError):
+        return f"the database refused the row: {exc.orig}"
+    return str(exc)
+
+
+class _Names:
+    """Units or people by name, created (and audited) on first use."""
+
+    def __init__(self, session: Session, model: type[Unit] | type[Person], *, actor: str) -> None:
+        self.session, self.model, self.actor = session, model, actor
+        self.ids: dict[str, int] = {name: id_ for id_, name in session.execute(select(model.id, model.name))}
+
+    def id(self, name: str | None) -> int | None:
+        if name is None:
+            return None
+        found = self.ids.get(name)
+        if found is None:
+            row = self.model(name=name)
+            self.session.add(row)
+            self.session.flush()
+            audit.record_creation(self.session, row, actor=self.actor)
+            assert row.id is not None
+            found = self.ids[name] = row.id
+        return found
+
+
+def _regions(session: Session) -> dict[str, int]:
+    return {name: id_ for id_, name in session.execute(select(Region.id, Region.name))}
+
+
+def _industries(session: Session) -> dict[str, tuple[int, str]]:
+    return {fold(name): (id_, name) for id_, name in session.execute(select(Industry.id, Industry.name))}
+
+
+def _check_industry(batch: Batch, i: int, name: str | None, known: dict[str, tuple[int, str]]) -> int | None:
+    if name is None:
+        return None
+    found = known.get(fold(name))
+    if found is None:
+        batch.fail(i, "industry", f"unknown industry; known: {'、'.join(n for _, n in known.values())}")
+        return None
+    return found[0]
+
+
+# ---------------------------------------------------------------- deals
+
+_ORDER = {DealState.signed: 0, DealState.started: 1, DealState.in_production: 2}
+
+
+@dataclass
+class _DealRow:
+    i: int
+    fields: dict[str, Any]
+    steps: list[tuple[str, date]]
+    deal_id: int | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+
+def _deal_state(batch: Batch, i: int, signed_on: date | None) -> tuple[str | None, list[tuple[str, date]]]:
+    """The state the row says the deal is in, and the transitions from signing that reach it."""
+    state = batch.col("state")[i]
+    started, completed, terminated = (batch.col(n)[i] for n in ("started_on", "completed_on", "terminated_on"))
+    if state is None:
+        state = (DealState.terminated if terminated else DealState.in_production if completed
+                 else DealState.started if started else DealState.signed)
+    label = batch.header("state")
+    said = batch.table.cells.get("state", batch._blank)[i] or state
+
+    def bad(name: str, message: str) -> None:
+        batch.fail(i, name, message)
+
+    if state == DealState.signed:
+        for name, day in (("started_on", started), ("completed_on", completed), ("terminated_on", terminated)):
+            if day is not None:
+                bad(name, f"{label} {said} says the deal has not started, but {batch.header(name)} is given")
+    if state in (DealState.started, DealState.in_production) and started is None:
+        bad("started_on", f"{label} {said} needs {batch.header('started_on')}")
+    if state == DealState.in_production and completed is None:
+        bad("completed_on", f"{label} {said} needs {batch.header('completed_on')}")
+    if state == DealState.started and completed is not None:
+        bad("completed_on", f"{label} {said} says not yet completed, but {batch.header('completed_on')} is given")
+    if state in (DealState.started, DealState.in_production) and terminated is not None:
+        bad("terminated_on", f"{label} {said} says the deal stands, but {batch.header('terminated_on')} is given")
+    if state == DealState.terminated:
+        if terminated is None:
+            bad("terminated_on", f"{label} {said} needs {batch.header('terminated_on')}")
+        if completed is not None:
+            bad("completed_on", "a deal in production cannot be terminated")
+    if signed_on is not None and started is not None and started < signed_on:
+        bad("started_on", f"{batch.header('started_on')} {started} is before {batch.header('signed_on')} {signed_on}")
+    if started is not None and completed is not None and completed < started:
+        bad("completed_on", f"{batch.header('completed_on')} {completed} is before {batch.header('started_on')} "
+            f"{started}")
+    if terminated is not None and signed_on is not None and terminated < signed_on:
+        bad("terminated_on", f"{batch.header('terminated_on')} {terminated} is before {batch.header('signed_on')} "
+            f"{signed_on}")
+    if terminated is not None and started is not None and terminated < started:
+        bad("terminated_on", f"{batch.header('terminated_on')} {terminated} is before {batch.header('started_on')} "
+            f"{started}")
+    steps: list[tuple[str, date]] = []
+    if started is not None and state != DealState.signed:
+        steps.append(("start", started))
+    if state == DealState.in_production and completed is not None:
+        steps.append(("complete", completed))
+    if state == DealState.terminated and terminated is not None:
+        steps.append(("terminate", terminated))
+    return state, steps
+
+
+def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int]:
+    from crm.deals import normalize_credit_code, normalize_investor_name
+
+    industries = _industries(session)
+    existing: dict[tuple[str, str, date], tuple[int, str]] = {}
+    for id_, key, project, signed_on, state in session.execute(
+        select(Deal.id, Investor.name_key, Deal.project_name, Deal.signed_on, Deal.state).join(
+            Investor, Investor.id == Deal.investor_id)
+    ):
+        existing[(key, fold(project), signed_on)] = (id_, state)
+    seen: dict[tuple[str, str, date], int] = {}
+    plan: list[_DealRow] = []
+    present = 0
+    v = batch.col
+    for i in range(batch.n):
+        project, investor, signed_on = v("project_name")[i], v("investor")[i], v("signed_on")[i]
+        key_name = None
+        if investor is not None:
+            try:
+                key_name = normalize_investor_name(investor)
+            except InvalidValue as exc:
+                batch.fail(i, "investor", exc.reason)
+        code = v("credit_code")[i]
+        if code is not None:
+            try:
+                code = normalize_credit_code(code)
+            except InvalidValue as exc:
+                batch.fail(i, "credit_code", exc.reason)
+        _check_industry(batch, i, v("industry")[i], industries)
+        origin = v("origin")[i]
+        state, steps = _deal_state(batch, i, signed_on)
+        if not batch.ok(i) or key_name is None or project is None or signed_on is None:
+            continue
+        key = (key_name, fold(project), signed_on)
+        if key in seen:
+            batch.table.warnings.append(f"row {batch.table.rows[i]} repeats row {batch.table.rows[seen[key]]}; "
+                                        "counted once")
+            present += 1
+            continue
+        seen[key] = i
+        reason = v("termination_reason")[i] or "台账导入：未注明原因"
+        if key in existing:
+            deal_id, current = existing[key]
+            present += 1
+            moves = _moves(current, str(state), steps)
+            if moves is None:
+                batch.table.warnings.append(
+                    f"row {batch.table.rows[i]}: {project} is {current} in the database but {state} in the ledger; "
+                    "left as it is")
+            elif moves:
+                plan.append(_DealRow(i, {}, moves, deal_id, reason=reason))
+            continue
+        fields = {
+            "project_name": project, "investor": investor, "signed_on": signed_on,
+            "contracted_yuan": v("contracted_yuan")[i], "industry": v("industry")[i],
+            "origin": origin[0] if origin else None,
+            "origin_city": v("origin_city")[i] or (origin[1] if origin else None),
+            "unit": v("unit")[i], "leader": v("leader")[i], "introducer": v("introducer")[i],
+            "credited_unit": v("credited_unit")[i], "signing_event": v("signing_event")[i],
+            "signer": v("signer")[i], "credit_code": code, "note": v("note")[i],
+        }
+        extras = {n: v(n)[i] for n in ("location", "description", "registered_on") if v(n)[i] is not None}
+        plan.append(_DealRow(i, fields, steps, None, extras, reason))
+    return plan, present
+
+
+def _moves(current: str, target: str, steps: list[tuple[str, date]]) -> list[tuple[str, date]] | None:
+    """The transitions that bring a stored deal from `current` to the ledger's `target`; None if impossible."""
+    if current == target:
+        return []
+    if current in (DealState.terminated, DealState.in_production):
+        return None
+    if target != DealState.terminated and _ORDER[DealState(target)] < _ORDER[DealState(current)]:
+        return None  # an older ledger
+    done = {"start"} if current == DealState.started else set()
+    return [s for s in steps if s[0] not in done]
+
+
+def _write_deals(session: Session, batch: Batch, plan: list[_DealRow], *, actor: str,
+                 advance: Advance) -> tuple[int, int]:
+    from crm import deals
+
+    inserted = updated = 0
+    for row in plan:
+        try:
+            with session.begin_nested():
+                deal_id = row.deal_id
+                if deal_id is None:
+                    deal = deals.sign(session, actor=actor, commit=False, **row.fields)
+                    if row.extras:
+                        audit.record_changes(session, deal, row.extras, actor=actor, action="import")
+                    deal_id = deal.id
+                assert deal_id is not None
+                for step, day in row.steps:
+                    if step == "start":
+                        deals.start(session, deal_id, on=day, actor=actor, commit=False)
+                    elif step == "complete":
+                        deals.complete(session, deal_id, on=day, actor=actor, commit=False)
+                    else:
+                        deals.terminate(session, deal_id, on=day, reason=row.reason or "", actor=actor,
+                                        commit=False)
+                session.flush()
+        except (CrmError, IntegrityError) as exc:
+            batch.fail(row.i, "", _plain(exc))
+            continue
+        finally:
+            advance(1)
+        if row.deal_id is None:
+            inserted += 1
+        else:
+            updated += 1
+    return inserted, updated
+
+
+# ---------------------------------------------------------------- arrivals
+
+_CURRENCIES = {"人民币": "CNY", "rmb": "CNY", "美元": "USD", "欧元": "EUR", "港币": "HKD", "港元": "HKD",
+               "日元": "JPY", "英镑": "GBP"}
+ARRIVAL_COLUMNS = ("deal_id", "arrived_on", "arrived_yuan", "source", "use", "evidence_kind", "evidence_ref",
+                   "verified", "currency", "original_cents", "fx_rate", "note", "created_at")
+
+
+def _validate_arrivals(session: Session, batch: Batch) -> tuple[list[tuple[Any, ...]], int]:
+    from crm.arrivals import arrival_refusal
+    from crm.deals import normalize_investor_name
+
+    deals: dict[str, list[tuple[int, str, date, str, date | None]]] = {}
+    for id_, project, key, signed_on, state, terminated_on in session.execute(
+        select(Deal.id, Deal.project_name, Investor.name_key, Deal.signed_on, Deal.state, Deal.terminated_on)
+        .join(Investor, Investor.id == Deal.investor_id)
+    ):
+        deals.setdefault(fold(project), []).append((id_, key, signed_on, state, terminated_on))
+
+    resolved: dict[tuple[Any, ...], tuple[int, str, date, str, date | None] | str] = {}
+    refusals: dict[tuple[int, date], str | None] = {}
+    investor_keys: dict[str, str] = {}
+    v = batch.col
+    projects, investors, signed, days = v("project_name"), v("investor"), v("signed_on"), v("arrived_on")
+    amounts, sources, uses = v("arrived_yuan"), v("source"), v("use")
+    ev_kind, ev_ref, verified, notes = v("evidence_kind"), v("evidence_ref"), v("verified"), v("note")
+    currencies, originals, rates = v("currency"), v("original_amount"), v("fx_rate")
+    rows: list[tuple[Any, ...]] = []
+    for i in range(batch.n):
+        project = projects[i]
+        if project is None:
+            continue
+        investor = investors[i]
+        ikey = None
+        if investor is not None:
+            ikey = investor_keys.get(investor)
+            if ikey is None:
+                try:
+                    ikey = investor_keys[investor] = normalize_investor_name(investor)
+                except InvalidValue as exc:
+                    batch.fail(i, "investor", exc.reason)
+                    continue
+        day = days[i]
+        key = (fold(project), ikey, signed[i], day)
+        deal = resolved.get(key)
+        if deal is None:
+            deal = resolved[key] = _resolve_deal(batch, deals.get(key[0], []), ikey, signed[i], day)
+        if isinstance(deal, str):
+            batch.fail(i, "investor" if "investor" in deal else "project_name", deal,
+                       value=project if "investor" not in deal else investor)
+            continue
+        deal_id = deal[0]
+        if day is not None:
+            rkey = (deal_id, day)
+            if rkey not in refusals:
+                refusals[rkey] = arrival_refusal(deal[3], deal[2], deal[4], day)
+            if refusals[rkey]:
+                batch.fail(i, "arrived_on", f"{project}: {refusals[rkey]}")
+        currency = "CNY"
+        cents = None
+        rate = rates[i]
+        amount = amounts[i]
+        if currencies[i] is not None:
+            text = currencies[i].strip()
+            currency = _CURRENCIES.get(fold(text), text.upper())
+            if len(currency) != 3 or not currency.isalpha():
+                batch.fail(i, "currency", "a three-letter code such as CNY, USD, EUR")
+        if currency != "CNY":
+            original = originals[i]
+            if original is None or rate is None:
+                batch.fail(i, "currency", "a foreign-currency arrival needs 原币金额 and 汇率")
+            else:
+                cents_exact = original * 100
+                try:
+                    rate_value = Decimal(rate)
+                except ArithmeticError:
+                    rate_value = Decimal(-1)
+                if original < 0 or cents_exact != cents_exact.to_integral_value():
+                    batch.fail(i, "original_amount", "an amount of 0 or more with at most two decimals")
+                elif not rate_value.is_finite() or rate_value <= 0:
+                    batch.fail(i, "fx_rate", "a positive number of yuan per unit")
+                else:
+                    cents = int(cents_exact)
+                    rate = str(rate_value)
+                    computed = parse_yuan(original * rate_value, "元")
+                    if amount is not None and amount != computed:
+                        batch.fail(i, "arrived_yuan", f"disagrees with 原币金额 × 汇率 = {computed} yuan")
+                    amount = computed
+        elif originals[i] is not None or rate is not None:
+            batch.fail(i, "currency", "原币金额 and 汇率 are for foreign currencies; give 币种")
+        elif amount is None and batch.table.cells["arrived_yuan"][i] is None:
+            batch.fail(i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required")
+        if not batch.ok(i):
+            continue
+        rows.append((deal_id, day, amount, sources[i], uses[i], ev_kind[i], ev_ref[i], bool(verified[i]),
+                     currency, cents, rate, notes[i]))
+    return _new_arrivals(session, rows)
+
+
+def _resolve_deal(batch: Batch, candidates: list[tuple[int, str, date, str, date | None]], investor_key: str | None,
+                  signed_on: date | None, day: date | None) -> tuple[int, str, date, str, date | None] | str:
+    """The one deal a row names, or why it names none."""
+    if not candidates:
+        return "no deal with this project name"
+    found = candidates
+    if investor_key is not None:
+        found = [d for d in found if d[1] == investor_key]
+        if not found:
+            return f"no deal of this project with investor {investor_key}"
+    if signed_on is not None:
+        found = [d for d in found if d[2] == signed_on]
+        if not found:
+            return f"no deal of this project signed on {signed_on}"
+    if len(found) > 1 and day is not None:  # a reassigned project: the deal that stood on the day
+        standing = [d for d in found if d[2] <= day and (d[4] is None or d[4] >= day)]
+        found = standing or found
+    if len(found) > 1:
+        return (f"{len(found)} deals have this project name; add the {batch.header('investor')} column "
+                f"(and {batch.header('signed_on')}) to say which")
+    return found[0]
+
+
+def _new_arrivals(session: Session, rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], int]:
+    """The rows not yet stored: a (deal, day, amount, source) repeated k times in the file and j times in the
+    database gives k - j new rows, so a re-import adds nothing and equal payments on one day stay."""
+    if not rows:
+        return [], 0
+    first, last = min(r[1] for r in rows), max(r[1] for r in rows)
+    stored: Counter[tuple[Any, ...]] = Counter()
+    t = CapitalArrival
+    for deal_id, day, amount, source, count in session.execute(
+        select(t.deal_id, t.arrived_on, t.arrived_yuan, t.source, func.count())
+        .where(t.arrived_on >= first, t.arrived_on <= last)
+        .group_by(t.deal_id, t.arrived_on, t.arrived_yuan, t.source)
+    ):
+        stored[(deal_id, day, amount, source)] = count
+    if not stored:
+        return rows, 0
+    new = []
+    present = 0
+    for row in rows:
+        key = row[:4]
+        if stored[key] > 0:
+            stored[key] -= 1
+            present += 1
+        else:
+            new.append(row)
+    return new, present
+
+
+def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], advance: Advance) -> int:
+    """Insert in bulk on the session's own connection and transaction: no ORM objects, no RETURNING."""
+    connection = session.connection()
+    dbapi: Any = connection.connection.dbapi_connection
+    now = datetime.now(UTC)
+    columns = ", ".join(ARRIVAL_COLUMNS)
+    if connection.dialect.name == "postgresql":
+        with dbapi.cursor() as cursor, cursor.copy(f"COPY capital_arrival ({columns}) FROM STDIN") as copy:
+            for start in range(0, len(rows), CHUNK):
+                for row in rows[start:start + CHUNK]:
+                    copy.write_row((*row, now))
+                advance(min(CHUNK, len(rows) - start))
+        return len(rows)
+    # SQLite keeps dates as ISO text and timestamps as SQLAlchemy writes them (no zone)
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    sql = f"INSERT INTO capital_arrival ({columns}) VALUES ({', '.join('?' * len(ARRIVAL_COLUMNS))})"
+    cursor = dbapi.cursor()
+    try:
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start:start + CHUNK]
+            cursor.executemany(sql, [(r[0], r[1].isoformat(), *r[2:7], int(r[7]), *r[8:], stamp) for r in chunk])
+            advance(len(chunk))
+    finally:
+        cursor.close()
+    return len(rows)
+
+
+# ---------------------------------------------------------------- targets
+
+
+def _validate_targets(session: Session, batch: Batch) -> tuple[list[tuple[int, dict[str, Any], bool]], int]:
+    unit_t, person_t = aliased(Unit), aliased(Person)
+    existing: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for metric, kind, start, unit, leader, amount, growth, weight in session.execute(
+        select(Target.metric, Target.period_kind, Target.period_start, unit_t.name, person_t.name, Target.amount,
+               Target.growth, Target.weight)
+        .outerjoin(unit_t, unit_t.id == Target.unit_id).outerjoin(person_t, person_t.id == Target.leader_id)
+    ):
+        existing[(metric, kind, start, unit, leader)] = (amount, growth, weight)
+    v = batch.col
+    plan: list[tuple[int, dict[str, Any], bool]] = []
+    seen: set[tuple[Any, ...]] = set()
+    present = 0
+    unit_of_amount = batch.table.units.get("amount", "万元")
+    for i in range(batch.n):
+        metric, period, unit, leader = v("metric")[i], v("period")[i], v("unit")[i], v("leader")[i]
+        raw, growth, weight = v("amount")[i], v("growth")[i], v("weight")[i]
+        if unit is not None and leader is not None:
+            batch.fail(i, "leader", f"a target is for the county, a unit or a leader: give {batch.header('unit')} "
+                       f"or {batch.header('leader')}, not both")
+        amount = count = None
+        if raw is not None and metric is not None:
+            try:
+                if metric in MONEY_METRICS:
+                    amount = parse_yuan(raw, unit_of_amount, field="amount")
+                else:
+                    number = parse_decimal(raw)
+                    if number < 0 or number != number.to_integral_value():
+                        raise InvalidValue("amount", raw, "a number of deals is a whole number, 0 or more")
+                    count = int(number)
+            except InvalidValue as exc:
+                batch.fail(i, "amount", exc.reason)
+        elif raw is None and growth is None:
+            batch.fail(i, "amount", f"a target needs {batch.header('amount')} or {batch.header('growth')}")
+        if growth is not None and growth <= -1:
+            batch.fail(i, "growth", "a growth target is above -100%")
+        if weight is not None and weight < 0:
+            batch.fail(i, "weight", "a weight is 0 or more")
+        if not batch.ok(i) or metric is None or period is None:
+            continue
+        key = (metric, period[0], period[1], unit, leader)
+        if key in seen:
+            batch.table.warnings.append(f"row {batch.table.rows[i]} repeats an earlier target; the later is ignored")
+            present += 1
+            continue
+        seen.add(key)
+        figure = amount if amount is not None else count
+        stored = existing.get(key)
+        if stored is not None:
+            present += 1
+            wanted = (figure, growth, weight)
+            if all(w is None or w == s for w, s in zip(wanted, stored, strict=True)):
+                continue
+        scope_kind = "unit" if unit else "leader" if leader else "county"
+        plan.append((i, {
+            "metric": metric, "period": format_period(*period), "amount_yuan": amount, "count": count,
+            "growth": growth, "weight": weight, "scope": unit or leader or "county", "scope_kind": scope_kind,
+        }, stored is not None))
+    return plan, present
+
+
+def _write_targets(session: Session, batch: Batch, plan: list[tuple[int, dict[str, Any], bool]], *, actor: str,
+                   advance: Advance) -> tuple[int, int]:
+    from crm.targets import set_target
+
+    units, people = _Names(session, Unit, actor=actor), _Names(session, Person, actor=actor)
+    inserted = updated = 0
+    for i, fields, known in plan:
+        try:
+            with session.begin_nested():
+                if fields["scope_kind"] == "unit":
+                    units.id(fields["scope"])
+                elif fields["scope_kind"] == "leader":
+                    people.id(fields["scope"])
+                set_target(session, actor=actor, commit=False, **fields)
+        except (CrmError, IntegrityError) as exc:
+            batch.fail(i, "", _plain(exc))
+            continue
+        finally:
+            advance(1)
+        if known:
+            updated += 1
+        else:
+            inserted += 1
+    return inserted, updated
+
+
+# ---------------------------------------------------------------- trips
+
+
+def _validate_trips(session: Session, batch: Batch) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    import calendar
+
+    industries = _industries(session)
+    squads = {name: leader for name, leader in session.execute(select(Squad.name, Squad.leader_id))}
+    existing = {(name, month) for name, month in session.execute(
+        select(Squad.name, Trip.month).join(Squad, Squad.id == Trip.squad_id))}
+    v = batch.col
+    plan: list[tuple[int, dict[str, Any]]] = []
+    seen: set[tuple[str, date]] = set()
+    present = 0
+    for i in range(batch.n):
+        squad, month, starts, ends = v("squad")[i], v("month")[i], v("starts_on")[i], v("ends_on")[i]
+        places: list[tuple[str, str | None]] = []
+        for item in v("destinations")[i] or []:
+            try:
+                places.append(split_place(item))
+            except InvalidValue as exc:
+                batch.fail(i, "destinations", exc.reason, value=item)
+        if v("destinations")[i] is None:
+            batch.fail(i, "destinations", f"a trip needs {batch.header('destinations')}")
+        for name in v("industries")[i] or []:
+            if fold(name) not in industries:
+                batch.fail(i, "industries", f"unknown industry; known: {'、'.join(n for _, n in industries.values())}",
+                           value=name)
+        if month is not None and starts is not None:
+            last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+            if not month <= starts <= last:
+                batch.fail(i, "starts_on", f"a trip of {month:%Y-%m} starts in that month")
+        if ends is not None and starts is None:
+            batch.fail(i, "ends_on", f"give {batch.header('starts_on')} with {batch.header('ends_on')}")
+        if starts is not None and ends is not None and ends < starts:
+            batch.fail(i, "ends_on", f"the trip ends before it starts ({starts})")
+        if squad is not None and squad not in squads and v("leader")[i] is None:
+            batch.fail(i, "squad", f"no such squad; give {batch.header('leader')} to create it")
+        if not batch.ok(i) or squad is None or month is None:
+            continue
+        if (squad, month) in seen or (squad, month) in existing:
+            present += 1
+            continue
+        seen.add((squad, month))
+        squads.setdefault(squad, None)
+        plan.append((i, {
+            "squad": squad, "month": month, "starts_on": starts, "ends_on": ends, "destinations": places,
+            "industries": [industries[fold(n)][1] for n in v("industries")[i] or []],
+            "members": v("members")[i], "budget_yuan": v("budget_yuan")[i], "note": v("note")[i],
+            "leader": v("leader")[i], "unit": v("unit")[i], "spent_yuan": v("spent_yuan")[i],
+        }))
+    return plan, present
+
+
+def _write_trips(session: Session, batch: Batch, plan: list[tuple[int, dict[str, Any]]], *, actor: str,
+                 advance: Advance) -> tuple[int, int]:
+    from crm import trips
+
+    squads = {name for (name,) in session.execute(select(Squad.name))}
+    inserted = 0
+    for i, fields in plan:
+        leader, unit, spent = fields.pop("leader"), fields.pop("unit"), fields.pop("spent_yuan")
+        try:
+            with session.begin_nested():
+                if fields["squad"] not in squads:
+                    trips.create_squad(session, name=fields["squad"], leader=leader, unit=unit, actor=actor,
+                                       commit=False)
+                    squads.add(fields["squad"])
+                trip = trips.plan_trip(session, actor=actor, commit=False, **fields)
+                if spent is not None:
+                    assert trip.id is not None
+                    trips.record_spending(session, trip.id, spent_yuan=spent, actor=actor, commit=False)
+        except (CrmError, IntegrityError) as exc:
+            batch.fail(i, "", _plain(exc))
+            continue
+        finally:
+            advance(1)
+        inserted += 1
+    return inserted, 0
+
+
+# ---------------------------------------------------------------- visits
+
+
+def _validate_visits(session: Session, batch: Batch) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    trips = {(name, month): (id_, starts, ends) for id_, name, month, starts, ends in session.execute(
+        select(Trip.id, Squad.name, Trip.month, Trip.starts_on, Trip.ends_on).join(Squad, Squad.id == Trip.squad_id))}
+    regions = _regions(session)
+    existing = {(trip, fold(who or ""), day) for trip, who, day in session.execute(
+        select(Visit.trip_id, Visit.counterpart, Visit.visited_on))}
+    v = batch.col
+    plan: list[tuple[int, dict[str, Any]]] = []
+    present = 0
+    for i in range(batch.n):
+        squad, day, who = v("squad")[i], v("visited_on")[i], v("counterpart")[i]
+        month = v("month")[i] or (day.replace(day=1) if day else None)
+        trip_id = None
+        if squad is not None:
+            if month is None:
+                batch.fail(i, "month", f"give {batch.header('month')} or {batch.header('visited_on')} to find the trip")
+            else:
+                trip = trips.get((squad, month))
+                if trip is None:
+                    batch.fail(i, "squad", f"no trip of this squad in {month:%Y-%m}; import the trips ledger first")
+                else:
+                    trip_id, starts, ends = trip
+                    if day is not None and starts is not None and not starts <= day <= (ends or starts):
+                        batch.fail(i, "visited_on", f"outside the trip's dates {starts} to {ends or starts}")
+        status = v("status")[i] or (VisitStatus.done if day else VisitStatus.planned)
+        if status == VisitStatus.done and day is None:
+            batch.fail(i, "visited_on", f"a held visit needs {batch.header('visited_on')}")
+        place = v("region")[i]
+        if not batch.ok(i) or who is None:
+            continue
+        key = (trip_id, fold(who), day)
+        if key in existing:
+            present += 1
+            continue
+        existing.add(key)
+        plan.append((i, {
+            "trip_id": trip_id, "status": str(status), "visited_on": day, "counterpart": who,
+            "counterpart_kind": v("counterpart_kind")[i] or "enterprise",
+            "region_id": regions[place[0]] if place else None,
+            "city": v("city")[i] or (place[1] if place else None),
+            "contact": v("contact")[i], "purpose": v("purpose")[i], "attendees": v("attendees")[i],
+            "notes": v("notes")[i],
+        }))
+    return plan, present
+
+
+def _insert_rows(session: Session, table: Any, plan: list[tuple[int, dict[str, Any]]], advance: Advance) -> int:
+    rows = [fields for _, fields in plan]
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start:start + CHUNK]
+        session.execute(insert(table), chunk)
+        advance(len(chunk))
+    return len(rows)
+
+
+# ---------------------------------------------------------------- leads
+
+
+def _validate_leads(session: Session, batch: Batch) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    industries = _industries(session)
+    regions = _regions(session)
+    existing = {(fold(p), fold(n or ""), d) for p, n, d in session.execute(
+        select(Lead.project_name, Lead.investor_name, Lead.received_on))}
+    v = batch.col
+    plan: list[tuple[int, dict[str, Any]]] = []
+    present = 0
+    for i in range(batch.n):
+        project, investor, day = v("project_name")[i], v("investor_name")[i], v("received_on")[i]
+        industry_id = _check_industry(batch, i, v("industry")[i], industries)
+        for name in ("acknowledged_on", "assessed_on", "feedback_on"):
+            later = v(name)[i]
+            if later is not None and day is not None and later < day:
+                batch.fail(i, name, f"{batch.header(name)} {later} is before {batch.header('received_on')} {day}")
+        if not batch.ok(i) or project is None or day is None:
+            continue
+        key = (fold(project), fold(investor or ""), day)
+        if key in existing:
+            present += 1
+            continue
+        existing.add(key)
+        origin = v("origin")[i]
+        plan.append((i, {
+            "project_name": project, "investor_name": investor, "received_on": day, "source": v("source")[i],
+            "category": v("category")[i], "industry_id": industry_id,
+            "origin_region_id": regions[origin[0]] if origin else None, "planned_yuan": v("planned_yuan")[i],
+            "stage": v("stage")[i] or LeadStage.contact.value, "owner": v("owner")[i], "unit": v("unit")[i],
+            "acknowledged_on": v("acknowledged_on")[i], "assessed_on": v("assessed_on")[i],
+            "feedback_on": v("feedback_on")[i], "note": v("note")[i],
+        }))
+    return plan, present
+
+
+def _write_leads(session: Session, plan: list[tuple[int, dict[str, Any]]], *, actor: str, advance: Advance) -> int:
+    units, people = _Names(session, Unit, actor=actor), _Names(session, Person, actor=actor)
+    for _, fields in plan:
+        fields["owner_id"] = people.id(fields.pop("owner"))
+        fields["unit_id"] = units.id(fields.pop("unit"))
+    return _insert_rows(session, Lead.__table__, plan, advance)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- the import
+
+
+def import_ledger(
+    session: Session,
+    kind: str,
+    path: str | Path,
+    *,
+    actor: str,
+    partial: bool = False,
+    progress: bool | None = None,
+    commit: bool = True,
+) -> ImportResult:
+    """Import the ledger file `path` (.xlsx or .csv) of `kind` (deals, arrivals, trips, visits, leads, targets).
+
+    Every row is checked first. With bad rows and ``partial=False`` nothing is written and
+    LedgerError lists every bad row (Excel row number, column header, value, reason); with
+    ``partial=True`` the good rows are written and the bad ones come back in ``errors``.
+    Rows whose natural key is already stored are counted in ``already_present``; for deals
+    a ledger that moves a stored deal on (已开工 with its date) applies the transition
+    (``updated``). Money cells are in the header's unit (元/万元/亿元), else 万元.
+    `progress` None shows a bar when stderr is a terminal.
+    """
+    spec = ledger_kind(kind)
+    p = Path(path)
+    table = read_table(p, spec)
+    batch = parse_batch(spec, table)
+    result = ImportResult(spec.name, batch.n, 0, 0, warnings=table.warnings, file=p.name)
+    try:
+        inserted = updated = 0
+        with progress_bar(f"import {p.name}", batch.n, progress) as advance:
+            if spec.name == "deals":
+                deal_plan, result.already_present = _validate_deals(session, batch)
+                _refuse_if_bad(batch, partial, p)
+                inserted, updated = _write_deals(session, batch, deal_plan, actor=actor, advance=advance)
+            elif spec.name == "arrivals":
+                rows, result.already_present = _validate_arrivals(session, batch)
+                _refuse_if_bad(batch, partial, p)
+                inserted = _write_arrivals(session, rows, advance)
+            elif spec.name == "targets":
+                target_plan, result.already_present = _validate_targets(session, batch)
+                _refuse_if_bad(batch, partial, p)
+                inserted, updated = _write_targets(session, batch, target_plan, actor=actor, advance=advance)
+            elif spec.name == "trips":
+                trip_plan, result.already_present = _validate_trips(session, batch)
+                _refuse_if_bad(batch, partial, p)
+                inserted, updated = _write_trips(session, batch, trip_plan, actor=actor, advance=advance)
+            elif spec.name == "visits":
+                visit_plan, result.already_present = _validate_visits(session, batch)
+                _refuse_if_bad(batch, partial, p)
+                inserted = _insert_rows(session, Visit.__table__, visit_plan, advance)  # type: ignore[attr-defined]
+            else:
+                lead_plan, result.already_present = _validate_leads(session, batch)
+                _refuse_if_bad(batch, partial, p)
+                inserted = _write_leads(session, lead_plan, actor=actor, advance=advance)
+        _refuse_if_bad(batch, partial, p)  # a row the library refused while writing
+        if inserted or updated:
+            audit.record(session, actor=actor, action="import", entity=spec.entity, entity_id=None, field="rows",
+                         new=inserted, note=f"{p.name}: {spec.name} ledger, {inserted} rows inserted, "
+                         f"{updated} updated, {result.already_present} already present")
+        if commit:
+            session.commit()
+        else:
+            session.flush()
+    except BaseException:
+        session.rollback()
+        raise
+    result.inserted, result.updated, result.errors = inserted, updated, batch.errors()
+    return result
+
+
+def _refuse_if_bad(batch: Batch, partial: bool, path: Path) -> None:
+    if batch.bad and not partial:
+        raise LedgerError(batch.errors(), f"{path.name}: {len(batch.bad)} bad row(s) of {batch.n}; nothing was "
+                          "imported (fix them, or import the good rows with --partial)")
