@@ -266,7 +266,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('capital_arrival', schema=None) as batch_op:
-        batch_op.create_index('ix_arrival_deal_on', ['deal_id', 'arrived_on'], unique=False)
+        batch_op.create_index('ix_arrival_deal_on_cover', ['deal_id', 'arrived_on', 'source', 'verified', 'arrived_yuan'], unique=False)
 
     op.create_table('follow_up',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -438,7 +438,7 @@ def downgrade() -> None:
 
     op.drop_table('follow_up')
     with op.batch_alter_table('capital_arrival', schema=None) as batch_op:
-        batch_op.drop_index('ix_arrival_deal_on')
+        batch_op.drop_index('ix_arrival_deal_on_cover')
 
     op.drop_table('capital_arrival')
     op.drop_table('target')

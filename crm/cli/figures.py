@@ -1,0 +1,410 @@
+"""``crm arrival add``, ``crm target set|list``, ``crm rules show|save`` and the figure reports.
+
+Reports: ``crm report kpis|targets|ranking|scorecard|arrivals``. With ``--format csv`` or
+``json`` money is integer yuan and rates are fractions; the table shows 万元 and %.
+A bare amount is 万元 (``--amount 500`` is 500万元); ``500万``, ``1.5亿`` and ``30000元`` say
+their unit. Dates are YYYY-MM-DD.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from crm import metrics
+from crm.arrivals import record_arrival
+from crm.cli.common import (
+    ActorOption,
+    AsOfOption,
+    Format,
+    FormatOption,
+    OutOption,
+    emit,
+    fail,
+    parse_date,
+    session_for,
+)
+from crm.cli.reports import register_report
+from crm.errors import InvalidValue
+from crm.models import CAPITAL_SOURCE_LABELS, CapitalSource, CountingRules
+from crm.money import parse_yuan, wan
+from crm.targets import MONEY_METRICS, get_rules, rules_label, save_rules, set_target
+
+AMOUNT_UNIT = "万元"
+
+arrival_app = typer.Typer(
+    help="Record capital that arrived (到位资金) for a deal.\n\n"
+    "Example: crm arrival add 12 --on 2026-05-20 --amount 500万 --source 省外 --verified",
+    no_args_is_help=True,
+)
+target_app = typer.Typer(
+    help="Set and list targets (目标任务) for the county, a unit or a leader.\n\n"
+    "Example: crm target set --metric arrived_yuan --period 2026 --amount 263亿 --growth 0.1",
+    no_args_is_help=True,
+)
+rules_app = typer.Typer(
+    help="Show or save counting rules (统计口径); every save is a new version.\n\n"
+    "Example: crm rules save city --fulfillment-basis not_terminated --verified-only",
+    no_args_is_help=True,
+)
+
+
+def _today(as_of: str | None) -> date:
+    return parse_date(as_of, "--as-of") or date.today()
+
+
+# ---------------------------------------------------------------- arrival
+
+
+@arrival_app.command("add")
+def arrival_add(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help="The deal's id."),
+    on: str = typer.Option(..., "--on", help="Date the money arrived, YYYY-MM-DD."),
+    amount: str | None = typer.Option(None, "--amount", help="Yuan amount; a bare number is 万元 (500 = 500万元)."),
+    source: str = typer.Option(..., "--source", help="境外, 省外, 市外省内 or 县际 (or the English value)."),
+    use: str | None = typer.Option(None, "--use", help="固定资产 or 流动资金."),
+    evidence_kind: str | None = typer.Option(None, "--evidence-kind", help="银行进账单, 验资报告, 发票 ..."),
+    evidence_ref: str | None = typer.Option(None, "--evidence-ref", help="Number or reference of the evidence."),
+    verified: bool = typer.Option(False, "--verified", help="The arrival is verified (default: reported)."),
+    currency: str = typer.Option("CNY", "--currency", help="Currency of the original amount, e.g. USD."),
+    original: str | None = typer.Option(None, "--original", help="Amount in that currency (100万 = one million)."),
+    fx_rate: str | None = typer.Option(None, "--fx-rate", help="Yuan per unit of the currency, e.g. 7.1."),
+    note: str | None = typer.Option(None, "--note", help="Note."),
+    actor: str = ActorOption,
+) -> None:
+    """Record money that arrived for a deal; refused before signing or after termination.
+
+    Example: crm arrival add 12 --on 2026-05-20 --amount 500万 --source 省外 --use 固定资产 --verified
+    """
+    day = parse_date(on, "--on")
+    assert day is not None
+    with session_for(ctx) as session:
+        yuan = None if amount is None else parse_yuan(amount, AMOUNT_UNIT, field="--amount")
+        arrival = record_arrival(
+            session,
+            deal_id,
+            on=day,
+            amount_yuan=yuan,
+            source=source,
+            actor=actor,
+            use=use,
+            evidence_kind=evidence_kind,
+            evidence_ref=evidence_ref,
+            verified=verified,
+            currency=currency,
+            original_amount=original,
+            fx_rate=fx_rate,
+            note=note,
+        )
+        label = CAPITAL_SOURCE_LABELS[CapitalSource(arrival.source)]
+        typer.echo(
+            f"arrival {arrival.id}: deal {deal_id} {arrival.arrived_on.isoformat()} {arrival.arrived_yuan} yuan "
+            f"({wan(arrival.arrived_yuan)}, {label}, {'verified' if arrival.verified else 'reported'})"
+        )
+
+
+# ---------------------------------------------------------------- target
+
+
+@target_app.command("set")
+def target_set(
+    ctx: typer.Context,
+    metric: str = typer.Option(..., "--metric", help="arrived_yuan, contracted_yuan, deals_signed, deals_started, "
+                               "reserve_yuan."),
+    period: str = typer.Option(..., "--period", help="2026, 2026Q2 or 2026-05."),
+    amount: str | None = typer.Option(None, "--amount", help="Money (bare number = 万元) or, for deals_*, a count."),
+    growth: str | None = typer.Option(None, "--growth", help="Target growth over last year: 0.1 or 10%."),
+    unit: str | None = typer.Option(None, "--unit", help="The target is this unit's."),
+    leader: str | None = typer.Option(None, "--leader", help="The target is this leader's."),
+    weight: float | None = typer.Option(None, "--weight", help="Scorecard weight."),
+    actor: str = ActorOption,
+) -> None:
+    """Set (or update) a target; the county's unless --unit or --leader.
+
+    Example: crm target set --metric arrived_yuan --period 2026 --amount 263亿 --growth 0.1
+    """
+    if unit and leader:
+        raise fail("give --unit or --leader, not both")
+    with session_for(ctx) as session:
+        amount_yuan: int | None = None
+        count: int | None = None
+        if amount is not None:
+            if metric in MONEY_METRICS:
+                amount_yuan = parse_yuan(amount, AMOUNT_UNIT, field="--amount")
+            else:
+                text = amount.strip().removesuffix("个")
+                if not text.isdigit():
+                    raise InvalidValue("--amount", amount, f"{metric} is a number of deals, e.g. 30")
+                count = int(text)
+        target = set_target(
+            session,
+            metric=metric,
+            period=period,
+            amount_yuan=amount_yuan,
+            count=count,
+            growth=growth,
+            scope=unit or leader or "county",
+            scope_kind="unit" if unit else "leader" if leader else None,
+            weight=weight,
+            actor=actor,
+        )
+        shown = "" if target.amount is None else (
+            wan(target.amount) if target.metric in MONEY_METRICS else f"{target.amount}"
+        )
+        growth_text = "" if target.growth is None else f" growth {target.growth:.1%}"
+        typer.echo(f"target {target.id}: {target.metric} {period} {unit or leader or 'county'} {shown}{growth_text}")
+
+
+@target_app.command("list")
+def target_list(
+    ctx: typer.Context,
+    year: int | None = typer.Option(None, "--year", help="Year (default: this year)."),
+    fmt: Format = FormatOption,
+    out: Path | None = OutOption,
+) -> None:
+    """List the targets of a year.
+
+    Example: crm target list --year 2026 --format csv
+    """
+    with session_for(ctx) as session:
+        df = metrics.targets_of_year(session, year or date.today().year)
+    emit(df, fmt, out)
+
+
+# ---------------------------------------------------------------- rules
+
+
+def _rules_frame(rules: CountingRules) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "rules": rules_label(rules),
+                "fulfillment_basis": rules.fulfillment_basis,
+                "completion_basis": rules.completion_basis,
+                "sources": ",".join(rules.sources),
+                "verified_only": rules.verified_only,
+                "cohort_years": rules.cohort_years,
+                "is_default": rules.is_default,
+                "note": rules.note,
+            }
+        ]
+    )
+
+
+@rules_app.command("show")
+def rules_show(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="Rule set name (`name v2` for a version); default: the default."),
+    fmt: Format = FormatOption,
+    out: Path | None = OutOption,
+) -> None:
+    """Show a counting-rule set (the newest version unless one is named).
+
+    Example: crm rules show default
+    """
+    with session_for(ctx) as session:
+        df = _rules_frame(get_rules(session, name))
+    emit(df, fmt, out)
+
+
+@rules_app.command("save")
+def rules_save(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Rule set name; saving again makes a new version."),
+    fulfillment_basis: str | None = typer.Option(None, "--fulfillment-basis", help="started_or_later or "
+                                                 "not_terminated."),
+    completion_basis: str | None = typer.Option(None, "--completion-basis", help="started or signed."),
+    sources: str | None = typer.Option(None, "--sources", help="Comma-separated: 境外,省外,市外省内,县际."),
+    verified_only: bool | None = typer.Option(None, "--verified-only/--all-arrivals", help="Count only verified "
+                                              "arrivals, or reported ones too."),
+    cohort_years: int | None = typer.Option(None, "--cohort-years", help="Deals signed in the last N years; 0 = all."),
+    default: bool | None = typer.Option(None, "--default/--not-default", help="Reports use it when none is named."),
+    note: str | None = typer.Option(None, "--note", help="What this rule set is for."),
+    actor: str = ActorOption,
+) -> None:
+    """Save a new version of a counting-rule set; unspecified options keep the previous version's values.
+
+    Example: crm rules save city --fulfillment-basis not_terminated --sources 境外,省外 --verified-only
+    """
+    with session_for(ctx) as session:
+        rules = save_rules(
+            session,
+            name,
+            actor=actor,
+            fulfillment_basis=fulfillment_basis,
+            completion_basis=completion_basis,
+            sources=None if sources is None else [s for s in sources.replace("，", ",").split(",") if s.strip()],
+            verified_only=verified_only,
+            cohort_years=cohort_years,
+            default=default,
+            note=note,
+        )
+        typer.echo(f"saved counting rules {rules_label(rules)}")
+
+
+# ---------------------------------------------------------------- reports
+
+
+def _for_people(df: pd.DataFrame, money: list[str], rates: list[str]) -> pd.DataFrame:
+    """A copy for the table format: money in 万元, rates in %."""
+    shown = df.copy()
+    for column in money:
+        if column in shown:
+            shown[column] = [wan(int(v)) if pd.notna(v) else "" for v in shown[column]]
+    for column in rates:
+        if column in shown:
+            shown[column] = [f"{v:.1%}" if pd.notna(v) else "" for v in shown[column]]
+    return shown
+
+
+def _show(df: pd.DataFrame, fmt: Format, out: Path | None, title: str, money: list[str], rates: list[str]) -> None:
+    emit(_for_people(df, money, rates) if fmt is Format.table else df, fmt, out, title=title)
+
+
+@register_report("kpis")
+def report_kpis(
+    ctx: typer.Context,
+    by: str | None = typer.Option(None, "--by", help=f"Group by, comma-separated: {', '.join(metrics.DIMENSIONS)}."),
+    as_of: str | None = AsOfOption,
+    year: int | None = typer.Option(None, "--year", help="Cohort: deals signed in this year."),
+    signed_from: str | None = typer.Option(None, "--signed-from", help="Cohort: signed on or after this date."),
+    signed_to: str | None = typer.Option(None, "--signed-to", help="Cohort: signed on or before this date."),
+    rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    fmt: Format = FormatOption,
+    out: Path | None = OutOption,
+) -> None:
+    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, by group.
+
+    Example: crm report kpis --by industry,signing_year --as-of 2026-06-30 --format csv
+    """
+    start = parse_date(signed_from, "--signed-from") or (date(year, 1, 1) if year else None)
+    end = parse_date(signed_to, "--signed-to") or (date(year, 12, 31) if year else None)
+    day = _today(as_of)
+    with session_for(ctx) as session:
+        df = metrics.kpis(session, by=by, signed_from=start, signed_to=end, as_of=day, rules=rules)
+    title = f"KPIs as of {day.isoformat()} (counting rules {df.attrs['rules']})"
+    _show(df, fmt, out, title, ["contracted_yuan", "arrived_yuan"],
+          ["fulfillment_rate", "capital_arrival_rate", "completion_rate"])
+
+
+@register_report("targets")
+def report_targets(
+    ctx: typer.Context,
+    as_of: str | None = AsOfOption,
+    year: int | None = typer.Option(None, "--year", help="Year of the targets (default: the as-of year)."),
+    scope: str | None = typer.Option(None, "--scope", help="county, or a unit or leader name."),
+    rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    fmt: Format = FormatOption,
+    out: Path | None = OutOption,
+) -> None:
+    """Progress against targets: completion, time progress (序时进度), gap and year on year.
+
+    Example: crm report targets --as-of 2026-06-30 --format csv
+    """
+    day = _today(as_of)
+    with session_for(ctx) as session:
+        df = metrics.target_progress(session, as_of=day, year=year, scope=scope, rules=rules)
+    title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']})"
+    if fmt is Format.table:
+        shown = df.copy()
+        money = shown["metric"].isin(list(MONEY_METRICS))
+        for column in ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff"):
+            shown[column] = [
+                "" if pd.isna(v) else (wan(int(v)) if is_money else f"{int(v)}")
+                for v, is_money in zip(shown[column], money, strict=True)
+            ]
+        shown = _for_people(shown, [], ["completion", "time_progress", "yoy", "growth_target"])
+        shown["growth_gap"] = ["" if pd.isna(v) else f"{v:+.1f}pp" for v in df["growth_gap"]]
+        emit(shown, fmt, out, title=title)
+    else:
+        emit(df, fmt, out, title=title)
+
+
+@register_report("ranking")
+def report_ranking(
+    ctx: typer.Context,
+    by: str = typer.Option("unit", "--by", help="unit, leader or introducer."),
+    metric: str = typer.Option("arrived_yuan", "--metric", help="arrived_yuan, contracted_yuan, deals_signed, "
+                               "deals_started."),
+    as_of: str | None = AsOfOption,
+    year: int | None = typer.Option(None, "--year", help="Year (default: the as-of year)."),
+    rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    fmt: Format = FormatOption,
+    out: Path | None = OutOption,
+) -> None:
+    """Rank units, leaders or introducers by target completion (ties by amount); flags the last place.
+
+    Example: crm report ranking --by leader --as-of 2026-06-30
+    """
+    day = _today(as_of)
+    with session_for(ctx) as session:
+        df = metrics.ranking(session, as_of=day, by=by, metric=metric, year=year, rules=rules)
+    money = ["target", "target_to_date", "actual"] if metric in MONEY_METRICS else []
+    _show(df, fmt, out, f"Ranking by {by}, {metric}, as of {day.isoformat()} (counting rules {df.attrs['rules']})",
+          money, ["completion"])
+
+
+@register_report("scorecard")
+def report_scorecard(
+    ctx: typer.Context,
+    by: str = typer.Option("unit", "--by", help="unit or leader."),
+    weights: str | None = typer.Option(None, "--weights", help="metric=weight,...: arrived_yuan=0.6,deals_signed=0.4"),
+    cap: float = typer.Option(1.2, "--cap", help="Cap of each ratio actual ÷ target to date."),
+    as_of: str | None = AsOfOption,
+    year: int | None = typer.Option(None, "--year", help="Year (default: the as-of year)."),
+    rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    fmt: Format = FormatOption,
+    out: Path | None = OutOption,
+) -> None:
+    """Weighted scorecard: score = Σ weight × min(actual ÷ target to date, cap).
+
+    Example: crm report scorecard --by unit --weights arrived_yuan=0.6,deals_signed=0.4 --as-of 2026-06-30
+    """
+    parsed: dict[str, float] = {}
+    for item in (weights or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        try:
+            parsed[key.strip()] = float(value)
+        except ValueError:
+            raise fail(f"--weights: {item!r} is not metric=number") from None
+        if not sep:
+            raise fail(f"--weights: {item!r} is not metric=number")
+    day = _today(as_of)
+    with session_for(ctx) as session:
+        df = metrics.scorecard(session, as_of=day, by=by, weights=parsed or None, cap=cap, year=year, rules=rules)
+    ratios = [c for c in df.columns if c.endswith("_ratio")]
+    _show(df, fmt, out, f"Scorecard by {by} as of {day.isoformat()} (counting rules {df.attrs['rules']})", [],
+          ratios)
+
+
+@register_report("arrivals")
+def report_arrivals(
+    ctx: typer.Context,
+    year: int | None = typer.Option(None, "--year", help="Year (default: this year)."),
+    as_of: str | None = AsOfOption,
+    rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    fmt: Format = FormatOption,
+    out: Path | None = OutOption,
+) -> None:
+    """Capital arrived per month, against the same month last year.
+
+    Example: crm report arrivals --year 2026 --format csv
+    """
+    day = parse_date(as_of, "--as-of")
+    chosen = year or (day or date.today()).year
+    with session_for(ctx) as session:
+        df = metrics.arrivals_by_month(session, year=chosen, rules=rules, as_of=day)
+    _show(df, fmt, out, f"Arrivals {chosen} (counting rules {df.attrs['rules']})", ["arrived_yuan", "last_year_yuan"],
+          [])
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(arrival_app, name="arrival")
+    app.add_typer(target_app, name="target")
+    app.add_typer(rules_app, name="rules")
