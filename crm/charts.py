@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from crm.errors import InvalidValue
+from crm.models import TARGET_METRIC_LABELS
 
 __all__ = [
     "FONT_FILE",
@@ -41,13 +42,7 @@ __all__ = [
 
 FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
-METRIC_LABELS: dict[str, str] = {
-    "arrived_yuan": "到位资金",
-    "contracted_yuan": "签约投资额",
-    "deals_signed": "签约项目个数",
-    "deals_started": "开工项目个数",
-    "reserve_yuan": "项目储备",
-}
+METRIC_LABELS: dict[str, str] = {str(k): v for k, v in TARGET_METRIC_LABELS.items()}
 RATE_LABELS: dict[str, str] = {
     "fulfillment_rate": "履约率",
     "capital_arrival_rate": "资金到位率",

@@ -14,9 +14,7 @@ def dashboard(session: Session, *, as_of: date) -> dict[str, pd.DataFrame]:
     """The dashboard's three tables as figures: county targets, overall rates, unstarted deals by level."""
     from crm import deals, metrics
 
-    progress = metrics.target_progress(session, as_of=as_of)
-    if "scope" in progress.columns:
-        progress = progress[progress["scope"].astype(str).isin(["county", "全县"])]
+    progress = metrics.target_progress(session, as_of=as_of, scope="county")
     rates = metrics.kpis(session, as_of=as_of)
     unstarted = deals.unstarted(session, as_of=as_of)
     levels = (

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from crm.models import DEAL_STATE_LABELS, TARGET_METRIC_LABELS
 from crm.money import format_yuan
 
 LABELS: dict[str, str] = {
@@ -105,6 +106,12 @@ def to_display(df: pd.DataFrame, *, unit: str = "万元", chinese: bool = True) 
             out[column] = ["" if _is_missing(v) else f"{float(v):+.1f}" for v in out[column]]
         elif name == "level":
             out[column] = [LEVEL_LABELS.get(str(v), v) for v in out[column]]
+        elif name == "metric" and chinese:
+            out[column] = [TARGET_METRIC_LABELS.get(v, v) for v in out[column]]
+        elif name == "state" and chinese:
+            out[column] = [DEAL_STATE_LABELS.get(v, v) for v in out[column]]
+        elif name == "scope" and chinese:
+            out[column] = ["全县" if v == "county" else v for v in out[column]]
         elif name in ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff") and money_metric is not None:
             out[column] = [
                 ("" if _is_missing(v) else format_yuan(Decimal(round(float(v))), unit) if is_money else f"{v:,.0f}")

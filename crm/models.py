@@ -131,6 +131,13 @@ PROCEDURE_LABELS = {
     ProcedureKind.planning: "规划许可",
     ProcedureKind.construction_permit: "施工许可",
 }
+TARGET_METRIC_LABELS = {
+    TargetMetric.arrived_yuan: "到位资金",
+    TargetMetric.contracted_yuan: "签约投资额",
+    TargetMetric.deals_signed: "签约项目个数",
+    TargetMetric.deals_started: "开工项目个数",
+    TargetMetric.reserve_yuan: "项目储备",
+}
 LEAD_STAGE_LABELS = {
     LeadStage.contact: "接洽",
     LeadStage.negotiation: "洽谈",
