@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from sqlmodel import Session
 
 from crm.audit import record_creation
+from crm.db import unit_of_work
 from crm.errors import InvalidValue, NotFound, Refused
 from crm.models import CAPITAL_SOURCE_LABELS, CAPITAL_USE_LABELS, CapitalArrival, CapitalSource, CapitalUse, Deal
 from crm.money import parse_yuan, to_decimal_yuan
@@ -142,14 +143,8 @@ def record_arrival(
         fx_rate=rate,
         note=note or None,
     )
-    try:
+    with unit_of_work(session, commit=commit):
         session.add(arrival)
         session.flush()
         record_creation(session, arrival, actor=actor)
-        if commit:
-            session.commit()
-    except Exception:
-        if commit:
-            session.rollback()
-        raise
     return arrival

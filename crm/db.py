@@ -80,6 +80,22 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def unit_of_work(session: Session, *, commit: bool = True) -> Iterator[None]:
+    """One library write: commit on success (or only flush when the caller batches with
+    ``commit=False``); on error roll back when this call owns the transaction."""
+    try:
+        yield
+        if commit:
+            session.commit()
+        else:
+            session.flush()
+    except BaseException:
+        if commit:
+            session.rollback()
+        raise
+
+
 def _alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

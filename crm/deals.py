@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -26,6 +24,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from crm.audit import record_changes, record_creation
+from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.models import (
     PROCEDURE_LABELS,
@@ -42,7 +41,7 @@ from crm.models import (
     StallReason,
     Unit,
 )
-from crm.reference import find_industry, find_region
+from crm.reference import find_industry, find_region, get_or_create_person, get_or_create_unit
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -100,19 +99,6 @@ _STALL_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # ---------------------------------------------------------------- small helpers
 
 
-@contextmanager
-def _unit_of_work(session: Session, commit: bool) -> Iterator[None]:
-    """Commit (or only flush) on success; roll back on error when this call owns the transaction."""
-    try:
-        yield
-        if commit:
-            session.commit()
-        else:
-            session.flush()
-    except BaseException:
-        if commit:
-            session.rollback()
-        raise
 
 
 def _text(field: str, value: object, max_length: int, *, required: bool = False) -> str | None:
@@ -197,24 +183,8 @@ def _find_person(session: Session, name: str) -> Person | None:
     return session.exec(select(Person).where(Person.name == name)).first()
 
 
-def _unit(session: Session, name: str, *, actor: str) -> Unit:
-    unit = _find_unit(session, name)
-    if unit is None:
-        unit = Unit(name=name)
-        session.add(unit)
-        session.flush()
-        record_creation(session, unit, actor=actor)
-    return unit
-
-
-def _person(session: Session, name: str, *, actor: str) -> Person:
-    person = _find_person(session, name)
-    if person is None:
-        person = Person(name=name)
-        session.add(person)
-        session.flush()
-        record_creation(session, person, actor=actor)
-    return person
+_unit = get_or_create_unit
+_person = get_or_create_person
 
 
 def _signing_event(session: Session, name: str, *, actor: str) -> SigningEvent:
@@ -350,7 +320,7 @@ def get_or_create_investor(
     origin_text = _text("origin", origin, 32)
     region_id = find_region(session, origin_text).id if origin_text else None
     city = _text("origin_city", origin_city, 64)
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         found, display, key = _plan_investor(session, name, code)
         investor = _apply_investor(
             session, found, display, key, credit_code=code, origin_region_id=region_id, origin_city=city, actor=actor
@@ -419,7 +389,7 @@ def sign(
     if found is not None:
         _refuse_duplicate_deal(session, found.id, project, day)
 
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         inv = _apply_investor(
             session, found, display, key, credit_code=code,
             origin_region_id=region.id if region else None, origin_city=city, actor=actor,
@@ -473,7 +443,7 @@ def start(
         raise Refused(f"{_label(deal)}: cannot start a deal that already started (on {deal.started_on})")
     if day < deal.signed_on:
         raise Refused(f"{_label(deal)}: the start date {day} is before the signing date {deal.signed_on}")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         record_changes(session, deal, {"state": DealState.started, "started_on": day}, actor=actor, action="start",
                        note=note_text)
     return deal
@@ -495,7 +465,7 @@ def complete(
         raise Refused(f"{_label(deal)}: cannot complete a deal that has not started")
     if day < deal.started_on:
         raise Refused(f"{_label(deal)}: the completion date {day} is before the start date {deal.started_on}")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         record_changes(session, deal, {"state": DealState.in_production, "completed_on": day}, actor=actor,
                        action="complete", note=note_text)
     return deal
@@ -517,7 +487,7 @@ def terminate(
         raise Refused(f"{_label(deal)}: the termination date {day} is before the signing date {deal.signed_on}")
     if deal.started_on is not None and day < deal.started_on:
         raise Refused(f"{_label(deal)}: the termination date {day} is before the start date {deal.started_on}")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         record_changes(
             session, deal, {"state": DealState.terminated, "terminated_on": day, "termination_reason": why},
             actor=actor, action="terminate",
@@ -567,7 +537,7 @@ def reassign(
     if found is not None:
         _refuse_duplicate_deal(session, found.id, old.project_name, day)
 
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         inv = _apply_investor(
             session, found, display, key, credit_code=code,
             origin_region_id=region.id if region else None, origin_city=city, actor=actor,
@@ -662,7 +632,7 @@ def set_procedure(
     values: dict[str, Any] = {"state": new_state.value, "started_on": merged_start, "done_on": merged_done}
     if note_text is not None:
         values["note"] = note_text
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         if row is None:
             row = Procedure(deal_id=_id(deal), kind=member.value, **values)
             session.add(row)
@@ -732,7 +702,7 @@ def add_stall_reason(
     ).first()
     if clash is not None:
         raise Duplicate(f"stall reason {clash.code} ({clash.label}) already exists")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         reason = StallReason(code=code_text, label=label_text)
         session.add(reason)
         session.flush()
@@ -765,7 +735,7 @@ def set_stall(
     note_text = _text("note", note, 10_000)
     deal = get_deal(session, deal_id, for_update=True)
     _refuse_unless_unstarted(deal, "a stall reason")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         changes: dict[str, Any] = {"stall_reason_id": reason_row.id}
         if owner_name is not None:
             changes["follow_up_owner_id"] = _person(session, owner_name, actor=actor).id
@@ -782,7 +752,7 @@ def assign_owner(session: Session, deal_id: int, *, owner: str, actor: str, comm
     deal = get_deal(session, deal_id, for_update=True)
     if deal.state == DealState.terminated:
         raise Refused(f"{_label(deal)}: a terminated deal gets no follow-up owner")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         person = _person(session, owner_name, actor=actor)
         record_changes(session, deal, {"follow_up_owner_id": person.id}, actor=actor, action="assign_owner")
     return deal
@@ -815,7 +785,7 @@ def add_follow_up(
     deal = get_deal(session, deal_id)
     if day < deal.signed_on:
         raise Refused(f"{_label(deal)}: a follow-up on {day} is before the signing date {deal.signed_on}")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         owner_id = _person(session, owner_name, actor=actor).id if owner_name else deal.follow_up_owner_id
         row = FollowUp(deal_id=_id(deal), on=day, owner_id=owner_id, action=what, next_step=step, due_on=due)
         session.add(row)

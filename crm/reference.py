@@ -11,8 +11,9 @@ import unicodedata
 
 from sqlmodel import Session, col, select
 
+from crm.audit import record_creation
 from crm.errors import InvalidValue
-from crm.models import CountingRules, Industry, Region, StallReason
+from crm.models import CountingRules, Industry, Person, Region, StallReason, Unit
 
 # (short name, full name, kind)
 REGIONS: list[tuple[str, str, str]] = [
@@ -152,3 +153,25 @@ def find_industry(session: Session, name: str) -> Industry:
         known = "、".join(session.exec(select(Industry.name).order_by(col(Industry.id))).all())
         raise InvalidValue("industry", name, f"unknown industry; known: {known}")
     return industry
+
+
+def get_or_create_unit(session: Session, name: str, *, actor: str) -> Unit:
+    """The unit (责任单位) named `name`, created and audited when missing (ledgers bring new ones)."""
+    unit = session.exec(select(Unit).where(Unit.name == name)).first()
+    if unit is None:
+        unit = Unit(name=name)
+        session.add(unit)
+        session.flush()
+        record_creation(session, unit, actor=actor)
+    return unit
+
+
+def get_or_create_person(session: Session, name: str, *, actor: str) -> Person:
+    """The person (leader, introducer, owner, member) named `name`, created and audited when missing."""
+    person = session.exec(select(Person).where(Person.name == name)).first()
+    if person is None:
+        person = Person(name=name)
+        session.add(person)
+        session.flush()
+        record_creation(session, person, actor=actor)
+    return person

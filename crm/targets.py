@@ -18,6 +18,7 @@ from fractions import Fraction
 from sqlmodel import Session, col, select
 
 from crm.audit import record_changes, record_creation
+from crm.db import unit_of_work
 from crm.errors import InvalidValue, NotFound
 from crm.models import (
     CapitalSource,
@@ -233,7 +234,7 @@ def set_target(
     ).first()
     if existing is None and amount is None and growth_value is None:
         raise InvalidValue("amount_yuan", None, "a target needs an amount (or count), a growth rate, or both")
-    try:
+    with unit_of_work(session, commit=commit):
         if existing is None:
             target = Target(
                 metric=metric_value,
@@ -256,12 +257,6 @@ def set_target(
             record_changes(session, target, {k: v for k, v in changes.items() if v is not None}, actor=actor,
                            action="update")
             session.flush()
-        if commit:
-            session.commit()
-    except Exception:
-        if commit:
-            session.rollback()
-        raise
     return target
 
 
@@ -366,16 +361,10 @@ def save_rules(
         is_default=base.is_default if default is None else bool(default),
         note=note if note is not None else base.note,
     )
-    try:
+    with unit_of_work(session, commit=commit):
         session.add(rules)
         session.flush()
         record_creation(session, rules, actor=actor)
-        if commit:
-            session.commit()
-    except Exception:
-        if commit:
-            session.rollback()
-        raise
     return rules
 
 

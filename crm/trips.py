@@ -18,8 +18,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -31,6 +30,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from crm import audit
+from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.models import (
     LEAD_STAGE_LABELS,
@@ -60,7 +60,7 @@ from crm.models import (
     VisitStatus,
 )
 from crm.money import parse_yuan
-from crm.reference import find_industry, find_region
+from crm.reference import find_industry, find_region, get_or_create_person, get_or_create_unit
 
 __all__ = [
     "COUNTERPART_KIND_LABELS",
@@ -239,29 +239,8 @@ def _lead_stage(value: str) -> LeadStage:
     raise InvalidValue("stage", value, f"not a lead stage; use one of {allowed}")
 
 
-def _find_person(session: Session, name: str) -> Person | None:
-    return session.exec(select(Person).where(Person.name == name)).first()
-
-
-def _person(session: Session, name: str, *, actor: str) -> Person:
-    """The person named `name`, created (and audited) when missing."""
-    person = _find_person(session, name)
-    if person is None:
-        person = Person(name=name)
-        session.add(person)
-        session.flush()
-        audit.record_creation(session, person, actor=actor)
-    return person
-
-
-def _unit(session: Session, name: str, *, actor: str) -> Unit:
-    unit = session.exec(select(Unit).where(Unit.name == name)).first()
-    if unit is None:
-        unit = Unit(name=name)
-        session.add(unit)
-        session.flush()
-        audit.record_creation(session, unit, actor=actor)
-    return unit
+_person = get_or_create_person
+_unit = get_or_create_unit
 
 
 def _squad(session: Session, squad: str | int | Squad) -> Squad:
@@ -337,21 +316,6 @@ def _query(*columns: Any) -> Any:
     return select(*columns)
 
 
-@contextmanager
-def _unit_of_work(session: Session, commit: bool) -> Iterator[None]:
-    """Commit the block's changes as one unit when `commit`, else leave the transaction to the caller.
-
-    With ``commit=True`` an error rolls everything back; with ``commit=False`` the caller,
-    who batches many calls in one transaction, decides.
-    """
-    try:
-        yield
-        if commit:
-            session.commit()
-    except BaseException:
-        if commit:
-            session.rollback()
-        raise
 
 
 # ---------------------------------------------------------------- squads and plans
@@ -378,7 +342,7 @@ def create_squad(
         raise Duplicate(f"squad {squad_name!r} already exists")
     member_names = [m for m in _names(members) if m != leader_name]
     unit_name = _text(unit)
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         leader_row = _person(session, leader_name, actor=actor)
         unit_row = _unit(session, unit_name, actor=actor) if unit_name else None
         squad = Squad(name=squad_name, leader_id=leader_row.id, unit_id=unit_row.id if unit_row else None)
@@ -421,7 +385,7 @@ def plan_month(
     industry_rows = _industries(session, industries)
     if not industry_rows:
         raise InvalidValue("industries", industries, "a month's plan needs at least one target industry")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         plan = _write_plan(session, first, region_rows, industry_rows, note=note, actor=actor)
     return plan
 
@@ -543,7 +507,7 @@ def copy_plan(
     source_trips = session.exec(select(Trip).where(Trip.month == source).order_by(col(Trip.id))).all() \
         if with_trips else []
     plans: list[CampaignMonth] = []
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         for target in targets:
             note = f"copied from {_month_text(source)}"
             plans.append(_write_plan(session, target, regions, industries, note=note, actor=actor, action="copy"))
@@ -664,7 +628,7 @@ def plan_trip(
     single_region = places[0][0] if len({r.id for r, _ in places}) == 1 else None
     single_city = places[0][1] if len(places) == 1 else None
     visit_rows = [_visit_fields(session, spec, i, single_region, single_city) for i, spec in enumerate(visits)]
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         for name in member_names:
             person = _person(session, name, actor=actor)
             assert person.id is not None
@@ -720,7 +684,7 @@ def plan_visit(
     spec = {"counterpart": counterpart, "counterpart_kind": counterpart_kind, "contact": contact,
             "purpose": purpose, "region": region, "city": city}
     fields = _visit_fields(session, spec, 0, default_region, default_city)
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         visit = Visit(trip_id=trip.id, status=VisitStatus.planned, **fields)
         session.add(visit)
         session.flush()
@@ -781,7 +745,7 @@ def record_visit(
             changes[key] = _text(value)
     if _text(region) is not None:
         changes["region_id"] = find_region(session, str(region)).id
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         if visit is None:
             default_region, default_city = (
                 _single_destination(session, trip.id) if trip is not None and trip.id is not None else (None, None)
@@ -814,7 +778,7 @@ def cancel_visit(session: Session, visit_id: int, *, actor: str, note: str | Non
     visit = _visit(session, visit_id)
     if visit.status != VisitStatus.planned:
         raise Refused(f"visit {visit_id} is {visit.status}; only a planned visit can be cancelled")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         audit.record_changes(session, visit, {"status": VisitStatus.cancelled.value}, actor=actor, action="cancel",
                              note=note)
         session.flush()
@@ -826,7 +790,7 @@ def record_spending(session: Session, trip_id: int, *, spent_yuan: int | str, ac
     """Record what a trip actually cost (used instead of its budget in cost figures)."""
     trip = _trip(session, trip_id)
     spent = _yuan(spent_yuan, "spent_yuan")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         audit.record_changes(session, trip, {"spent_yuan": spent}, actor=actor, action="spend")
         session.flush()
     return trip
@@ -1020,7 +984,7 @@ def add_lead(
     planned = _yuan(planned_yuan, "planned_yuan")
     industry_row = find_industry(session, str(industry)) if _text(industry) else None
     origin_id = find_region(session, str(origin)).id if _text(origin) else (visit.region_id if visit else None)
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         owner_row = _person(session, str(_text(owner)), actor=actor) if _text(owner) else None
         unit_row = _unit(session, str(_text(unit)), actor=actor) if _text(unit) else None
         lead = Lead(
@@ -1059,7 +1023,7 @@ def advance_lead(
     if new != LeadStage.dropped and _STAGE_ORDER[new] < _STAGE_ORDER[current]:
         raise Refused(f"lead {lead_id} is at {current.value} ({LEAD_STAGE_LABELS[current]}); it cannot go back to "
                       f"{new.value} ({LEAD_STAGE_LABELS[new]})")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         audit.record_changes(session, lead, {"stage": new.value}, actor=actor, action="advance", note=note)
         session.flush()
     return lead
@@ -1084,7 +1048,7 @@ def record_lead_response(
     for field, day in changes.items():
         if day < lead.received_on:
             raise InvalidValue(field, day, f"before lead {lead_id} was received ({lead.received_on})")
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         audit.record_changes(session, lead, changes, actor=actor, action="respond")
         session.flush()
     return lead
@@ -1198,7 +1162,7 @@ def sign_lead(
     if "unit" not in fields and lead.unit_id is not None:
         unit = session.get(Unit, lead.unit_id)
         fields["unit"] = unit.name if unit else None
-    with _unit_of_work(session, commit):
+    with unit_of_work(session, commit=commit):
         deal = sign(session, actor=actor, signed_on=signed_on, contracted_yuan=contracted, commit=False, **fields)
         session.flush()
         audit.record_changes(session, lead, {"stage": LeadStage.signed.value, "deal_id": deal.id}, actor=actor,
