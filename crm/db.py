@@ -96,7 +96,8 @@ def unit_of_work(session: Session, *, commit: bool = True) -> Iterator[None]:
         raise
 
 
-def _alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine) -> Config:
+    """Alembic settings for the migrations shipped in crm/migrations, on `engine`."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # configparser treats % as interpolation; socket paths in URLs are percent-encoded
@@ -106,7 +107,7 @@ def _alembic_config(engine: Engine) -> Config:
 
 def head_revision() -> str:
     """The newest migration revision shipped with this version of the package."""
-    script = ScriptDirectory.from_config(_alembic_config(make_engine("sqlite://")))
+    script = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
     head = script.get_current_head()
     assert head is not None
     return head
@@ -120,7 +121,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (creating it on an empty database)."""
-    config = _alembic_config(engine)
+    config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
