@@ -52,16 +52,16 @@ def arrival_refusal(
     if arrived_on < signed_on:
         return f"arrival on {arrived_on.isoformat()} is before the deal was signed on {signed_on.isoformat()}"
     if deal_state == "terminated" and terminated_on is not None and arrived_on > terminated_on:
-        return (
-            f"arrival on {arrived_on.isoformat()} is after the deal was terminated on {terminated_on.isoformat()}"
-        )
+        return f"arrival on {arrived_on.isoformat()} is after the deal was terminated on {terminated_on.isoformat()}"
     return None
 
 
 def _fx(currency: str, original_amount: object, fx_rate: object, amount_yuan: int | None) -> tuple[int, int, str]:
     """(yuan, original_cents, rate text) of a foreign-currency arrival, checked."""
     if original_amount is None or fx_rate is None:
-        raise InvalidValue("currency", currency, "a foreign-currency arrival needs both the original amount and fx_rate")
+        raise InvalidValue(
+            "currency", currency, "a foreign-currency arrival needs both the original amount and fx_rate"
+        )
     original = to_decimal_yuan(original_amount, "元", field="original_amount")
     if original < 0:
         raise InvalidValue("original_amount", original_amount, "an amount cannot be negative")

@@ -29,11 +29,27 @@ def _text(value: Any) -> str | None:
 
 
 def _row(
-    *, actor: str, action: str, entity: str, entity_id: int | None, field: str | None, old: Any, new: Any,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    field: str | None,
+    old: Any,
+    new: Any,
     note: str | None,
 ) -> dict[str, Any]:
-    return {"at": utcnow(), "actor": actor, "action": action, "entity": entity, "entity_id": entity_id,
-            "field": field, "old": _text(old), "new": _text(new), "note": note}
+    return {
+        "at": utcnow(),
+        "actor": actor,
+        "action": action,
+        "entity": entity,
+        "entity_id": entity_id,
+        "field": field,
+        "old": _text(old),
+        "new": _text(new),
+        "note": note,
+    }
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -54,8 +70,14 @@ def record(
     note: str | None = None,
 ) -> None:
     """Write one audit row in the session's transaction (the caller commits with its own change)."""
-    _write(session, [_row(actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=old,
-                          new=new, note=note)])
+    _write(
+        session,
+        [
+            _row(
+                actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=old, new=new, note=note
+            )
+        ],
+    )
 
 
 def record_changes(
@@ -79,8 +101,11 @@ def record_changes(
         if old == new:
             continue
         setattr(obj, field, new)
-        rows.append(_row(actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=old,
-                         new=new, note=note))
+        rows.append(
+            _row(
+                actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=old, new=new, note=note
+            )
+        )
     session.add(obj)
     _write(session, rows)
     return len(rows)
@@ -93,8 +118,9 @@ def record_creation(
     entity = str(getattr(obj, "__tablename__", type(obj).__name__))
     entity_id: int | None = getattr(obj, "id", None)
     rows = [
-        _row(actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=None, new=value,
-             note=note)
+        _row(
+            actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=None, new=value, note=note
+        )
         for field, value in obj.model_dump().items()
         if field not in ("id", "created_at") and value is not None
     ]

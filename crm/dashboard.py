@@ -18,8 +18,11 @@ def dashboard(session: Session, *, as_of: date) -> dict[str, pd.DataFrame]:
     rates = metrics.kpis(session, as_of=as_of)
     unstarted = deals.unstarted(session, as_of=as_of)
     levels = (
-        unstarted.groupby("level").size().reindex(["red", "yellow", "green"], fill_value=0)
-        .rename_axis("level").reset_index(name="deals")
+        unstarted.groupby("level")
+        .size()
+        .reindex(["red", "yellow", "green"], fill_value=0)
+        .rename_axis("level")
+        .reset_index(name="deals")
     )
     return {"targets": progress.reset_index(drop=True), "rates": rates, "unstarted": levels}
 
@@ -30,8 +33,22 @@ def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
     targets = figures["targets"]
     if not targets.empty:
         lines.append("目标任务 (全县)")
-        columns = [c for c in ("metric", "period", "target", "target_to_date", "actual", "completion",
-                               "time_progress", "gap", "yoy", "growth_gap") if c in targets.columns]
+        columns = [
+            c
+            for c in (
+                "metric",
+                "period",
+                "target",
+                "target_to_date",
+                "actual",
+                "completion",
+                "time_progress",
+                "gap",
+                "yoy",
+                "growth_gap",
+            )
+            if c in targets.columns
+        ]
         lines.append(_table(to_display(targets[columns], unit="亿元")))
         lines.append("")
     rates = figures["rates"]
@@ -56,6 +73,5 @@ def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
 
 
 def _table(df: pd.DataFrame) -> str:
-    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200,
-                           "display.max_columns", 20):
+    with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200, "display.max_columns", 20):
         return df.to_string(index=False)

@@ -99,8 +99,6 @@ _STALL_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # ---------------------------------------------------------------- small helpers
 
 
-
-
 def _text(field: str, value: object, max_length: int, *, required: bool = False) -> str | None:
     """`value` stripped (NFKC-normalised spaces), checked for type and length; None when blank."""
     if value is None:
@@ -241,9 +239,7 @@ def normalize_credit_code(code: str | None) -> str | None:
     return text
 
 
-def _plan_investor(
-    session: Session, name: str, credit_code: str | None
-) -> tuple[Investor | None, str, str]:
+def _plan_investor(session: Session, name: str, credit_code: str | None) -> tuple[Investor | None, str, str]:
     """Find the investor `name` / `credit_code` denotes without changing anything.
 
     Returns (existing investor or None, clean display name, name key). The credit code
@@ -278,7 +274,10 @@ def _apply_investor(
 ) -> Investor:
     if found is None:
         investor = Investor(
-            name=display, name_key=key, credit_code=credit_code, origin_region_id=origin_region_id,
+            name=display,
+            name_key=key,
+            credit_code=credit_code,
+            origin_region_id=origin_region_id,
             origin_city=origin_city,
         )
         session.add(investor)
@@ -380,19 +379,29 @@ def sign(
     if increases is not None:
         parent = get_deal(session, increases)
         if parent.state == DealState.terminated:
-            raise Refused(f"{_label(parent)}: a terminated deal cannot take a capital increase "
-                          f"(terminated on {parent.terminated_on})")
+            raise Refused(
+                f"{_label(parent)}: a terminated deal cannot take a capital increase "
+                f"(terminated on {parent.terminated_on})"
+            )
         if day < parent.signed_on:
-            raise Refused(f"{_label(parent)}: a capital increase signed on {day} cannot precede the deal, "
-                          f"signed on {parent.signed_on}")
+            raise Refused(
+                f"{_label(parent)}: a capital increase signed on {day} cannot precede the deal, "
+                f"signed on {parent.signed_on}"
+            )
     found, display, key = _plan_investor(session, investor, code)
     if found is not None:
         _refuse_duplicate_deal(session, found.id, project, day)
 
     with unit_of_work(session, commit=commit):
         inv = _apply_investor(
-            session, found, display, key, credit_code=code,
-            origin_region_id=region.id if region else None, origin_city=city, actor=actor,
+            session,
+            found,
+            display,
+            key,
+            credit_code=code,
+            origin_region_id=region.id if region else None,
+            origin_city=city,
+            actor=actor,
         )
         deal = Deal(
             project_name=project,
@@ -444,8 +453,9 @@ def start(
     if day < deal.signed_on:
         raise Refused(f"{_label(deal)}: the start date {day} is before the signing date {deal.signed_on}")
     with unit_of_work(session, commit=commit):
-        record_changes(session, deal, {"state": DealState.started, "started_on": day}, actor=actor, action="start",
-                       note=note_text)
+        record_changes(
+            session, deal, {"state": DealState.started, "started_on": day}, actor=actor, action="start", note=note_text
+        )
     return deal
 
 
@@ -466,14 +476,18 @@ def complete(
     if day < deal.started_on:
         raise Refused(f"{_label(deal)}: the completion date {day} is before the start date {deal.started_on}")
     with unit_of_work(session, commit=commit):
-        record_changes(session, deal, {"state": DealState.in_production, "completed_on": day}, actor=actor,
-                       action="complete", note=note_text)
+        record_changes(
+            session,
+            deal,
+            {"state": DealState.in_production, "completed_on": day},
+            actor=actor,
+            action="complete",
+            note=note_text,
+        )
     return deal
 
 
-def terminate(
-    session: Session, deal_id: int, *, on: date, reason: str, actor: str, commit: bool = True
-) -> Deal:
+def terminate(session: Session, deal_id: int, *, on: date, reason: str, actor: str, commit: bool = True) -> Deal:
     """The investor cannot perform (终止 / 无法履约) from `on`: ``signed`` or ``started`` -> ``terminated``."""
     actor = _actor(actor)
     day = _required_date("on", on)
@@ -489,8 +503,11 @@ def terminate(
         raise Refused(f"{_label(deal)}: the termination date {day} is before the start date {deal.started_on}")
     with unit_of_work(session, commit=commit):
         record_changes(
-            session, deal, {"state": DealState.terminated, "terminated_on": day, "termination_reason": why},
-            actor=actor, action="terminate",
+            session,
+            deal,
+            {"state": DealState.terminated, "terminated_on": day, "termination_reason": why},
+            actor=actor,
+            action="terminate",
         )
     return deal
 
@@ -539,8 +556,14 @@ def reassign(
 
     with unit_of_work(session, commit=commit):
         inv = _apply_investor(
-            session, found, display, key, credit_code=code,
-            origin_region_id=region.id if region else None, origin_city=city, actor=actor,
+            session,
+            found,
+            display,
+            key,
+            credit_code=code,
+            origin_region_id=region.id if region else None,
+            origin_city=city,
+            actor=actor,
         )
         new = Deal(
             project_name=old.project_name,
@@ -661,14 +684,16 @@ def procedures(session: Session, deal_id: int) -> pd.DataFrame:
     records = []
     for kind in ProcedureKind:
         p = rows.get(kind.value)
-        records.append({
-            "kind": kind.value,
-            "label": PROCEDURE_LABELS[kind],
-            "state": p.state if p else ProcedureState.not_started.value,
-            "started_on": p.started_on if p else None,
-            "done_on": p.done_on if p else None,
-            "note": p.note if p else None,
-        })
+        records.append(
+            {
+                "kind": kind.value,
+                "label": PROCEDURE_LABELS[kind],
+                "state": p.state if p else ProcedureState.not_started.value,
+                "started_on": p.started_on if p else None,
+                "done_on": p.done_on if p else None,
+                "note": p.note if p else None,
+            }
+        )
     return pd.DataFrame(records, columns=["kind", "label", "state", "started_on", "done_on", "note"], dtype=object)
 
 
@@ -678,19 +703,16 @@ def procedures(session: Session, deal_id: int) -> pd.DataFrame:
 def find_stall_reason(session: Session, text: str) -> StallReason:
     """The stall reason whose code or label is `text`; InvalidValue naming the known ones."""
     key = _required("reason", text, 64)
-    found = session.exec(
-        select(StallReason).where((StallReason.code == key) | (StallReason.label == key))
-    ).first()
+    found = session.exec(select(StallReason).where((StallReason.code == key) | (StallReason.label == key))).first()
     if found is None:
-        known = ", ".join(f"{r.code} ({r.label})" for r in session.exec(select(StallReason).order_by(
-            col(StallReason.id))).all())
+        known = ", ".join(
+            f"{r.code} ({r.label})" for r in session.exec(select(StallReason).order_by(col(StallReason.id))).all()
+        )
         raise InvalidValue("reason", text, f"unknown stall reason; known: {known}")
     return found
 
 
-def add_stall_reason(
-    session: Session, *, code: str, label: str, actor: str, commit: bool = True
-) -> StallReason:
+def add_stall_reason(session: Session, *, code: str, label: str, actor: str, commit: bool = True) -> StallReason:
     """Add a bureau's own stall reason (未开工原因) to the reference table."""
     actor = _actor(actor)
     code_text = _required("code", code, 32)
@@ -885,9 +907,18 @@ def unstarted(
     owner_p, leader_p = aliased(Person), aliased(Person)
     stmt = (
         sa_select(
-            col(Deal.id), col(Deal.project_name), col(Investor.name), col(Industry.name), col(Deal.signed_on),
-            col(StallReason.label), col(owner_p.name), col(FollowUp.on), col(FollowUp.due_on), col(leader_p.name),
-            col(Unit.name), col(Deal.signer),
+            col(Deal.id),
+            col(Deal.project_name),
+            col(Investor.name),
+            col(Industry.name),
+            col(Deal.signed_on),
+            col(StallReason.label),
+            col(owner_p.name),
+            col(FollowUp.on),
+            col(FollowUp.due_on),
+            col(leader_p.name),
+            col(Unit.name),
+            col(Deal.signer),
         )
         .select_from(listed)
         .join(Deal, col(Deal.id) == listed.c.deal_id)
@@ -900,8 +931,20 @@ def unstarted(
         .outerjoin(FollowUp, col(FollowUp.id) == listed.c.follow_up_id)
         .order_by(col(Deal.signed_on), col(Deal.id))
     )
-    names = ["deal_id", "project_name", "investor", "industry", "signed_on", "reason", "owner", "last_follow_up",
-             "next_due", "leader", "unit", "signer"]
+    names = [
+        "deal_id",
+        "project_name",
+        "investor",
+        "industry",
+        "signed_on",
+        "reason",
+        "owner",
+        "last_follow_up",
+        "next_due",
+        "leader",
+        "unit",
+        "signer",
+    ]
     rows = session.execute(stmt).all()
     df = pd.DataFrame([tuple(r) for r in rows], columns=names)
 
@@ -915,7 +958,8 @@ def unstarted(
 
     df["age_days"] = pd.Series([(day - d).days for d in df["signed_on"]], index=df.index, dtype="int64")
     df["level"] = pd.Series(
-        ["green" if a < yellow else "yellow" if a < red else "red" for a in df["age_days"]], index=df.index,
+        ["green" if a < yellow else "yellow" if a < red else "red" for a in df["age_days"]],
+        index=df.index,
         dtype="object",
     )
     df["follow_up_overdue"] = pd.Series(

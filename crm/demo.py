@@ -65,17 +65,40 @@ FOLLOW_UP_OWNERS = ["韩振华", "唐晓丽", "冯建军", "曹雪梅", "许国�
 
 # industry -> (weight, typical size in 亿元, project phrases, unit names that usually take it)
 INDUSTRY_PROFILE: dict[str, tuple[int, float, list[str], list[str]]] = {
-    "光伏发电": (16, 12.0, ["{n}MW光伏发电项目", "{n}MW农光互补光伏项目", "分布式光伏整县推进项目"], ["县能源局", "县发展和改革局"]),
+    "光伏发电": (
+        16,
+        12.0,
+        ["{n}MW光伏发电项目", "{n}MW农光互补光伏项目", "分布式光伏整县推进项目"],
+        ["县能源局", "县发展和改革局"],
+    ),
     "新能源开发": (10, 15.0, ["{n}MW风电项目", "储能电站项目", "氢能产业园项目"], ["县能源局", "县工业园区管委会"]),
-    "装备制造": (12, 5.0, ["新能源装备制造基地", "年产{n}万套汽车零部件项目", "光伏支架生产线项目"],
-                 ["县工业园区管委会", "县工业和信息化局"]),
+    "装备制造": (
+        12,
+        5.0,
+        ["新能源装备制造基地", "年产{n}万套汽车零部件项目", "光伏支架生产线项目"],
+        ["县工业园区管委会", "县工业和信息化局"],
+    ),
     "新材料": (6, 6.0, ["年产{n}万吨新型建材项目", "硅基新材料项目"], ["县工业园区管委会", "县工业和信息化局"]),
-    "农产品加工": (8, 1.5, ["高原夏菜精深加工项目", "年屠宰{n}万只肉羊加工项目", "马铃薯淀粉加工项目"],
-                   ["县农业农村局", "河西镇", "石门乡"]),
+    "农产品加工": (
+        8,
+        1.5,
+        ["高原夏菜精深加工项目", "年屠宰{n}万只肉羊加工项目", "马铃薯淀粉加工项目"],
+        ["县农业农村局", "河西镇", "石门乡"],
+    ),
     "商贸流通": (10, 2.0, ["城市商业综合体项目", "县域商贸物流中心", "农村电商服务中心"], ["县商务局", "城关镇"]),
-    "文化旅游": (9, 3.0, ["乡村文旅综合体项目", "古镇文化旅游开发项目", "温泉康养度假区"], ["县文化旅游局", "石门乡", "城关镇"]),
+    "文化旅游": (
+        9,
+        3.0,
+        ["乡村文旅综合体项目", "古镇文化旅游开发项目", "温泉康养度假区"],
+        ["县文化旅游局", "石门乡", "城关镇"],
+    ),
     "现代物流": (6, 2.5, ["冷链物流园项目", "公铁联运物流港"], ["县商务局", "县工业园区管委会"]),
-    "现代农业": (10, 1.2, ["{n}万亩高原夏菜种植基地", "现代化肉牛养殖基地", "智慧农业产业园"], ["县农业农村局", "河西镇", "石门乡"]),
+    "现代农业": (
+        10,
+        1.2,
+        ["{n}万亩高原夏菜种植基地", "现代化肉牛养殖基地", "智慧农业产业园"],
+        ["县农业农村局", "河西镇", "石门乡"],
+    ),
     "生物医药": (4, 4.0, ["中药材种植及饮片加工项目", "生物制药产业园"], ["县工业园区管委会"]),
     "电子信息": (4, 5.0, ["数据中心项目", "智能终端产业园"], ["县工业和信息化局", "县工业园区管委会"]),
 }
@@ -98,12 +121,48 @@ ORIGINS: dict[str, tuple[int, list[str]]] = {
     "重庆": (3, ["重庆"]),
     "香港": (2, ["香港"]),
 }
-BRANDS = ["华晟", "中能", "恒远", "金诺", "瑞丰", "天润", "宏达", "鑫源", "正泰", "绿源", "东方", "海川", "同创", "科盛",
-          "远景", "隆基", "中核", "大唐", "国润", "嘉禾", "新希", "长城", "德源", "博瑞", "立信", "弘毅", "泰和", "安信"]
+BRANDS = [
+    "华晟",
+    "中能",
+    "恒远",
+    "金诺",
+    "瑞丰",
+    "天润",
+    "宏达",
+    "鑫源",
+    "正泰",
+    "绿源",
+    "东方",
+    "海川",
+    "同创",
+    "科盛",
+    "远景",
+    "隆基",
+    "中核",
+    "大唐",
+    "国润",
+    "嘉禾",
+    "新希",
+    "长城",
+    "德源",
+    "博瑞",
+    "立信",
+    "弘毅",
+    "泰和",
+    "安信",
+]
 INVESTOR_WORDS = {
-    "光伏发电": "新能源科技", "新能源开发": "能源投资", "装备制造": "装备制造", "新材料": "新材料科技",
-    "农产品加工": "食品", "商贸流通": "商贸", "文化旅游": "文旅发展", "现代物流": "物流", "现代农业": "农业科技",
-    "生物医药": "生物医药", "电子信息": "信息技术",
+    "光伏发电": "新能源科技",
+    "新能源开发": "能源投资",
+    "装备制造": "装备制造",
+    "新材料": "新材料科技",
+    "农产品加工": "食品",
+    "商贸流通": "商贸",
+    "文化旅游": "文旅发展",
+    "现代物流": "物流",
+    "现代农业": "农业科技",
+    "生物医药": "生物医药",
+    "电子信息": "信息技术",
 }
 
 SIGNING_EVENTS = [
@@ -126,11 +185,25 @@ SQUADS = [  # squad name, leader, unit, members
     ("第四招商小分队", "陈立新", "县能源局", ["梁志刚", "宋文静"]),
     ("第五招商小分队", "周晓峰", "县农业农村局", ["郑海波", "谢明亮"]),
 ]
-CHAMBERS = {"北京": "北京甘肃商会", "天津": "天津甘肃商会", "河北": "河北省甘肃商会", "上海": "上海甘肃商会",
-            "浙江": "浙江省甘肃商会", "江苏": "江苏省甘肃商会", "安徽": "安徽省甘肃商会", "陕西": "陕西省甘肃商会",
-            "山西": "山西省甘肃商会", "重庆": "重庆甘肃商会", "四川": "四川省甘肃商会", "广东": "广东省甘肃商会",
-            "福建": "福建省甘肃商会", "江西": "江西省甘肃商会", "山东": "山东省甘肃商会", "辽宁": "辽宁省甘肃商会",
-            "吉林": "吉林省甘肃商会"}
+CHAMBERS = {
+    "北京": "北京甘肃商会",
+    "天津": "天津甘肃商会",
+    "河北": "河北省甘肃商会",
+    "上海": "上海甘肃商会",
+    "浙江": "浙江省甘肃商会",
+    "江苏": "江苏省甘肃商会",
+    "安徽": "安徽省甘肃商会",
+    "陕西": "陕西省甘肃商会",
+    "山西": "山西省甘肃商会",
+    "重庆": "重庆甘肃商会",
+    "四川": "四川省甘肃商会",
+    "广东": "广东省甘肃商会",
+    "福建": "福建省甘肃商会",
+    "江西": "江西省甘肃商会",
+    "山东": "山东省甘肃商会",
+    "辽宁": "辽宁省甘肃商会",
+    "吉林": "吉林省甘肃商会",
+}
 STALL_CODES = ["funding", "land", "approvals", "market", "confidence", "planning", "other"]
 STALL_WEIGHTS = [30, 22, 25, 8, 7, 5, 3]
 
@@ -191,15 +264,18 @@ class _County:
         return phrase.format(n=self.rng.choice([5, 10, 20, 30, 50, 100, 200]))
 
 
-def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
-               progress: Callable[[str], None] | None = None) -> DemoSummary:
+def build_demo(
+    session: Session, *, seed: int = 1, as_of: date | None = None, progress: Callable[[str], None] | None = None
+) -> DemoSummary:
     """Fill an empty, initialised database with the demo county as of `as_of` (default today)."""
     from crm import arrivals, deals, targets, trips
 
     as_of = as_of or date.today()
     if session.exec(select(func.count()).select_from(Deal)).one():
-        raise Refused("the database already holds deals; the demo fills only an empty database "
-                      "(use a new file, e.g. --db demo.db)")
+        raise Refused(
+            "the database already holds deals; the demo fills only an empty database "
+            "(use a new file, e.g. --db demo.db)"
+        )
     say = progress or (lambda _msg: None)
     county = _County(seed, as_of)
     rng = county.rng
@@ -268,9 +344,14 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
         drive = unit_drive[unit]
         p_start = min(0.97, drive * min(1.0, age / 240))
         if rng.random() < 0.04 and age > 200:
-            deals.terminate(session, deal.id, on=deal.signed_on + timedelta(days=rng.randint(120, age)),
-                            reason=rng.choice(["投资方资金链断裂", "市场变化, 投资方放弃", "用地无法落实"]),
-                            actor=ACTOR, commit=False)
+            deals.terminate(
+                session,
+                deal.id,
+                on=deal.signed_on + timedelta(days=rng.randint(120, age)),
+                reason=rng.choice(["投资方资金链断裂", "市场变化, 投资方放弃", "用地无法落实"]),
+                actor=ACTOR,
+                commit=False,
+            )
             continue
         if rng.random() < p_start:
             started = deal.signed_on + timedelta(days=int(rng.uniform(20, 150) / drive))
@@ -278,8 +359,16 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
                 started = as_of - timedelta(days=rng.randint(0, 10))
             started = max(started, deal.signed_on)
             for kind in ("approval", "land", "environment", "planning", "construction_permit"):
-                deals.set_procedure(session, deal.id, kind, state="done",
-                                    started_on=deal.signed_on, done_on=started, actor=ACTOR, commit=False)
+                deals.set_procedure(
+                    session,
+                    deal.id,
+                    kind,
+                    state="done",
+                    started_on=deal.signed_on,
+                    done_on=started,
+                    actor=ACTOR,
+                    commit=False,
+                )
             deals.start(session, deal.id, on=started, actor=ACTOR, commit=False)
             build_days = int(rng.uniform(180, 540))
             if started + timedelta(days=build_days) <= as_of and rng.random() < 0.75:
@@ -291,8 +380,16 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
                 finished = deal.signed_on + timedelta(days=30 * (i + 1))
                 state = "done" if i < done and finished <= as_of else ("in_progress" if i <= done else "not_started")
                 if state != "not_started":
-                    deals.set_procedure(session, deal.id, kind, state=state, started_on=deal.signed_on,
-                                        done_on=finished if state == "done" else None, actor=ACTOR, commit=False)
+                    deals.set_procedure(
+                        session,
+                        deal.id,
+                        kind,
+                        state=state,
+                        started_on=deal.signed_on,
+                        done_on=finished if state == "done" else None,
+                        actor=ACTOR,
+                        commit=False,
+                    )
     session.flush()
 
     for deal in stalled:
@@ -301,15 +398,29 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
         if age < 45:
             continue
         owner = rng.choice(FOLLOW_UP_OWNERS)
-        deals.set_stall(session, deal.id, reason=rng.choices(STALL_CODES, STALL_WEIGHTS)[0], owner=owner,
-                        note="专班跟踪推进", actor=ACTOR, commit=False)
+        deals.set_stall(
+            session,
+            deal.id,
+            reason=rng.choices(STALL_CODES, STALL_WEIGHTS)[0],
+            owner=owner,
+            note="专班跟踪推进",
+            actor=ACTOR,
+            commit=False,
+        )
         when = deal.signed_on + timedelta(days=30)
         while when <= as_of - timedelta(days=10):
             due = when + timedelta(days=rng.choice([7, 14, 30]))
-            deals.add_follow_up(session, deal.id, on=when, owner=owner,
-                                action=rng.choice(["电话对接投资方", "召开项目推进会", "现场督办", "协调自然资源局用地"]),
-                                next_step=rng.choice(["落实项目用地", "完成环评批复", "确认资金到位计划", "签订补充协议"]),
-                                due_on=due, actor=ACTOR, commit=False)
+            deals.add_follow_up(
+                session,
+                deal.id,
+                on=when,
+                owner=owner,
+                action=rng.choice(["电话对接投资方", "召开项目推进会", "现场督办", "协调自然资源局用地"]),
+                next_step=rng.choice(["落实项目用地", "完成环评批复", "确认资金到位计划", "签订补充协议"]),
+                due_on=due,
+                actor=ACTOR,
+                commit=False,
+            )
             # some owners stop following up: their deals show overdue follow-ups
             if rng.random() < 0.15:
                 break
@@ -323,8 +434,14 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
         when = old.terminated_on + timedelta(days=rng.randint(20, 90))
         if when <= as_of:
             industry_name = next(i for d, _u, i in deal_rows if d is old)
-            deals.reassign(session, old.id, investor=county.investor_name(industry_name, "西安"), signed_on=when,
-                           actor=ACTOR, commit=False)
+            deals.reassign(
+                session,
+                old.id,
+                investor=county.investor_name(industry_name, "西安"),
+                signed_on=when,
+                actor=ACTOR,
+                commit=False,
+            )
             summary.notes.append(f"reassigned deal {old.id}")
 
     # --- capital increases (增资) on producing deals
@@ -333,9 +450,16 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
         assert parent.id is not None and parent.completed_on is not None
         when = parent.completed_on + timedelta(days=rng.randint(30, 200))
         if when <= as_of:
-            deals.sign(session, actor=ACTOR, project_name=f"{parent.project_name}(二期增资)",
-                       investor=_investor_name(session, parent), signed_on=when,
-                       contracted_yuan=parent.contracted_yuan // 3, increases=parent.id, commit=False)
+            deals.sign(
+                session,
+                actor=ACTOR,
+                project_name=f"{parent.project_name}(二期增资)",
+                investor=_investor_name(session, parent),
+                signed_on=when,
+                contracted_yuan=parent.contracted_yuan // 3,
+                increases=parent.id,
+                commit=False,
+            )
     session.flush()
 
     # --- capital arrivals: monthly from the start, faster for driven units
@@ -361,7 +485,12 @@ def build_demo(session: Session, *, seed: int = 1, as_of: date | None = None,
             if amount <= 0:
                 continue
             arrivals.record_arrival(
-                session, deal.id, on=day, amount_yuan=amount, source=source, actor=ACTOR,
+                session,
+                deal.id,
+                on=day,
+                amount_yuan=amount,
+                source=source,
+                actor=ACTOR,
                 use="fixed_assets" if rng.random() < 0.8 else "working_capital",
                 evidence_kind=rng.choice(["银行进账单", "验资报告", "发票"]),
                 evidence_ref=f"JZ{day:%Y%m}{deal.id:04d}{i:02d}",
@@ -415,32 +544,75 @@ def _set_targets(session: Session, targets: Any, county: _County) -> int:
     n = 0
     quarters = [0.18, 0.27, 0.27, 0.28]
     for y, total_yi, growth in ((year - 1, 230, 0.12), (year, 263, 0.10)):
-        targets.set_target(session, metric="arrived_yuan", period=str(y), amount_yuan=total_yi * YI, growth=growth,
-                           actor=ACTOR, commit=False)
+        targets.set_target(
+            session,
+            metric="arrived_yuan",
+            period=str(y),
+            amount_yuan=total_yi * YI,
+            growth=growth,
+            actor=ACTOR,
+            commit=False,
+        )
         n += 1
         for q, share in enumerate(quarters, start=1):
-            targets.set_target(session, metric="arrived_yuan", period=f"{y}Q{q}",
-                               amount_yuan=int(total_yi * YI * share), actor=ACTOR, commit=False)
+            targets.set_target(
+                session,
+                metric="arrived_yuan",
+                period=f"{y}Q{q}",
+                amount_yuan=int(total_yi * YI * share),
+                actor=ACTOR,
+                commit=False,
+            )
             n += 1
-        targets.set_target(session, metric="deals_signed", period=str(y), count=120, growth=0.05, actor=ACTOR,
-                           commit=False)
+        targets.set_target(
+            session, metric="deals_signed", period=str(y), count=120, growth=0.05, actor=ACTOR, commit=False
+        )
         targets.set_target(session, metric="deals_started", period=str(y), count=80, actor=ACTOR, commit=False)
-        targets.set_target(session, metric="contracted_yuan", period=str(y), amount_yuan=600 * YI, actor=ACTOR,
-                           commit=False)
+        targets.set_target(
+            session, metric="contracted_yuan", period=str(y), amount_yuan=600 * YI, actor=ACTOR, commit=False
+        )
         n += 3
-    targets.set_target(session, metric="reserve_yuan", period=str(year), amount_yuan=350 * YI, actor=ACTOR, commit=False)
+    targets.set_target(
+        session, metric="reserve_yuan", period=str(year), amount_yuan=350 * YI, actor=ACTOR, commit=False
+    )
     n += 1
     # unit targets share the county's year target by each unit's usual weight
-    weights = {"县工业园区管委会": 0.2, "县能源局": 0.25, "县发展和改革局": 0.12, "县农业农村局": 0.12,
-               "县工业和信息化局": 0.07, "县商务局": 0.06, "城关镇": 0.05, "石门乡": 0.05, "县文化旅游局": 0.04,
-               "河西镇": 0.04}
+    weights = {
+        "县工业园区管委会": 0.2,
+        "县能源局": 0.25,
+        "县发展和改革局": 0.12,
+        "县农业农村局": 0.12,
+        "县工业和信息化局": 0.07,
+        "县商务局": 0.06,
+        "城关镇": 0.05,
+        "石门乡": 0.05,
+        "县文化旅游局": 0.04,
+        "河西镇": 0.04,
+    }
     for unit, w in weights.items():
-        targets.set_target(session, metric="arrived_yuan", period=str(year), amount_yuan=int(263 * YI * w),
-                           scope=unit, scope_kind="unit", weight=1.0, actor=ACTOR, commit=False)
+        targets.set_target(
+            session,
+            metric="arrived_yuan",
+            period=str(year),
+            amount_yuan=int(263 * YI * w),
+            scope=unit,
+            scope_kind="unit",
+            weight=1.0,
+            actor=ACTOR,
+            commit=False,
+        )
         n += 1
     for name, _title in LEADERS:
-        targets.set_target(session, metric="arrived_yuan", period=str(year), amount_yuan=int(263 * YI / len(LEADERS)),
-                           scope=name, scope_kind="leader", actor=ACTOR, commit=False)
+        targets.set_target(
+            session,
+            metric="arrived_yuan",
+            period=str(year),
+            amount_yuan=int(263 * YI / len(LEADERS)),
+            scope=name,
+            scope_kind="leader",
+            actor=ACTOR,
+            commit=False,
+        )
         n += 1
     return n
 
@@ -461,65 +633,128 @@ def _build_trips(session: Session, trips: Any, county: _County, summary: DemoSum
             starts = first + timedelta(days=7 + 3 * i)
             ends = starts + timedelta(days=4)
             planned = [
-                {"counterpart": CHAMBERS.get(region, f"{region}甘肃商会"), "counterpart_kind": "chamber",
-                 "contact": "秘书长", "purpose": "推介县情, 对接在外乡贤企业"},
+                {
+                    "counterpart": CHAMBERS.get(region, f"{region}甘肃商会"),
+                    "counterpart_kind": "chamber",
+                    "contact": "秘书长",
+                    "purpose": "推介县情, 对接在外乡贤企业",
+                },
             ]
             for _ in range(rng.randint(4, 7)):
                 industry = rng.choice(industries)
-                planned.append({"counterpart": county.investor_name(industry, city), "counterpart_kind": "enterprise",
-                                "contact": "董事长", "purpose": f"{industry}项目洽谈"})
+                planned.append(
+                    {
+                        "counterpart": county.investor_name(industry, city),
+                        "counterpart_kind": "enterprise",
+                        "contact": "董事长",
+                        "purpose": f"{industry}项目洽谈",
+                    }
+                )
             trip = trips.plan_trip(
-                session, squad=squad, month=first, destinations=[(region, city)],
-                industries=industries[: 2 + i % 2], starts_on=starts, ends_on=ends,
-                budget_yuan=rng.choice([6, 8, 10]) * WAN, visits=planned, actor=ACTOR, commit=False,
+                session,
+                squad=squad,
+                month=first,
+                destinations=[(region, city)],
+                industries=industries[: 2 + i % 2],
+                starts_on=starts,
+                ends_on=ends,
+                budget_yuan=rng.choice([6, 8, 10]) * WAN,
+                visits=planned,
+                actor=ACTOR,
+                commit=False,
             )
             summary.trips += 1
             if ends > county.as_of:
                 continue
             for visit in trips.planned_visits(session, trip.id):
                 day = starts + timedelta(days=rng.randint(0, 4))
-                trips.record_visit(session, visit_id=visit.id, visited_on=day, attendees=f"{squad}全体成员",
-                                   notes="介绍县情和招商政策, 对方表示有投资意向" if rng.random() < 0.5 else "交流洽谈",
-                                   actor=ACTOR, commit=False)
+                trips.record_visit(
+                    session,
+                    visit_id=visit.id,
+                    visited_on=day,
+                    attendees=f"{squad}全体成员",
+                    notes="介绍县情和招商政策, 对方表示有投资意向" if rng.random() < 0.5 else "交流洽谈",
+                    actor=ACTOR,
+                    commit=False,
+                )
                 summary.visits += 1
                 if visit.counterpart_kind != "enterprise" or rng.random() > 0.55:
                     continue
                 industry = rng.choice(industries)
                 received = day
                 lead = trips.add_lead(
-                    session, project_name=county.project_name(industry), investor_name=visit.counterpart,
-                    visit_id=visit.id, received_on=received,
-                    planned_yuan=county.amount_yuan(INDUSTRY_PROFILE[industry][1]) // 2, industry=industry,
-                    category=industry, actor=ACTOR, commit=False,
+                    session,
+                    project_name=county.project_name(industry),
+                    investor_name=visit.counterpart,
+                    visit_id=visit.id,
+                    received_on=received,
+                    planned_yuan=county.amount_yuan(INDUSTRY_PROFILE[industry][1]) // 2,
+                    industry=industry,
+                    category=industry,
+                    actor=ACTOR,
+                    commit=False,
                 )
                 summary.leads += 1
                 # most leads are acknowledged next day; some slip past their deadlines
                 if rng.random() < 0.85:
-                    trips.acknowledge_lead(session, lead.id, on=received + timedelta(days=rng.choice([0, 1, 1, 2])),
-                                           actor=ACTOR, commit=False)
+                    trips.acknowledge_lead(
+                        session,
+                        lead.id,
+                        on=received + timedelta(days=rng.choice([0, 1, 1, 2])),
+                        actor=ACTOR,
+                        commit=False,
+                    )
                 if rng.random() < 0.7:
-                    trips.assess_lead(session, lead.id, on=received + timedelta(days=rng.choice([2, 3, 3, 5])),
-                                      actor=ACTOR, commit=False)
+                    trips.assess_lead(
+                        session,
+                        lead.id,
+                        on=received + timedelta(days=rng.choice([2, 3, 3, 5])),
+                        actor=ACTOR,
+                        commit=False,
+                    )
                 signed_on = received + timedelta(days=rng.randint(30, 90))
                 if rng.random() < 0.2 and signed_on <= county.as_of:
-                    deal = trips.sign_lead(session, lead.id, signed_on=signed_on, contracted_yuan=lead.planned_yuan,
-                                           unit=_unit, leader=_leader, origin=region, origin_city=city,
-                                           actor=ACTOR, commit=False)
+                    deal = trips.sign_lead(
+                        session,
+                        lead.id,
+                        signed_on=signed_on,
+                        contracted_yuan=lead.planned_yuan,
+                        unit=_unit,
+                        leader=_leader,
+                        origin=region,
+                        origin_city=city,
+                        actor=ACTOR,
+                        commit=False,
+                    )
                     first_money = signed_on + timedelta(days=20)
                     if first_money <= county.as_of:
                         deals_mod = __import__("crm.deals", fromlist=["start"])
                         deals_mod.start(session, deal.id, on=first_money, actor=ACTOR, commit=False)
                         arrivals_mod = __import__("crm.arrivals", fromlist=["record_arrival"])
-                        arrivals_mod.record_arrival(session, deal.id, on=first_money,
-                                                    amount_yuan=deal.contracted_yuan // 10,
-                                                    source="other_province", actor=ACTOR, commit=False)
+                        arrivals_mod.record_arrival(
+                            session,
+                            deal.id,
+                            on=first_money,
+                            amount_yuan=deal.contracted_yuan // 10,
+                            source="other_province",
+                            actor=ACTOR,
+                            commit=False,
+                        )
                         summary.arrivals += 1
     # leads that came from elsewhere (以商招商, 线上对接) fill the reserve
     for _ in range(25):
         industry = county.pick_weighted(INDUSTRY_PROFILE)
         received = county.as_of - timedelta(days=rng.randint(10, 300))
-        trips.add_lead(session, project_name=county.project_name(industry),
-                       investor_name=county.investor_name(industry, rng.choice(["西安", "兰州", "成都"])),
-                       received_on=received, planned_yuan=county.amount_yuan(INDUSTRY_PROFILE[industry][1]),
-                       industry=industry, category=industry, source="以商招商", actor=ACTOR, commit=False)
+        trips.add_lead(
+            session,
+            project_name=county.project_name(industry),
+            investor_name=county.investor_name(industry, rng.choice(["西安", "兰州", "成都"])),
+            received_on=received,
+            planned_yuan=county.amount_yuan(INDUSTRY_PROFILE[industry][1]),
+            industry=industry,
+            category=industry,
+            source="以商招商",
+            actor=ACTOR,
+            commit=False,
+        )
         summary.leads += 1

@@ -112,7 +112,9 @@ def to_display(df: pd.DataFrame, *, unit: str = "万元", chinese: bool = True) 
             out[column] = [DEAL_STATE_LABELS.get(v, v) for v in out[column]]
         elif name == "scope" and chinese:
             out[column] = ["全县" if v == "county" else v for v in out[column]]
-        elif name in ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff") and money_metric is not None:
+        elif (
+            name in ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff") and money_metric is not None
+        ):
             out[column] = [
                 ("" if _is_missing(v) else format_yuan(Decimal(round(float(v))), unit) if is_money else f"{v:,.0f}")
                 for v, is_money in zip(out[column], money_metric, strict=True)

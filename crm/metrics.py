@@ -117,8 +117,7 @@ def _state_flags(d: Any, as_of: date) -> tuple[ColumnElement[Any], ColumnElement
     """(started-or-later, in production, terminated) of deal alias `d` as of `as_of`, each 1 or 0."""
     terminated = and_(d.c.terminated_on.is_not(None), d.c.terminated_on <= as_of)
     started = case((terminated, 0), (and_(d.c.started_on.is_not(None), d.c.started_on <= as_of), 1), else_=0)
-    in_production = case((terminated, 0), (and_(d.c.completed_on.is_not(None), d.c.completed_on <= as_of), 1),
-                         else_=0)
+    in_production = case((terminated, 0), (and_(d.c.completed_on.is_not(None), d.c.completed_on <= as_of), 1), else_=0)
     return started, in_production, case((terminated, 1), else_=0)
 
 
@@ -194,15 +193,19 @@ def kpis(
         select(DEAL.c.increases_id, literal(0, Integer), cast(DEAL.c.contracted_yuan, BigInteger), zero).where(
             DEAL.c.increases_id.is_not(None), DEAL.c.signed_on <= as_of
         ),
-        select(func.coalesce(m.c.increases_id, m.c.id), literal(0, Integer), zero,
-               cast(ARRIVAL.c.arrived_yuan, BigInteger))
+        select(
+            func.coalesce(m.c.increases_id, m.c.id), literal(0, Integer), zero, cast(ARRIVAL.c.arrived_yuan, BigInteger)
+        )
         .select_from(ARRIVAL.join(m, ARRIVAL.c.deal_id == m.c.id))
         .where(*arrival_conditions),
     ).subquery("facts")
     d = DEAL.alias("d")
     source: Any = facts.join(d, d.c.id == facts.c.root_id)
-    conditions: list[ColumnElement[bool]] = [d.c.increases_id.is_(None), _not_replaced(d, as_of),
-                                             d.c.signed_on <= as_of]
+    conditions: list[ColumnElement[bool]] = [
+        d.c.increases_id.is_(None),
+        _not_replaced(d, as_of),
+        d.c.signed_on <= as_of,
+    ]
     start = cohort_start(rs, as_of)
     if start is not None:
         conditions.append(d.c.signed_on >= start)
@@ -339,8 +342,7 @@ def _partials(
         statement: Select = (
             select(*key_columns, *sums)
             .select_from(
-                ARRIVAL.join(m, ARRIVAL.c.deal_id == m.c.id)
-                .join(d, d.c.id == func.coalesce(m.c.increases_id, m.c.id))
+                ARRIVAL.join(m, ARRIVAL.c.deal_id == m.c.id).join(d, d.c.id == func.coalesce(m.c.increases_id, m.c.id))
             )
             .where(*conditions)
             .group_by(*key_columns)
@@ -366,9 +368,7 @@ def _partials(
             ]
         statement = (
             select(*key_columns, *sums)
-            .select_from(
-                m.join(d, d.c.id == func.coalesce(m.c.increases_id, m.c.id))
-            )
+            .select_from(m.join(d, d.c.id == func.coalesce(m.c.increases_id, m.c.id)))
             .where(_not_replaced(d, as_of), d.c.signed_on <= hi)
             .group_by(*key_columns)
         )
@@ -485,8 +485,7 @@ def _due(rows: pd.DataFrame, period: Period, as_of: date) -> _Due:
     growth = None if own is None or own[2] is None or pd.isna(own[2]) else float(own[2])
     weights = [float(w) for _, _, _, w in inside if w is not None and not pd.isna(w)]
     first = min((p.start for p, _ in finer), default=None)
-    return _Due(period, target, to_date, growth, weights[0] if weights else None, first,
-                time_progress(period, as_of))
+    return _Due(period, target, to_date, growth, weights[0] if weights else None, first, time_progress(period, as_of))
 
 
 def _completion(actual: int | None, due: _Due, as_of: date) -> tuple[float | None, str]:
@@ -547,9 +546,10 @@ def target_progress(
     records: list[dict[str, Any]] = []
     for (metric, scope_key), rows in targets.groupby(["metric", "scope_key"], sort=True):
         for index, period in enumerate(periods):
-            if period.kind != PeriodKind.year and not (
-                (rows["period_kind"] == period.kind) & (rows["period_start"] == period.start)
-            ).any():
+            if (
+                period.kind != PeriodKind.year
+                and not ((rows["period_kind"] == period.kind) & (rows["period_start"] == period.start)).any()
+            ):
                 continue
             due = _due(rows, period, as_of)
             if metric == TargetMetric.reserve_yuan:
@@ -639,8 +639,11 @@ def _year_progress(
     if by != "introducer":
         all_targets = _targets_of_year(session, year)
         for metric in metrics:
-            rows = all_targets[(all_targets["metric"] == metric) & (all_targets["scope_kind"] == by)] \
-                if not all_targets.empty else all_targets
+            rows = (
+                all_targets[(all_targets["metric"] == metric) & (all_targets["scope_kind"] == by)]
+                if not all_targets.empty
+                else all_targets
+            )
             targets[metric] = rows
     return actuals, targets, period
 
@@ -681,9 +684,19 @@ def ranking(
             due = _due(rows, period, as_of)
             target, to_date = due.target, due.to_date
             completion, note = _completion(actual, due, as_of)
-        records.append({"name": names.get(int(entity), str(entity)), "target": target, "target_to_date": to_date,
-                        "actual": actual, "completion": completion, "note": note})
-    df = pd.DataFrame.from_records(records, columns=["name", "target", "target_to_date", "actual", "completion", "note"])
+        records.append(
+            {
+                "name": names.get(int(entity), str(entity)),
+                "target": target,
+                "target_to_date": to_date,
+                "actual": actual,
+                "completion": completion,
+                "note": note,
+            }
+        )
+    df = pd.DataFrame.from_records(
+        records, columns=["name", "target", "target_to_date", "actual", "completion", "note"]
+    )
     df = _rank(df, "completion")
     df["rules"] = rules_label(rs)
     df = df[RANKING_COLUMNS]
@@ -737,8 +750,13 @@ def scorecard(
     rs = _rules(session, rules)
     year = year or as_of.year
     all_targets = _targets_of_year(session, year)
-    metrics = sorted({str(m) for m in all_targets["metric"][all_targets["scope_kind"] == by]}
-                     - {TargetMetric.reserve_yuan.value}) if not all_targets.empty else []
+    metrics = (
+        sorted(
+            {str(m) for m in all_targets["metric"][all_targets["scope_kind"] == by]} - {TargetMetric.reserve_yuan.value}
+        )
+        if not all_targets.empty
+        else []
+    )
     for metric in weights or {}:
         if metric not in [m.value for m in TargetMetric]:
             raise InvalidValue("weights", metric, f"weights are per metric: {', '.join(m.value for m in TargetMetric)}")
@@ -767,8 +785,9 @@ def scorecard(
         record["actual"] = record["score"]  # ties: no amount to break them across metrics
         record["note"] = f"no target to date yet: {', '.join(skipped)}" if skipped else ""
         records.append(record)
-    df = pd.DataFrame.from_records(records, columns=["name", "score", *[f"{m}_ratio" for m in metrics], "actual",
-                                                     "note"])
+    df = pd.DataFrame.from_records(
+        records, columns=["name", "score", *[f"{m}_ratio" for m in metrics], "actual", "note"]
+    )
     df = _rank(df, "score").drop(columns="actual")
     df["rules"] = rules_label(rs)
     df = df[["rank", "name", "score", *[f"{m}_ratio" for m in metrics], "last", "note", "rules"]]
@@ -811,8 +830,7 @@ def arrivals_by_month(
             ),
         )
         .select_from(
-            ARRIVAL.join(m, ARRIVAL.c.deal_id == m.c.id)
-            .join(d, d.c.id == func.coalesce(m.c.increases_id, m.c.id))
+            ARRIVAL.join(m, ARRIVAL.c.deal_id == m.c.id).join(d, d.c.id == func.coalesce(m.c.increases_id, m.c.id))
         )
         .where(*conditions)
         .group_by(month)

@@ -33,8 +33,9 @@ def execute_notebooks(notebooks: list[Path], out_dir: Path, *, env: dict[str, st
     try:
         for path in notebooks:
             book = nbformat.read(path, as_version=4)
-            client = NotebookClient(book, timeout=300, kernel_name="python3",
-                                    resources={"metadata": {"path": str(path.parent)}})
+            client = NotebookClient(
+                book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            )
             # the kernel's own stderr only warns about its local TCP transport; cell errors come as messages
             client.execute(stderr=subprocess.DEVNULL)
             html, _ = HTMLExporter().from_notebook_node(book)
@@ -73,16 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(url)
     init_db(engine)
     with Session(engine) as session:
-        summary = build_demo(session, seed=args.seed, as_of=args.as_of,
-                             progress=lambda step: print(f"  demo: {step}", flush=True))
-    print(f"demo county in {db_path.relative_to(ROOT)}: {summary.deals} deals, {summary.arrivals} arrivals, "
-          f"{summary.trips} trips, {summary.leads} leads ({time.perf_counter() - started:.1f} s)")
+        summary = build_demo(
+            session, seed=args.seed, as_of=args.as_of, progress=lambda step: print(f"  demo: {step}", flush=True)
+        )
+    print(
+        f"demo county in {db_path.relative_to(ROOT)}: {summary.deals} deals, {summary.arrivals} arrivals, "
+        f"{summary.trips} trips, {summary.leads} leads ({time.perf_counter() - started:.1f} s)"
+    )
 
     if not args.skip_notebooks:
         notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
         print(f"executing {len(notebooks)} notebooks ...", flush=True)
-        html = execute_notebooks(notebooks, build / "notebooks",
-                                 env={"CRM_DATABASE_URL": url, "CRM_AS_OF": args.as_of.isoformat()})
+        html = execute_notebooks(
+            notebooks, build / "notebooks", env={"CRM_DATABASE_URL": url, "CRM_AS_OF": args.as_of.isoformat()}
+        )
         for path in html:
             print(f"  {path.relative_to(ROOT)}")
 

@@ -254,8 +254,9 @@ def set_target(
         else:
             target = existing
             changes = {"amount": amount, "growth": growth_value, "weight": weight}
-            record_changes(session, target, {k: v for k, v in changes.items() if v is not None}, actor=actor,
-                           action="update")
+            record_changes(
+                session, target, {k: v for k, v in changes.items() if v is not None}, actor=actor, action="update"
+            )
             session.flush()
     return target
 

@@ -316,8 +316,6 @@ def _query(*columns: Any) -> Any:
     return select(*columns)
 
 
-
-
 # ---------------------------------------------------------------- squads and plans
 
 
@@ -354,8 +352,15 @@ def create_squad(
             assert person.id is not None and squad.id is not None
             session.add(SquadMember(squad_id=squad.id, person_id=person.id))
         if member_names:
-            audit.record(session, actor=actor, action="create", entity="squad", entity_id=squad.id,
-                         field="members", new="、".join(member_names))
+            audit.record(
+                session,
+                actor=actor,
+                action="create",
+                entity="squad",
+                entity_id=squad.id,
+                field="members",
+                new="、".join(member_names),
+            )
         session.flush()
     return squad
 
@@ -409,14 +414,22 @@ def _write_plan(
         session.flush()
         audit.record_creation(session, plan, actor=actor, action=action)
     else:
-        old_regions = list(session.exec(
-            select(Region.name).join(CampaignRegion, col(CampaignRegion.region_id) == col(Region.id))
-            .where(CampaignRegion.campaign_month_id == plan.id).order_by(col(Region.id))
-        ).all())
-        old_industries = list(session.exec(
-            select(Industry.name).join(CampaignIndustry, col(CampaignIndustry.industry_id) == col(Industry.id))
-            .where(CampaignIndustry.campaign_month_id == plan.id).order_by(col(Industry.id))
-        ).all())
+        old_regions = list(
+            session.exec(
+                select(Region.name)
+                .join(CampaignRegion, col(CampaignRegion.region_id) == col(Region.id))
+                .where(CampaignRegion.campaign_month_id == plan.id)
+                .order_by(col(Region.id))
+            ).all()
+        )
+        old_industries = list(
+            session.exec(
+                select(Industry.name)
+                .join(CampaignIndustry, col(CampaignIndustry.industry_id) == col(Industry.id))
+                .where(CampaignIndustry.campaign_month_id == plan.id)
+                .order_by(col(Industry.id))
+            ).all()
+        )
         for region_link in session.exec(
             select(CampaignRegion).where(CampaignRegion.campaign_month_id == plan.id)
         ).all():
@@ -438,11 +451,27 @@ def _write_plan(
     new_regions = "、".join(r.name for r in regions)
     new_industries = "、".join(i.name for i in industries)
     if "、".join(old_regions) != new_regions:
-        audit.record(session, actor=actor, action=action, entity="campaign_month", entity_id=plan.id,
-                     field="regions", old="、".join(old_regions) or None, new=new_regions)
+        audit.record(
+            session,
+            actor=actor,
+            action=action,
+            entity="campaign_month",
+            entity_id=plan.id,
+            field="regions",
+            old="、".join(old_regions) or None,
+            new=new_regions,
+        )
     if "、".join(old_industries) != new_industries:
-        audit.record(session, actor=actor, action=action, entity="campaign_month", entity_id=plan.id,
-                     field="industries", old="、".join(old_industries) or None, new=new_industries)
+        audit.record(
+            session,
+            actor=actor,
+            action=action,
+            entity="campaign_month",
+            entity_id=plan.id,
+            field="industries",
+            old="、".join(old_industries) or None,
+            new=new_industries,
+        )
     session.flush()
     return plan
 
@@ -454,12 +483,16 @@ def plan_of(session: Session, *, month: date | str) -> tuple[list[str], list[str
     if plan_id is None:
         return None
     regions = session.exec(
-        select(Region.name).join(CampaignRegion, col(CampaignRegion.region_id) == col(Region.id))
-        .where(CampaignRegion.campaign_month_id == plan_id).order_by(col(Region.id))
+        select(Region.name)
+        .join(CampaignRegion, col(CampaignRegion.region_id) == col(Region.id))
+        .where(CampaignRegion.campaign_month_id == plan_id)
+        .order_by(col(Region.id))
     ).all()
     industries = session.exec(
-        select(Industry.name).join(CampaignIndustry, col(CampaignIndustry.industry_id) == col(Industry.id))
-        .where(CampaignIndustry.campaign_month_id == plan_id).order_by(col(Industry.id))
+        select(Industry.name)
+        .join(CampaignIndustry, col(CampaignIndustry.industry_id) == col(Industry.id))
+        .where(CampaignIndustry.campaign_month_id == plan_id)
+        .order_by(col(Industry.id))
     ).all()
     return list(regions), list(industries)
 
@@ -504,8 +537,9 @@ def copy_plan(
             raise Duplicate(f"{months} already has trips; copying the template's trips would double them")
     regions = [find_region(session, name) for name in template[0]]
     industries = [find_industry(session, name) for name in template[1]]
-    source_trips = session.exec(select(Trip).where(Trip.month == source).order_by(col(Trip.id))).all() \
-        if with_trips else []
+    source_trips = (
+        session.exec(select(Trip).where(Trip.month == source).order_by(col(Trip.id))).all() if with_trips else []
+    )
     plans: list[CampaignMonth] = []
     with unit_of_work(session, commit=commit):
         for target in targets:
@@ -617,10 +651,13 @@ def plan_trip(
     budget = _yuan(budget_yuan, "budget_yuan")
     if members is None:
         member_ids = [squad_row.leader_id] if squad_row.leader_id is not None else []
-        member_ids += list(session.exec(
-            select(SquadMember.person_id).where(SquadMember.squad_id == squad_row.id)
-            .order_by(col(SquadMember.person_id))
-        ).all())
+        member_ids += list(
+            session.exec(
+                select(SquadMember.person_id)
+                .where(SquadMember.squad_id == squad_row.id)
+                .order_by(col(SquadMember.person_id))
+            ).all()
+        )
         member_names: list[str] = []
     else:
         member_ids = []
@@ -633,8 +670,14 @@ def plan_trip(
             person = _person(session, name, actor=actor)
             assert person.id is not None
             member_ids.append(person.id)
-        trip = Trip(squad_id=squad_row.id, month=first, starts_on=starts_on, ends_on=ends_on,
-                    budget_yuan=budget, note=_text(note))
+        trip = Trip(
+            squad_id=squad_row.id,
+            month=first,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            budget_yuan=budget,
+            note=_text(note),
+        )
         session.add(trip)
         session.flush()
         audit.record_creation(session, trip, actor=actor)
@@ -647,14 +690,35 @@ def plan_trip(
             session.add(TripIndustry(trip_id=trip.id, industry_id=industry.id))
         for person_id in dict.fromkeys(member_ids):
             session.add(TripMember(trip_id=trip.id, person_id=person_id))
-        audit.record(session, actor=actor, action="create", entity="trip", entity_id=trip.id, field="destinations",
-                     new="、".join(r.name + (f"({c})" if c else "") for r, c in places))
+        audit.record(
+            session,
+            actor=actor,
+            action="create",
+            entity="trip",
+            entity_id=trip.id,
+            field="destinations",
+            new="、".join(r.name + (f"({c})" if c else "") for r, c in places),
+        )
         if industry_rows:
-            audit.record(session, actor=actor, action="create", entity="trip", entity_id=trip.id,
-                         field="industries", new="、".join(i.name for i in industry_rows))
+            audit.record(
+                session,
+                actor=actor,
+                action="create",
+                entity="trip",
+                entity_id=trip.id,
+                field="industries",
+                new="、".join(i.name for i in industry_rows),
+            )
         if member_ids:
-            audit.record(session, actor=actor, action="create", entity="trip", entity_id=trip.id, field="members",
-                         new=",".join(str(i) for i in dict.fromkeys(member_ids)))
+            audit.record(
+                session,
+                actor=actor,
+                action="create",
+                entity="trip",
+                entity_id=trip.id,
+                field="members",
+                new=",".join(str(i) for i in dict.fromkeys(member_ids)),
+            )
         session.flush()
         for fields in visit_rows:
             visit = Visit(trip_id=trip.id, status=VisitStatus.planned, **fields)
@@ -681,8 +745,14 @@ def plan_visit(
     trip = _trip(session, trip_id)
     assert trip.id is not None
     default_region, default_city = _single_destination(session, trip.id)
-    spec = {"counterpart": counterpart, "counterpart_kind": counterpart_kind, "contact": contact,
-            "purpose": purpose, "region": region, "city": city}
+    spec = {
+        "counterpart": counterpart,
+        "counterpart_kind": counterpart_kind,
+        "contact": contact,
+        "purpose": purpose,
+        "region": region,
+        "city": city,
+    }
     fields = _visit_fields(session, spec, 0, default_region, default_city)
     with unit_of_work(session, commit=commit):
         visit = Visit(trip_id=trip.id, status=VisitStatus.planned, **fields)
@@ -725,8 +795,7 @@ def record_visit(
     if trip is not None and trip.starts_on is not None:
         last = trip.ends_on or trip.starts_on
         if not trip.starts_on <= visited_on <= last:
-            raise InvalidValue("visited_on", visited_on,
-                               f"outside trip {trip.id}'s dates {trip.starts_on} to {last}")
+            raise InvalidValue("visited_on", visited_on, f"outside trip {trip.id}'s dates {trip.starts_on} to {last}")
     who = _text(counterpart) or (visit.counterpart if visit else None)
     if who is None:
         raise InvalidValue("counterpart", counterpart, "a held visit must name the enterprise or chamber met")
@@ -766,27 +835,29 @@ def record_visit(
 def planned_visits(session: Session, trip_id: int) -> list[Visit]:
     """The visits of a trip still planned (not held, not cancelled), in the order they were planned."""
     _trip(session, trip_id)
-    return list(session.exec(
-        select(Visit).where(Visit.trip_id == trip_id, Visit.status == VisitStatus.planned.value)
-        .order_by(col(Visit.id))
-    ).all())
+    return list(
+        session.exec(
+            select(Visit)
+            .where(Visit.trip_id == trip_id, Visit.status == VisitStatus.planned.value)
+            .order_by(col(Visit.id))
+        ).all()
+    )
 
 
-def cancel_visit(session: Session, visit_id: int, *, actor: str, note: str | None = None,
-                 commit: bool = True) -> Visit:
+def cancel_visit(session: Session, visit_id: int, *, actor: str, note: str | None = None, commit: bool = True) -> Visit:
     """Cancel a planned visit (it then counts neither as planned nor as held)."""
     visit = _visit(session, visit_id)
     if visit.status != VisitStatus.planned:
         raise Refused(f"visit {visit_id} is {visit.status}; only a planned visit can be cancelled")
     with unit_of_work(session, commit=commit):
-        audit.record_changes(session, visit, {"status": VisitStatus.cancelled.value}, actor=actor, action="cancel",
-                             note=note)
+        audit.record_changes(
+            session, visit, {"status": VisitStatus.cancelled.value}, actor=actor, action="cancel", note=note
+        )
         session.flush()
     return visit
 
 
-def record_spending(session: Session, trip_id: int, *, spent_yuan: int | str, actor: str,
-                    commit: bool = True) -> Trip:
+def record_spending(session: Session, trip_id: int, *, spent_yuan: int | str, actor: str, commit: bool = True) -> Trip:
     """Record what a trip actually cost (used instead of its budget in cost figures)."""
     trip = _trip(session, trip_id)
     spent = _yuan(spent_yuan, "spent_yuan")
@@ -832,9 +903,9 @@ def check_plan(session: Session, *, months: Iterable[date | str] | date | str | 
         assert tid is not None
         by_squad_month[(sid, m)].append(tid)
 
-    plan_ids = dict(session.exec(
-        _query(CampaignMonth.month, CampaignMonth.id).where(col(CampaignMonth.month).in_(scope))
-    ).all())
+    plan_ids = dict(
+        session.exec(_query(CampaignMonth.month, CampaignMonth.id).where(col(CampaignMonth.month).in_(scope))).all()
+    )
 
     # squads without a trip, squads with two (a month with neither a plan nor a trip has nothing to check)
     travelled = {m for _, m in by_squad_month}
@@ -844,12 +915,26 @@ def check_plan(session: Session, *, months: Iterable[date | str] | date | str | 
         for sid, name in sorted(squad_names.items()):
             ids = by_squad_month.get((sid, m), [])
             if not ids:
-                findings.append(Finding("squad_without_trip", m, name, None,
-                                        f"{name} 在 {_month_text(m)} 没有外出招商行程 (no trip this month)"))
+                findings.append(
+                    Finding(
+                        "squad_without_trip",
+                        m,
+                        name,
+                        None,
+                        f"{name} 在 {_month_text(m)} 没有外出招商行程 (no trip this month)",
+                    )
+                )
             elif len(ids) > 1:
                 listed = "、".join(str(i) for i in ids)
-                findings.append(Finding("squad_two_trips", m, name, ids[-1],
-                                        f"{name} 在 {_month_text(m)} 有 {len(ids)} 次行程 (trips {listed})"))
+                findings.append(
+                    Finding(
+                        "squad_two_trips",
+                        m,
+                        name,
+                        ids[-1],
+                        f"{name} 在 {_month_text(m)} 有 {len(ids)} 次行程 (trips {listed})",
+                    )
+                )
 
     # one person on two trips whose dates overlap (ends inclusive; a trip without an end is one day)
     ma, mb = aliased(TripMember), aliased(TripMember)
@@ -869,10 +954,15 @@ def check_plan(session: Session, *, months: Iterable[date | str] | date | str | 
         .order_by(tb.id, ta.id, Person.name)
     ).all()
     for person, a_id, a_start, a_end, b_id, b_start, b_end, b_month, b_squad in overlaps:
-        findings.append(Finding(
-            "person_double_booked", b_month, squad_names.get(b_squad), b_id,
-            f"{person} 同时在行程 {a_id} ({a_start}～{a_end}) 和行程 {b_id} ({b_start}～{b_end}) 上 (dates overlap)",
-        ))
+        findings.append(
+            Finding(
+                "person_double_booked",
+                b_month,
+                squad_names.get(b_squad),
+                b_id,
+                f"{person} 同时在行程 {a_id} ({a_start}～{a_end}) 和行程 {b_id} ({b_start}～{b_end}) 上 (dates overlap)",
+            )
+        )
 
     # places and industries outside the month's plan; planned places nobody goes to
     planned_regions: dict[date, dict[int, str]] = defaultdict(dict)
@@ -880,7 +970,8 @@ def check_plan(session: Session, *, months: Iterable[date | str] | date | str | 
         _query(CampaignMonth.month, Region.id, Region.name)
         .join(CampaignRegion, col(CampaignRegion.campaign_month_id) == col(CampaignMonth.id))
         .join(Region, col(Region.id) == col(CampaignRegion.region_id))
-        .where(col(CampaignMonth.month).in_(scope)).order_by(col(Region.id))
+        .where(col(CampaignMonth.month).in_(scope))
+        .order_by(col(Region.id))
     ).all():
         planned_regions[m][rid] = rname
     planned_industries: dict[date, set[int]] = defaultdict(set)
@@ -896,7 +987,8 @@ def check_plan(session: Session, *, months: Iterable[date | str] | date | str | 
         _query(Trip.id, Trip.month, Region.id, Region.name, TripDestination.city)
         .join(TripDestination, col(TripDestination.trip_id) == col(Trip.id))
         .join(Region, col(Region.id) == col(TripDestination.region_id))
-        .where(col(Trip.month).in_(scope)).order_by(col(Trip.id), col(TripDestination.id))
+        .where(col(Trip.month).in_(scope))
+        .order_by(col(Trip.id), col(TripDestination.id))
     ).all():
         visited[m].add(rid)
         if rid in planned_regions[m]:
@@ -906,24 +998,40 @@ def check_plan(session: Session, *, months: Iterable[date | str] | date | str | 
             why = f"{_month_text(m)} 没有月度计划 (month not planned)"
         else:
             why = f"不在 {_month_text(m)} 计划的 {'、'.join(planned_regions[m].values())} 之内"
-        findings.append(Finding("destination_outside_plan", m, trip_squad.get(tid), tid,
-                                f"行程 {tid} 去 {place}，{why}"))
+        findings.append(
+            Finding("destination_outside_plan", m, trip_squad.get(tid), tid, f"行程 {tid} 去 {place}，{why}")
+        )
     for tid, m, iid, iname in session.exec(
         _query(Trip.id, Trip.month, Industry.id, Industry.name)
         .join(TripIndustry, col(TripIndustry.trip_id) == col(Trip.id))
         .join(Industry, col(Industry.id) == col(TripIndustry.industry_id))
-        .where(col(Trip.month).in_(scope)).order_by(col(Trip.id), col(Industry.id))
+        .where(col(Trip.month).in_(scope))
+        .order_by(col(Trip.id), col(Industry.id))
     ).all():
         if iid in planned_industries[m]:
             continue
         why = f"{_month_text(m)} 没有月度计划" if m not in plan_ids else f"不是 {_month_text(m)} 计划的目标产业"
-        findings.append(Finding("industry_outside_plan", m, trip_squad.get(tid), tid,
-                                f"行程 {tid} 的产业 {iname} {why} (industry outside plan)"))
+        findings.append(
+            Finding(
+                "industry_outside_plan",
+                m,
+                trip_squad.get(tid),
+                tid,
+                f"行程 {tid} 的产业 {iname} {why} (industry outside plan)",
+            )
+        )
     for m in scope:
         for rid, rname in planned_regions[m].items():
             if rid not in visited[m]:
-                findings.append(Finding("region_unvisited", m, None, None,
-                                        f"{_month_text(m)} 计划去 {rname}，但没有小分队前往 (planned region unvisited)"))
+                findings.append(
+                    Finding(
+                        "region_unvisited",
+                        m,
+                        None,
+                        None,
+                        f"{_month_text(m)} 计划去 {rname}，但没有小分队前往 (planned region unvisited)",
+                    )
+                )
 
     # planned visits that name nobody
     for vid, tid, m in session.exec(
@@ -933,8 +1041,15 @@ def check_plan(session: Session, *, months: Iterable[date | str] | date | str | 
         .where(or_(col(Visit.counterpart).is_(None), func.trim(col(Visit.counterpart)) == ""))
         .order_by(col(Visit.id))
     ).all():
-        findings.append(Finding("visit_without_counterpart", m, trip_squad.get(tid), tid,
-                                f"行程 {tid} 的拜访 {vid} 没有写明拜访对象 (visit without counterpart)"))
+        findings.append(
+            Finding(
+                "visit_without_counterpart",
+                m,
+                trip_squad.get(tid),
+                tid,
+                f"行程 {tid} 的拜访 {vid} 没有写明拜访对象 (visit without counterpart)",
+            )
+        )
 
     order = {kind: i for i, kind in enumerate(FINDING_KINDS)}
     findings.sort(key=lambda f: (f.month or date.min, order[f.kind], f.squad or "", f.trip_id or 0))
@@ -973,8 +1088,9 @@ def add_lead(
         raise InvalidValue("project_name", project_name, "a lead needs a project name")
     start_stage = _lead_stage(stage)
     if start_stage not in _OPEN_STAGES:
-        raise InvalidValue("stage", stage, "a new lead starts as contact, negotiation or intent; sign it with "
-                           "sign_lead")
+        raise InvalidValue(
+            "stage", stage, "a new lead starts as contact, negotiation or intent; sign it with sign_lead"
+        )
     visit = _visit(session, visit_id) if visit_id is not None else None
     if visit is not None:
         if visit.status != VisitStatus.done:
@@ -1018,11 +1134,14 @@ def advance_lead(
     if new == LeadStage.signed:
         raise Refused(f"lead {lead_id}: signing creates a deal; use sign_lead")
     if current in (LeadStage.signed, LeadStage.dropped):
-        raise Refused(f"lead {lead_id} is already {current.value} ({LEAD_STAGE_LABELS[current]}); it cannot move "
-                      f"to {new.value}")
+        raise Refused(
+            f"lead {lead_id} is already {current.value} ({LEAD_STAGE_LABELS[current]}); it cannot move to {new.value}"
+        )
     if new != LeadStage.dropped and _STAGE_ORDER[new] < _STAGE_ORDER[current]:
-        raise Refused(f"lead {lead_id} is at {current.value} ({LEAD_STAGE_LABELS[current]}); it cannot go back to "
-                      f"{new.value} ({LEAD_STAGE_LABELS[new]})")
+        raise Refused(
+            f"lead {lead_id} is at {current.value} ({LEAD_STAGE_LABELS[current]}); it cannot go back to "
+            f"{new.value} ({LEAD_STAGE_LABELS[new]})"
+        )
     with unit_of_work(session, commit=commit):
         audit.record_changes(session, lead, {"stage": new.value}, actor=actor, action="advance", note=note)
         session.flush()
@@ -1085,12 +1204,32 @@ def overdue_leads(
     days = list(deadlines)
     if len(days) != len(LEAD_STEPS) or any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in days):
         raise InvalidValue("deadlines", deadlines, "give three whole numbers of days: acknowledge, assess, feedback")
-    columns = ["lead_id", "project_name", "investor_name", "stage", "owner", "received_on", "step", "step_label",
-               "due_on", "done_on", "days_late"]
+    columns = [
+        "lead_id",
+        "project_name",
+        "investor_name",
+        "stage",
+        "owner",
+        "received_on",
+        "step",
+        "step_label",
+        "due_on",
+        "done_on",
+        "days_late",
+    ]
     earliest = min(days)
     lead_rows = session.exec(
-        _query(Lead.id, Lead.project_name, Lead.investor_name, Lead.stage, Person.name, Lead.received_on,
-               Lead.acknowledged_on, Lead.assessed_on, Lead.feedback_on)
+        _query(
+            Lead.id,
+            Lead.project_name,
+            Lead.investor_name,
+            Lead.stage,
+            Person.name,
+            Lead.received_on,
+            Lead.acknowledged_on,
+            Lead.assessed_on,
+            Lead.feedback_on,
+        )
         .outerjoin(Person, col(Person.id) == col(Lead.owner_id))
         .where(col(Lead.received_on) <= as_of - timedelta(days=earliest))
         .order_by(col(Lead.received_on), col(Lead.id))
@@ -1109,13 +1248,29 @@ def overdue_leads(
                 if closed or as_of <= due:
                     continue
                 late = (as_of - due).days
-            rows.append({"lead_id": lead_id, "project_name": project, "investor_name": investor, "stage": stage,
-                         "owner": owner, "received_on": received, "step": step, "step_label": label,
-                         "due_on": due, "done_on": done_by, "days_late": late})
+            rows.append(
+                {
+                    "lead_id": lead_id,
+                    "project_name": project,
+                    "investor_name": investor,
+                    "stage": stage,
+                    "owner": owner,
+                    "received_on": received,
+                    "step": step,
+                    "step_label": label,
+                    "due_on": due,
+                    "done_on": done_by,
+                    "days_late": late,
+                }
+            )
     df = pd.DataFrame(rows, columns=columns)
     step_order = {step: i for i, (step, _, _) in enumerate(LEAD_STEPS)}
-    df = (df.assign(_order=df["step"].map(step_order)).sort_values(["due_on", "lead_id", "_order"])
-          .drop(columns="_order").reset_index(drop=True))
+    df = (
+        df.assign(_order=df["step"].map(step_order))
+        .sort_values(["due_on", "lead_id", "_order"])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
     df["days_late"] = df["days_late"].astype("int64")
     df["lead_id"] = df["lead_id"].astype("int64")
     return df
@@ -1165,8 +1320,9 @@ def sign_lead(
     with unit_of_work(session, commit=commit):
         deal = sign(session, actor=actor, signed_on=signed_on, contracted_yuan=contracted, commit=False, **fields)
         session.flush()
-        audit.record_changes(session, lead, {"stage": LeadStage.signed.value, "deal_id": deal.id}, actor=actor,
-                             action="sign")
+        audit.record_changes(
+            session, lead, {"stage": LeadStage.signed.value, "deal_id": deal.id}, actor=actor, action="sign"
+        )
         session.flush()
     return deal
 
@@ -1191,17 +1347,19 @@ def _trip_texts(session: Session, trip_ids: list[int]) -> tuple[dict[int, list[s
     if not trip_ids:
         return places, industries
     for chunk_start in range(0, len(trip_ids), 5000):
-        chunk = trip_ids[chunk_start:chunk_start + 5000]
+        chunk = trip_ids[chunk_start : chunk_start + 5000]
         for tid, rname, city in session.exec(
             select(TripDestination.trip_id, Region.name, TripDestination.city)
             .join(Region, col(Region.id) == col(TripDestination.region_id))
-            .where(col(TripDestination.trip_id).in_(chunk)).order_by(col(TripDestination.id))
+            .where(col(TripDestination.trip_id).in_(chunk))
+            .order_by(col(TripDestination.id))
         ).all():
             places[tid].append(_place(rname, city))
         for tid, iname in session.exec(
             select(TripIndustry.trip_id, Industry.name)
             .join(Industry, col(Industry.id) == col(TripIndustry.industry_id))
-            .where(col(TripIndustry.trip_id).in_(chunk)).order_by(col(Industry.id))
+            .where(col(TripIndustry.trip_id).in_(chunk))
+            .order_by(col(Industry.id))
         ).all():
             industries[tid].append(iname)
     return places, industries
@@ -1215,12 +1373,11 @@ def itinerary(session: Session, *, year: int | None = None) -> pd.DataFrame:
     """
     squad_rows = session.exec(select(Squad.id, Squad.name).order_by(col(Squad.id))).all()
     trips = session.exec(
-        _query(Trip.id, Trip.month, Trip.squad_id).where(*_year_filter(col(Trip.month), year))
+        _query(Trip.id, Trip.month, Trip.squad_id)
+        .where(*_year_filter(col(Trip.month), year))
         .order_by(col(Trip.month), col(Trip.id))
     ).all()
-    plan_months = session.exec(
-        _query(CampaignMonth.month).where(*_year_filter(col(CampaignMonth.month), year))
-    ).all()
+    plan_months = session.exec(_query(CampaignMonth.month).where(*_year_filter(col(CampaignMonth.month), year))).all()
     months = sorted(set(plan_months) | {m for _, m, _ in trips})
     places, industries = _trip_texts(session, [t for t, _, _ in trips if t is not None])
     cells: dict[tuple[date, int], list[str]] = defaultdict(list)
@@ -1290,9 +1447,7 @@ def _split(total: int, parts: int) -> list[int]:
     return [share + (1 if i < remainder else 0) for i in range(parts)]
 
 
-def funnel(
-    session: Session, *, by: str = "trip", year: int | None = None, as_of: date | None = None
-) -> pd.DataFrame:
+def funnel(session: Session, *, by: str = "trip", year: int | None = None, as_of: date | None = None) -> pd.DataFrame:
     """What trips produced, per trip, squad, region or industry: visits → leads → signed → money, and cost.
 
     Columns: the group (``trip_id`` with ``month`` and ``squad``; or ``squad``, ``region``,
@@ -1331,9 +1486,13 @@ def funnel(
     visit_counts = {k: n for k, n in session.exec(visit_q.where(done, *trip_filter).group_by(visit_key)).all()}
 
     lead_q = (
-        _query(lead_key, func.count(col(Lead.id)), func.count(col(Lead.deal_id)),
-               func.coalesce(func.sum(col(Deal.contracted_yuan)), 0),
-               func.coalesce(func.sum(arrived_sub.c.arrived_yuan), 0))
+        _query(
+            lead_key,
+            func.count(col(Lead.id)),
+            func.count(col(Lead.deal_id)),
+            func.coalesce(func.sum(col(Deal.contracted_yuan)), 0),
+            func.coalesce(func.sum(arrived_sub.c.arrived_yuan), 0),
+        )
         .select_from(Lead)
         .join(Visit, col(Visit.id) == col(Lead.visit_id))
         .join(Trip, col(Trip.id) == col(Visit.trip_id))
@@ -1356,8 +1515,11 @@ def funnel(
         link_key = col(TripDestination.region_id) if by == "region" else col(TripIndustry.industry_id)
         shared: dict[int, tuple[int, list[Any]]] = {}
         for tid, cost, k in session.exec(
-            select(Trip.id, cost_expr, link_key).join(link, col(link.trip_id) == col(Trip.id))
-            .where(cost_expr.is_not(None), *trip_filter).distinct().order_by(col(Trip.id), link_key)
+            select(Trip.id, cost_expr, link_key)
+            .join(link, col(link.trip_id) == col(Trip.id))
+            .where(cost_expr.is_not(None), *trip_filter)
+            .distinct()
+            .order_by(col(Trip.id), link_key)
         ).all():
             assert tid is not None
             shared.setdefault(tid, (int(cost), []))[1].append(k)
@@ -1367,8 +1529,10 @@ def funnel(
 
     if by == "trip":
         groups = session.exec(
-            _query(Trip.id, Trip.month, Squad.name).join(Squad, col(Squad.id) == col(Trip.squad_id))
-            .where(*trip_filter).order_by(col(Trip.month), col(Trip.id))
+            _query(Trip.id, Trip.month, Squad.name)
+            .join(Squad, col(Squad.id) == col(Trip.squad_id))
+            .where(*trip_filter)
+            .order_by(col(Trip.month), col(Trip.id))
         ).all()
         labels: list[tuple[Any, dict[str, Any]]] = [
             (tid, {"trip_id": tid, "month": m, "squad": name}) for tid, m, name in groups
@@ -1376,8 +1540,11 @@ def funnel(
     else:
         present = set(visit_counts) | set(lead_sums) | set(costs)
         entity: Any = {"squad": Squad, "region": Region, "industry": Industry}[by]
-        names = dict(session.exec(select(entity.id, entity.name).where(col(entity.id).in_(
-            [k for k in present if k is not None]))).all())
+        names = dict(
+            session.exec(
+                select(entity.id, entity.name).where(col(entity.id).in_([k for k in present if k is not None]))
+            ).all()
+        )
         ordered = sorted(present, key=lambda k: (k is None, k or 0))
         labels = [(k, {by: names.get(k) if k is not None else None}) for k in ordered]
 
@@ -1387,14 +1554,32 @@ def funnel(
         group_cost: int | None = costs.get(k)
         per_signed = (
             int((Decimal(group_cost) / signed).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-            if group_cost is not None and signed else None
+            if group_cost is not None and signed
+            else None
         )
-        rows.append({**label, "visits": int(visit_counts.get(k, 0)), "leads": int(leads), "signed": int(signed),
-                     "contracted_yuan": int(contracted), "arrived_yuan": int(arrived_total),
-                     "cost_yuan": group_cost, "cost_per_signed_yuan": per_signed})
+        rows.append(
+            {
+                **label,
+                "visits": int(visit_counts.get(k, 0)),
+                "leads": int(leads),
+                "signed": int(signed),
+                "contracted_yuan": int(contracted),
+                "arrived_yuan": int(arrived_total),
+                "cost_yuan": group_cost,
+                "cost_per_signed_yuan": per_signed,
+            }
+        )
     group_columns = ["trip_id", "month", "squad"] if by == "trip" else [by]
-    columns = [*group_columns, "visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan",
-               "cost_per_signed_yuan"]
+    columns = [
+        *group_columns,
+        "visits",
+        "leads",
+        "signed",
+        "contracted_yuan",
+        "arrived_yuan",
+        "cost_yuan",
+        "cost_per_signed_yuan",
+    ]
     df = pd.DataFrame(rows, columns=columns)
     for name in ("visits", "leads", "signed", "contracted_yuan", "arrived_yuan"):
         df[name] = df[name].astype("int64")
@@ -1415,9 +1600,7 @@ def _reserve_target(session: Session, as_of: date) -> int | None:
     ).first()
 
 
-def reserve(
-    session: Session, *, target_yuan: int | str | None = None, as_of: date | None = None
-) -> pd.DataFrame:
+def reserve(session: Session, *, target_yuan: int | str | None = None, as_of: date | None = None) -> pd.DataFrame:
     """The project reserve (项目储备): open leads and planned projects by category, against a target.
 
     Open means neither signed nor dropped (and received by `as_of` when given). `target_yuan`
@@ -1425,8 +1608,11 @@ def reserve(
     Columns: category, leads, planned_yuan, target_yuan, share (planned ÷ target, None without
     a target). ``df.attrs`` holds total_yuan, target_yuan and gap_yuan (target − total).
     """
-    target = _yuan(target_yuan, "target_yuan") if target_yuan is not None else \
-        _reserve_target(session, as_of or date.today())
+    target = (
+        _yuan(target_yuan, "target_yuan")
+        if target_yuan is not None
+        else _reserve_target(session, as_of or date.today())
+    )
     category = func.coalesce(col(Lead.category), NO_CATEGORY)
     query = (
         select(category, func.count(col(Lead.id)), func.coalesce(func.sum(col(Lead.planned_yuan)), 0))
@@ -1444,8 +1630,9 @@ def reserve(
     df["share"] = [float(p) / target if target else None for p in df["planned_yuan"]]
     df["share"] = df["share"].astype("float64")
     total = int(df["planned_yuan"].sum())
-    df.attrs.update({"total_yuan": total, "target_yuan": target,
-                     "gap_yuan": (target - total) if target is not None else None})
+    df.attrs.update(
+        {"total_yuan": total, "target_yuan": target, "gap_yuan": (target - total) if target is not None else None}
+    )
     return df
 
 
@@ -1462,14 +1649,20 @@ def squads(session: Session) -> pd.DataFrame:
     ).all()
     members: dict[int, list[str]] = defaultdict(list)
     for sid, name in session.exec(
-        select(SquadMember.squad_id, Person.name).join(Person, col(Person.id) == col(SquadMember.person_id))
+        select(SquadMember.squad_id, Person.name)
+        .join(Person, col(Person.id) == col(SquadMember.person_id))
         .order_by(col(SquadMember.squad_id), col(Person.id))
     ).all():
         members[sid].append(name)
     trip_counts = dict(session.exec(select(Trip.squad_id, func.count(col(Trip.id))).group_by(col(Trip.squad_id))).all())
     data = [
-        {"squad": name, "leader": leader, "members": "、".join(members.get(sid or 0, [])), "unit": unit,
-         "trips": int(trip_counts.get(sid or 0, 0))}
+        {
+            "squad": name,
+            "leader": leader,
+            "members": "、".join(members.get(sid or 0, [])),
+            "unit": unit,
+            "trips": int(trip_counts.get(sid or 0, 0)),
+        }
         for sid, name, leader, unit in rows
     ]
     return pd.DataFrame(data, columns=["squad", "leader", "members", "unit", "trips"])
@@ -1481,7 +1674,8 @@ def trips_in_month(session: Session, *, month: date | str) -> pd.DataFrame:
     first = month_start(month)
     trips = session.exec(
         _query(Trip.id, Squad.name, Trip.starts_on, Trip.ends_on, Trip.budget_yuan, Trip.spent_yuan)
-        .join(Squad, col(Squad.id) == col(Trip.squad_id)).where(Trip.month == first)
+        .join(Squad, col(Squad.id) == col(Trip.squad_id))
+        .where(Trip.month == first)
         .order_by(col(Squad.id), col(Trip.id))
     ).all()
     ids = [t[0] for t in trips if t[0] is not None]
@@ -1490,27 +1684,52 @@ def trips_in_month(session: Session, *, month: date | str) -> pd.DataFrame:
     visit_counts: dict[tuple[int, str], int] = {}
     if ids:
         for tid, name in session.exec(
-            select(TripMember.trip_id, Person.name).join(Person, col(Person.id) == col(TripMember.person_id))
-            .where(col(TripMember.trip_id).in_(ids)).order_by(col(Person.id))
+            select(TripMember.trip_id, Person.name)
+            .join(Person, col(Person.id) == col(TripMember.person_id))
+            .where(col(TripMember.trip_id).in_(ids))
+            .order_by(col(Person.id))
         ).all():
             people[tid].append(name)
         for visit_trip, status, n in session.exec(
-            select(Visit.trip_id, Visit.status, func.count(col(Visit.id))).where(col(Visit.trip_id).in_(ids))
+            select(Visit.trip_id, Visit.status, func.count(col(Visit.id)))
+            .where(col(Visit.trip_id).in_(ids))
             .group_by(col(Visit.trip_id), col(Visit.status))
         ).all():
             assert visit_trip is not None
             visit_counts[(visit_trip, status)] = n
     rows = [
-        {"trip_id": tid, "squad": squad, "starts_on": start, "ends_on": end,
-         "destinations": "、".join(places[tid]), "industries": "、".join(industries[tid]),
-         "members": "、".join(people[tid]), "budget_yuan": budget, "spent_yuan": spent,
-         "visits_planned": visit_counts.get((tid, VisitStatus.planned.value), 0),
-         "visits_done": visit_counts.get((tid, VisitStatus.done.value), 0)}
+        {
+            "trip_id": tid,
+            "squad": squad,
+            "starts_on": start,
+            "ends_on": end,
+            "destinations": "、".join(places[tid]),
+            "industries": "、".join(industries[tid]),
+            "members": "、".join(people[tid]),
+            "budget_yuan": budget,
+            "spent_yuan": spent,
+            "visits_planned": visit_counts.get((tid, VisitStatus.planned.value), 0),
+            "visits_done": visit_counts.get((tid, VisitStatus.done.value), 0),
+        }
         for tid, squad, start, end, budget, spent in trips
         if tid is not None
     ]
-    df = pd.DataFrame(rows, columns=["trip_id", "squad", "starts_on", "ends_on", "destinations", "industries",
-                                     "members", "budget_yuan", "spent_yuan", "visits_planned", "visits_done"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "trip_id",
+            "squad",
+            "starts_on",
+            "ends_on",
+            "destinations",
+            "industries",
+            "members",
+            "budget_yuan",
+            "spent_yuan",
+            "visits_planned",
+            "visits_done",
+        ],
+    )
     df["budget_yuan"] = df["budget_yuan"].astype("Int64")
     df["spent_yuan"] = df["spent_yuan"].astype("Int64")
     return df

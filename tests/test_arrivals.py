@@ -42,8 +42,14 @@ def test_arrival_refusal_rule(
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("境外", "overseas"), ("省外", "other_province"), ("市外省内", "other_city"), ("县际", "other_county"),
-     ("other_province", "other_province"), (" 省外 ", "other_province")],
+    [
+        ("境外", "overseas"),
+        ("省外", "other_province"),
+        ("市外省内", "other_city"),
+        ("县际", "other_county"),
+        ("other_province", "other_province"),
+        (" 省外 ", "other_province"),
+    ],
 )
 def test_source_accepts_label_or_value(text: str, value: str) -> None:
     assert parse_source(text) == value
@@ -61,14 +67,26 @@ def test_record_arrival_with_audit(session: Session) -> None:
     deal = make_deal(session)
     session.commit()
     arrival = record_arrival(
-        session, deal.id, on=date(2026, 4, 2), amount_yuan="500万", source="省外", use="固定资产",
-        evidence_kind="银行进账单", evidence_ref="NO.123", verified=True, actor="张科长",
+        session,
+        deal.id,
+        on=date(2026, 4, 2),
+        amount_yuan="500万",
+        source="省外",
+        use="固定资产",
+        evidence_kind="银行进账单",
+        evidence_ref="NO.123",
+        verified=True,
+        actor="张科长",
     )
     stored = session.get(CapitalArrival, arrival.id)
     assert stored is not None
     assert stored.arrived_yuan == 5_000_000  # 500 × 10,000
     assert (stored.source, stored.use, stored.verified, stored.currency) == (
-        "other_province", "fixed_assets", True, "CNY")
+        "other_province",
+        "fixed_assets",
+        True,
+        "CNY",
+    )
     assert stored.original_cents is None and stored.fx_rate is None
     audit = session.exec(
         select(AuditLog).where(AuditLog.entity == "capital_arrival", AuditLog.entity_id == arrival.id)
@@ -84,8 +102,15 @@ def test_foreign_currency_keeps_original_and_rate(session: Session) -> None:
     deal = make_deal(session)
     session.commit()
     arrival = record_arrival(
-        session, deal.id, on=date(2026, 4, 2), amount_yuan=None, source="境外", currency="usd",
-        original_amount="1234.56", fx_rate="7.12345", actor="t",
+        session,
+        deal.id,
+        on=date(2026, 4, 2),
+        amount_yuan=None,
+        source="境外",
+        currency="usd",
+        original_amount="1234.56",
+        fx_rate="7.12345",
+        actor="t",
     )
     # 1234.56 × 7.12345 = 8641.92 + 152.406432 = 8794.326432 -> 8794 yuan
     assert arrival.arrived_yuan == 8794
@@ -96,12 +121,30 @@ def test_foreign_currency_rounds_half_up(session: Session) -> None:
     deal = make_deal(session)
     session.commit()
     # 2.5 × 1 = 2.5 -> 3 (half up; banker's rounding would give 2)
-    arrival = record_arrival(session, deal.id, on=date(2026, 4, 2), amount_yuan=None, source="境外", currency="HKD",
-                             original_amount="2.50", fx_rate="1", actor="t")
+    arrival = record_arrival(
+        session,
+        deal.id,
+        on=date(2026, 4, 2),
+        amount_yuan=None,
+        source="境外",
+        currency="HKD",
+        original_amount="2.50",
+        fx_rate="1",
+        actor="t",
+    )
     assert arrival.arrived_yuan == 3
     # 100万 USD × 7.1 = 7,100,000 yuan, and a matching amount_yuan is accepted
-    second = record_arrival(session, deal.id, on=date(2026, 4, 3), amount_yuan=7_100_000, source="境外",
-                            currency="USD", original_amount="100万", fx_rate="7.1", actor="t")
+    second = record_arrival(
+        session,
+        deal.id,
+        on=date(2026, 4, 3),
+        amount_yuan=7_100_000,
+        source="境外",
+        currency="USD",
+        original_amount="100万",
+        fx_rate="7.1",
+        actor="t",
+    )
     assert (second.arrived_yuan, second.original_cents) == (7_100_000, 100_000_000)
 
 
@@ -125,8 +168,11 @@ def _args(**overrides: Any) -> dict[str, Any]:
         ({"currency": "USD", "original_amount": "100", "fx_rate": "abc"}, InvalidValue, "fx_rate: not a number"),
         ({"currency": "USD", "original_amount": "100", "fx_rate": "-7"}, InvalidValue, "positive"),
         ({"currency": "USD", "original_amount": "1.234", "fx_rate": "7"}, InvalidValue, "more than two decimals"),
-        ({"currency": "USD", "original_amount": "100", "fx_rate": "7.1", "amount_yuan": 700},
-         InvalidValue, "disagrees with original × fx_rate = 100 × 7.1 = 710 yuan"),
+        (
+            {"currency": "USD", "original_amount": "100", "fx_rate": "7.1", "amount_yuan": 700},
+            InvalidValue,
+            "disagrees with original × fx_rate = 100 × 7.1 = 710 yuan",
+        ),
         ({"fx_rate": "7.1"}, InvalidValue, "for foreign currencies only"),
     ],
 )
@@ -146,8 +192,11 @@ def test_arrival_after_termination_is_refused(session: Session) -> None:
     deal = make_deal(session, state="terminated", terminated_on=date(2026, 5, 31))
     session.commit()
     record_arrival(session, deal.id, **_args(on=date(2026, 5, 31)))  # the last day still counts
-    with pytest.raises(Refused, match=r"deal \d+ \(100MW光伏发电项目\): arrival on 2026-06-01 is after the deal was "
-                                      "terminated on 2026-05-31"):
+    with pytest.raises(
+        Refused,
+        match=r"deal \d+ \(100MW光伏发电项目\): arrival on 2026-06-01 is after the deal was "
+        "terminated on 2026-05-31",
+    ):
         record_arrival(session, deal.id, **_args(on=date(2026, 6, 1)))
     assert session.exec(select(func.count()).select_from(CapitalArrival)).one() == 1
 

@@ -22,10 +22,12 @@ def _figures(session: Session, as_of: date) -> dict[str, tuple[pd.DataFrame, Cal
 
     return {
         "target_progress": (metrics.target_progress(session, as_of=as_of), charts.plot_target_progress, {}),
-        "rates_by_industry": (metrics.kpis(session, by="industry", as_of=as_of), charts.plot_rates,
-                              {"by": "industry"}),
-        "rates_by_year": (metrics.kpis(session, by="signing_year", as_of=as_of), charts.plot_rates,
-                          {"by": "signing_year"}),
+        "rates_by_industry": (metrics.kpis(session, by="industry", as_of=as_of), charts.plot_rates, {"by": "industry"}),
+        "rates_by_year": (
+            metrics.kpis(session, by="signing_year", as_of=as_of),
+            charts.plot_rates,
+            {"by": "signing_year"},
+        ),
         "capital_by_month": (metrics.arrivals_by_month(session, year=as_of.year), charts.plot_capital_by_month, {}),
         "unstarted": (deals.unstarted(session, as_of=as_of), charts.plot_unstarted, {}),
         "funnel": (trips.funnel(session, by="squad"), charts.plot_funnel, {}),
@@ -33,8 +35,7 @@ def _figures(session: Session, as_of: date) -> dict[str, tuple[pd.DataFrame, Cal
     }
 
 
-CHARTS = ["target_progress", "rates_by_industry", "rates_by_year", "capital_by_month", "unstarted", "funnel",
-          "ranking"]
+CHARTS = ["target_progress", "rates_by_industry", "rates_by_year", "capital_by_month", "unstarted", "funnel", "ranking"]
 
 
 @pytest.mark.parametrize("name", CHARTS)

@@ -20,8 +20,7 @@ from crm.reference import REGIONS, find_region, region_short_name
 
 def test_migrated_schema_equals_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
-                                SQLModel.metadata)
+        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), SQLModel.metadata)
     assert diff == []
     assert current_revision(engine) == head_revision()
     assert set(inspect(engine).get_table_names()) >= {t.name for t in SQLModel.metadata.sorted_tables}
@@ -130,8 +129,9 @@ def test_money_columns_hold_province_totals(session: Session) -> None:
         ("postgresql://u@h/crm", None, "postgresql+psycopg://u@h/crm"),
     ],
 )
-def test_database_url_precedence(monkeypatch: pytest.MonkeyPatch, given: str | None, env: str | None,
-                                 expected: str) -> None:
+def test_database_url_precedence(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, env: str | None, expected: str
+) -> None:
     if env is None:
         monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
     else:
@@ -139,9 +139,19 @@ def test_database_url_precedence(monkeypatch: pytest.MonkeyPatch, given: str | N
     assert database_url(given) == expected
 
 
-@pytest.mark.parametrize(("written", "short"), [("北京", "北京"), ("北京市", "北京"), ("内蒙古自治区", "内蒙古"),
-                                                ("广西壮族自治区", "广西"), ("广西", "广西"), (" 新疆 ", "新疆"),
-                                                ("香港特别行政区", "香港"), ("陕西省", "陕西")])
+@pytest.mark.parametrize(
+    ("written", "short"),
+    [
+        ("北京", "北京"),
+        ("北京市", "北京"),
+        ("内蒙古自治区", "内蒙古"),
+        ("广西壮族自治区", "广西"),
+        ("广西", "广西"),
+        (" 新疆 ", "新疆"),
+        ("香港特别行政区", "香港"),
+        ("陕西省", "陕西"),
+    ],
+)
 def test_region_names_short_and_long(written: str, short: str) -> None:
     assert region_short_name(written) == short
 

@@ -104,8 +104,13 @@ def test_normalize_investor_name_refuses_empty(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("code", "clean"),
-    [("91620100MA7ABCDE1X", "91620100MA7ABCDE1X"), ("９１６２０１００ma7abcde1x", "91620100MA7ABCDE1X"),
-     (" 91620100 MA7ABCDE1X ", "91620100MA7ABCDE1X"), ("", None), (None, None)],
+    [
+        ("91620100MA7ABCDE1X", "91620100MA7ABCDE1X"),
+        ("９１６２０１００ma7abcde1x", "91620100MA7ABCDE1X"),
+        (" 91620100 MA7ABCDE1X ", "91620100MA7ABCDE1X"),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_normalize_credit_code(code: str | None, clean: str | None) -> None:
     assert deals.normalize_credit_code(code) == clean
@@ -140,7 +145,9 @@ def test_resigning_under_another_spelling_reuses_the_investor(session: Session) 
 
 def test_credit_code_wins_over_a_different_name(session: Session) -> None:
     """A known credit code is the same enterprise, even renamed; the recorded name is kept."""
-    renamed = deals.get_or_create_investor(session, "甘肃旧名能源有限公司", actor=ACTOR, credit_code="91620100MA7ABCDE1X")
+    renamed = deals.get_or_create_investor(
+        session, "甘肃旧名能源有限公司", actor=ACTOR, credit_code="91620100MA7ABCDE1X"
+    )
     other = deals.get_or_create_investor(session, "甘肃新名能源有限公司", actor=ACTOR)  # no code yet
     found = deals.get_or_create_investor(session, "甘肃新名能源有限公司", actor=ACTOR, credit_code="91620100ma7abcde1x")
     assert found.id == renamed.id != other.id
@@ -181,18 +188,32 @@ def test_a_found_investor_gets_its_blanks_filled_not_overwritten(session: Sessio
 
 def test_sign_records_the_deal_and_creates_units_and_people(session: Session) -> None:
     deal = sign(
-        session, origin="浙江省", origin_city="宁波", introducer="赵局长", credited_unit="某某镇", signing_event="兰洽会",
-        signer="县长", credit_code="91620100MA7ABCDE1X", contracted_yuan=300_000_000,
+        session,
+        origin="浙江省",
+        origin_city="宁波",
+        introducer="赵局长",
+        credited_unit="某某镇",
+        signing_event="兰洽会",
+        signer="县长",
+        credit_code="91620100MA7ABCDE1X",
+        contracted_yuan=300_000_000,
     )
     session.expire_all()
     stored = session.get(Deal, deal.id)
     assert stored is not None
     assert (stored.state, stored.signed_on, stored.contracted_yuan, stored.project_name) == (
-        DealState.signed, SIGNED, 300_000_000, PROJECT)
+        DealState.signed,
+        SIGNED,
+        300_000_000,
+        PROJECT,
+    )
     investor = session.get(Investor, stored.investor_id)
     assert investor is not None
     assert (investor.name, investor.name_key, investor.credit_code) == (
-        "甘肃示例能源有限公司", "甘肃示例能源", "91620100MA7ABCDE1X")
+        "甘肃示例能源有限公司",
+        "甘肃示例能源",
+        "91620100MA7ABCDE1X",
+    )
     assert investor.origin_region_id == stored.origin_region_id == region_id(session, "浙江")
     assert investor.origin_city == stored.origin_city == "宁波"
     names = {p.id: p.name for p in session.exec(select(Person)).all()}
@@ -274,8 +295,13 @@ def test_commit_false_leaves_the_transaction_to_the_caller(session: Session, eng
 
 def test_capital_increase_links_the_parent_and_holds_the_increment(session: Session) -> None:
     parent = sign(session, contracted_yuan=100_000_000)
-    increase = sign(session, project_name=f"{PROJECT}增资", signed_on=date(2026, 9, 1), contracted_yuan=20_000_000,
-                    increases=parent.id)
+    increase = sign(
+        session,
+        project_name=f"{PROJECT}增资",
+        signed_on=date(2026, 9, 1),
+        contracted_yuan=20_000_000,
+        increases=parent.id,
+    )
     assert increase.increases_id == parent.id
     assert increase.contracted_yuan == 20_000_000
     assert increase.investor_id == parent.investor_id
@@ -293,8 +319,12 @@ def test_capital_increase_of_a_started_deal_is_allowed(session: Session) -> None
     ("terminate_parent", "signed_on", "match"),
     [
         (True, date(2026, 9, 1), r"deal 1 \(100MW光伏发电项目\): a terminated deal cannot take a capital increase"),
-        (False, date(2026, 2, 1), r"deal 1 \(100MW光伏发电项目\): a capital increase signed on 2026-02-01 cannot "
-                                  r"precede the deal, signed on 2026-03-01"),
+        (
+            False,
+            date(2026, 2, 1),
+            r"deal 1 \(100MW光伏发电项目\): a capital increase signed on 2026-02-01 cannot "
+            r"precede the deal, signed on 2026-03-01",
+        ),
     ],
 )
 def test_capital_increase_refusals(
@@ -343,8 +373,13 @@ Step = Callable[[Session, int], Deal]
         ([_terminate], DealState.terminated, None, None, TERMINATE),
         ([_start, _terminate], DealState.terminated, START, None, TERMINATE),
         # every transition on the signing day itself is allowed
-        ([lambda s, i: _start(s, i, SIGNED), lambda s, i: _complete(s, i, SIGNED)], DealState.in_production, SIGNED,
-         SIGNED, None),
+        (
+            [lambda s, i: _start(s, i, SIGNED), lambda s, i: _complete(s, i, SIGNED)],
+            DealState.in_production,
+            SIGNED,
+            SIGNED,
+            None,
+        ),
         ([lambda s, i: _terminate(s, i, SIGNED)], DealState.terminated, None, None, SIGNED),
     ],
     ids=["signed", "start", "start-complete", "terminate", "start-terminate", "same-day", "terminate-same-day"],
@@ -365,7 +400,11 @@ def test_legal_paths(
     stored = session.get(Deal, deal.id)
     assert stored is not None
     assert (stored.state, stored.started_on, stored.completed_on, stored.terminated_on) == (
-        state, started_on, completed_on, terminated_on)
+        state,
+        started_on,
+        completed_on,
+        terminated_on,
+    )
     if terminated_on:
         assert stored.termination_reason in ("投资方资金链断裂",)
 
@@ -381,8 +420,17 @@ def test_terminate_then_reassign_makes_a_new_deal_that_replaces_the_old(session:
     assert old_row is not None and new_row is not None
     assert old_row.state == DealState.terminated  # untouched by the reassignment
     assert (new_row.state, new_row.replaces_id, new_row.signed_on) == (DealState.signed, old.id, REASSIGN)
-    for field in ("project_name", "industry_id", "unit_id", "leader_id", "introducer_id", "credited_unit_id",
-                  "signer", "follow_up_owner_id", "contracted_yuan"):
+    for field in (
+        "project_name",
+        "industry_id",
+        "unit_id",
+        "leader_id",
+        "introducer_id",
+        "credited_unit_id",
+        "signer",
+        "follow_up_owner_id",
+        "contracted_yuan",
+    ):
         assert getattr(new_row, field) == getattr(old_row, field), field
     assert new_row.investor_id != old_row.investor_id
     investor = session.get(Investor, new_row.investor_id)
@@ -395,8 +443,16 @@ def test_reassign_with_a_new_amount_on_the_termination_day(session: Session) -> 
     old = sign(session)
     assert old.id is not None
     _terminate(session, old.id)
-    new = deals.reassign(session, old.id, investor="浙江新投资方有限公司", signed_on=TERMINATE, actor=ACTOR,
-                         contracted_yuan=80_000_000, credit_code="91330100MA2XYZAB3C", origin="浙江")
+    new = deals.reassign(
+        session,
+        old.id,
+        investor="浙江新投资方有限公司",
+        signed_on=TERMINATE,
+        actor=ACTOR,
+        contracted_yuan=80_000_000,
+        credit_code="91330100MA2XYZAB3C",
+        origin="浙江",
+    )
     assert new.contracted_yuan == 80_000_000 and new.signed_on == TERMINATE
     investor = session.get(Investor, new.investor_id)
     assert investor is not None and investor.credit_code == "91330100MA2XYZAB3C"
@@ -423,36 +479,69 @@ DEAL = rf"deal 1 \({PROJECT}\): "
         ([_terminate], _start, DEAL + "cannot start a terminated deal"),
         ([_start], _start, DEAL + r"cannot start a deal that already started \(on 2026-04-01\)"),
         ([_start, _complete], _start, DEAL + "cannot start a deal that already started"),
-        ([], lambda s, i: _start(s, i, date(2026, 2, 28)),
-         DEAL + "the start date 2026-02-28 is before the signing date 2026-03-01"),
+        (
+            [],
+            lambda s, i: _start(s, i, date(2026, 2, 28)),
+            DEAL + "the start date 2026-02-28 is before the signing date 2026-03-01",
+        ),
         ([], _complete, DEAL + "cannot complete a deal that has not started"),
-        ([_start], lambda s, i: _complete(s, i, date(2026, 3, 31)),
-         DEAL + "the completion date 2026-03-31 is before the start date 2026-04-01"),
+        (
+            [_start],
+            lambda s, i: _complete(s, i, date(2026, 3, 31)),
+            DEAL + "the completion date 2026-03-31 is before the start date 2026-04-01",
+        ),
         ([_start, _complete], _complete, DEAL + "cannot complete a deal already in production"),
         ([_terminate], _complete, DEAL + "cannot complete a terminated deal"),
         ([_start, _terminate], _complete, DEAL + "cannot complete a terminated deal"),
         ([_terminate], _terminate, DEAL + r"cannot terminate a deal already terminated \(on 2026-10-01\)"),
-        ([], lambda s, i: _terminate(s, i, date(2026, 2, 1)),
-         DEAL + "the termination date 2026-02-01 is before the signing date 2026-03-01"),
-        ([_start], lambda s, i: _terminate(s, i, date(2026, 3, 15)),
-         DEAL + "the termination date 2026-03-15 is before the start date 2026-04-01"),
+        (
+            [],
+            lambda s, i: _terminate(s, i, date(2026, 2, 1)),
+            DEAL + "the termination date 2026-02-01 is before the signing date 2026-03-01",
+        ),
+        (
+            [_start],
+            lambda s, i: _terminate(s, i, date(2026, 3, 15)),
+            DEAL + "the termination date 2026-03-15 is before the start date 2026-04-01",
+        ),
         ([_start, _complete], _terminate, DEAL + "cannot terminate a deal in production"),
         ([], _reassign, DEAL + r"only a terminated deal can be reassigned \(it is signed\)"),
         ([_start], _reassign, DEAL + r"only a terminated deal can be reassigned \(it is started\)"),
-        ([_terminate, _reassign], lambda s, i: deals.reassign(s, i, investor="第三家公司", signed_on=REASSIGN,
-                                                              actor=ACTOR),
-         DEAL + "already reassigned to deal 2"),
-        ([_terminate], lambda s, i: _reassign(s, i, date(2026, 9, 30)),
-         DEAL + "the new signing date 2026-09-30 is before the termination date 2026-10-01"),
-        ([_terminate], lambda s, i: deals.reassign(s, i, investor="甘肃示例能源集团", signed_on=REASSIGN, actor=ACTOR),
-         DEAL + "reassign to a new investor, not to 甘肃示例能源有限公司 again"),
+        (
+            [_terminate, _reassign],
+            lambda s, i: deals.reassign(s, i, investor="第三家公司", signed_on=REASSIGN, actor=ACTOR),
+            DEAL + "already reassigned to deal 2",
+        ),
+        (
+            [_terminate],
+            lambda s, i: _reassign(s, i, date(2026, 9, 30)),
+            DEAL + "the new signing date 2026-09-30 is before the termination date 2026-10-01",
+        ),
+        (
+            [_terminate],
+            lambda s, i: deals.reassign(s, i, investor="甘肃示例能源集团", signed_on=REASSIGN, actor=ACTOR),
+            DEAL + "reassign to a new investor, not to 甘肃示例能源有限公司 again",
+        ),
     ],
     ids=[
-        "start-terminated", "start-started", "start-in-production", "start-before-signing",
-        "complete-unstarted", "complete-before-start", "complete-twice", "complete-terminated",
-        "complete-started-then-terminated", "terminate-twice", "terminate-before-signing",
-        "terminate-before-start", "terminate-in-production", "reassign-signed", "reassign-started",
-        "reassign-twice", "reassign-before-termination", "reassign-same-investor",
+        "start-terminated",
+        "start-started",
+        "start-in-production",
+        "start-before-signing",
+        "complete-unstarted",
+        "complete-before-start",
+        "complete-twice",
+        "complete-terminated",
+        "complete-started-then-terminated",
+        "terminate-twice",
+        "terminate-before-signing",
+        "terminate-before-start",
+        "terminate-in-production",
+        "reassign-signed",
+        "reassign-started",
+        "reassign-twice",
+        "reassign-before-termination",
+        "reassign-same-investor",
     ],
 )
 def test_illegal_moves_are_refused_and_change_nothing(
@@ -493,8 +582,10 @@ def test_unknown_deal_is_not_found(session: Session, move: Callable[[Session], A
         (lambda s: deals.start(s, 1, on=None, actor=ACTOR), "on: a date is required"),
         (lambda s: deals.start(s, 1, on=START, actor=" "), "actor: must not be empty"),
         (lambda s: deals.terminate(s, 1, on=START, reason="", actor=ACTOR), "reason: must not be empty"),
-        (lambda s: deals.reassign(s, 1, investor="x公司", signed_on=START, actor=ACTOR, contracted_yuan=-5),
-         "contracted_yuan: an amount cannot be negative"),
+        (
+            lambda s: deals.reassign(s, 1, investor="x公司", signed_on=START, actor=ACTOR, contracted_yuan=-5),
+            "contracted_yuan: an amount cannot be negative",
+        ),
         (lambda s: deals.start(s, "1", on=START, actor=ACTOR), "deal_id: expected a deal id"),
     ],
 )
@@ -512,15 +603,22 @@ def _audit_since(session: Session, before: int) -> list[AuditLog]:
 
 
 def test_audit_rows_for_sign(session: Session) -> None:
-    deals.sign(session, actor=ACTOR, project_name="风电", investor="新投资方有限公司", signed_on=SIGNED,
-               contracted_yuan=0)
+    deals.sign(
+        session, actor=ACTOR, project_name="风电", investor="新投资方有限公司", signed_on=SIGNED, contracted_yuan=0
+    )
     rows = _audit_since(session, 0)
     # investor: name, name_key; deal: project_name, investor_id, signed_on, contracted_yuan (0 counts), state
-    assert sorted((r.entity, r.field) for r in rows) == sorted([
-        ("investor", "name"), ("investor", "name_key"),
-        ("deal", "project_name"), ("deal", "investor_id"), ("deal", "signed_on"), ("deal", "contracted_yuan"),
-        ("deal", "state"),
-    ])
+    assert sorted((r.entity, r.field) for r in rows) == sorted(
+        [
+            ("investor", "name"),
+            ("investor", "name_key"),
+            ("deal", "project_name"),
+            ("deal", "investor_id"),
+            ("deal", "signed_on"),
+            ("deal", "contracted_yuan"),
+            ("deal", "state"),
+        ]
+    )
     assert {r.actor for r in rows} == {ACTOR}
     assert {r.action for r in rows if r.entity == "deal"} == {"sign"}
     assert all(r.old is None for r in rows)
@@ -540,38 +638,94 @@ def test_audit_rows_for_a_full_signing(session: Session) -> None:
 @pytest.mark.parametrize(
     ("setup", "write", "expected"),
     [
-        ([], lambda s: deals.start(s, 1, on=START, actor="李四"),
-         [("start", "state", "signed", "started"), ("start", "started_on", None, "2026-04-01")]),
-        ([_start], lambda s: deals.complete(s, 1, on=COMPLETE, actor="李四"),
-         [("complete", "state", "started", "in_production"), ("complete", "completed_on", None, "2027-06-30")]),
-        ([], lambda s: deals.terminate(s, 1, on=TERMINATE, reason="撤资", actor="李四"),
-         [("terminate", "state", "signed", "terminated"), ("terminate", "terminated_on", None, "2026-10-01"),
-          ("terminate", "termination_reason", None, "撤资")]),
-        ([], lambda s: deals.set_stall(s, 1, reason="land", owner="王县长", note="等待土地报批", actor="李四"),
-         # 王县长 exists (the leader); reason, owner and note change
-         [("stall", "stall_reason_id", None, "2"), ("stall", "follow_up_owner_id", None, "1"),
-          ("stall", "stall_note", None, "等待土地报批")]),
-        ([], lambda s: deals.assign_owner(s, 1, owner="王县长", actor="李四"),
-         [("assign_owner", "follow_up_owner_id", None, "1")]),
-        ([], lambda s: deals.set_procedure(s, 1, "land", state="done", done_on=START, actor="李四"),
-         [("procedure", "deal_id", None, "1"), ("procedure", "kind", None, "land"),
-          ("procedure", "state", None, "done"), ("procedure", "done_on", None, "2026-04-01")]),
-        ([lambda s, i: deals.set_procedure(s, i, "land", state="in_progress", started_on=SIGNED, actor=ACTOR)],
-         lambda s: deals.set_procedure(s, 1, "用地", state="done", done_on=START, actor="李四"),
-         [("procedure", "state", "in_progress", "done"), ("procedure", "done_on", None, "2026-04-01")]),
-        ([], lambda s: deals.add_follow_up(s, 1, on=START, action="电话催办", next_step="落实资金", due_on=COMPLETE,
-                                           owner="王县长", actor="李四"),
-         [("follow_up", "deal_id", None, "1"), ("follow_up", "on", None, "2026-04-01"),
-          ("follow_up", "owner_id", None, "1"), ("follow_up", "action", None, "电话催办"),
-          ("follow_up", "next_step", None, "落实资金"), ("follow_up", "due_on", None, "2027-06-30")]),
-        ([], lambda s: deals.add_stall_reason(s, code="power", label="电力接入未落实", actor="李四"),
-         [("create", "code", None, "power"), ("create", "label", None, "电力接入未落实")]),
-        ([], lambda s: deals.get_or_create_investor(s, "甘肃示例能源公司", credit_code="91620100MA7ABCDE1X",
-                                                    actor="李四"),
-         [("update", "credit_code", None, "91620100MA7ABCDE1X")]),
+        (
+            [],
+            lambda s: deals.start(s, 1, on=START, actor="李四"),
+            [("start", "state", "signed", "started"), ("start", "started_on", None, "2026-04-01")],
+        ),
+        (
+            [_start],
+            lambda s: deals.complete(s, 1, on=COMPLETE, actor="李四"),
+            [("complete", "state", "started", "in_production"), ("complete", "completed_on", None, "2027-06-30")],
+        ),
+        (
+            [],
+            lambda s: deals.terminate(s, 1, on=TERMINATE, reason="撤资", actor="李四"),
+            [
+                ("terminate", "state", "signed", "terminated"),
+                ("terminate", "terminated_on", None, "2026-10-01"),
+                ("terminate", "termination_reason", None, "撤资"),
+            ],
+        ),
+        (
+            [],
+            lambda s: deals.set_stall(s, 1, reason="land", owner="王县长", note="等待土地报批", actor="李四"),
+            # 王县长 exists (the leader); reason, owner and note change
+            [
+                ("stall", "stall_reason_id", None, "2"),
+                ("stall", "follow_up_owner_id", None, "1"),
+                ("stall", "stall_note", None, "等待土地报批"),
+            ],
+        ),
+        (
+            [],
+            lambda s: deals.assign_owner(s, 1, owner="王县长", actor="李四"),
+            [("assign_owner", "follow_up_owner_id", None, "1")],
+        ),
+        (
+            [],
+            lambda s: deals.set_procedure(s, 1, "land", state="done", done_on=START, actor="李四"),
+            [
+                ("procedure", "deal_id", None, "1"),
+                ("procedure", "kind", None, "land"),
+                ("procedure", "state", None, "done"),
+                ("procedure", "done_on", None, "2026-04-01"),
+            ],
+        ),
+        (
+            [lambda s, i: deals.set_procedure(s, i, "land", state="in_progress", started_on=SIGNED, actor=ACTOR)],
+            lambda s: deals.set_procedure(s, 1, "用地", state="done", done_on=START, actor="李四"),
+            [("procedure", "state", "in_progress", "done"), ("procedure", "done_on", None, "2026-04-01")],
+        ),
+        (
+            [],
+            lambda s: deals.add_follow_up(
+                s, 1, on=START, action="电话催办", next_step="落实资金", due_on=COMPLETE, owner="王县长", actor="李四"
+            ),
+            [
+                ("follow_up", "deal_id", None, "1"),
+                ("follow_up", "on", None, "2026-04-01"),
+                ("follow_up", "owner_id", None, "1"),
+                ("follow_up", "action", None, "电话催办"),
+                ("follow_up", "next_step", None, "落实资金"),
+                ("follow_up", "due_on", None, "2027-06-30"),
+            ],
+        ),
+        (
+            [],
+            lambda s: deals.add_stall_reason(s, code="power", label="电力接入未落实", actor="李四"),
+            [("create", "code", None, "power"), ("create", "label", None, "电力接入未落实")],
+        ),
+        (
+            [],
+            lambda s: deals.get_or_create_investor(
+                s, "甘肃示例能源公司", credit_code="91620100MA7ABCDE1X", actor="李四"
+            ),
+            [("update", "credit_code", None, "91620100MA7ABCDE1X")],
+        ),
     ],
-    ids=["start", "complete", "terminate", "set_stall", "assign_owner", "set_procedure-new",
-         "set_procedure-update", "add_follow_up", "add_stall_reason", "investor-fill-blank"],
+    ids=[
+        "start",
+        "complete",
+        "terminate",
+        "set_stall",
+        "assign_owner",
+        "set_procedure-new",
+        "set_procedure-update",
+        "add_follow_up",
+        "add_stall_reason",
+        "investor-fill-blank",
+    ],
 )
 def test_every_write_audits_one_row_per_changed_field(
     session: Session, setup: list[Step], write: Callable[[Session], Any], expected: list[tuple[Any, ...]]
@@ -596,8 +750,20 @@ def test_audit_rows_for_reassign(session: Session) -> None:
     # leader_id, unit_id, state, replaces_id
     assert sorted((r.entity, r.field) for r in rows) == sorted(
         [("investor", "name"), ("investor", "name_key")]
-        + [("deal", f) for f in ("project_name", "investor_id", "signed_on", "contracted_yuan", "industry_id",
-                                 "leader_id", "unit_id", "state", "replaces_id")]
+        + [
+            ("deal", f)
+            for f in (
+                "project_name",
+                "investor_id",
+                "signed_on",
+                "contracted_yuan",
+                "industry_id",
+                "leader_id",
+                "unit_id",
+                "state",
+                "replaces_id",
+            )
+        ]
     )
     assert {r.note for r in rows if r.entity == "deal"} == {"县政府协调"}
     assert {(r.entity_id, r.action) for r in rows if r.entity == "deal"} == {(2, "reassign")}
@@ -621,24 +787,61 @@ def test_a_write_that_changes_nothing_audits_nothing(session: Session) -> None:
 
 def test_missing_procedures_and_the_procedure_table(session: Session) -> None:
     sign(session)
-    assert deals.missing_procedures(session, 1) == ["approval", "land", "environment", "planning",
-                                                    "construction_permit"]
+    assert deals.missing_procedures(session, 1) == [
+        "approval",
+        "land",
+        "environment",
+        "planning",
+        "construction_permit",
+    ]
     deals.set_procedure(session, 1, "立项", state="done", done_on=date(2026, 2, 1), actor=ACTOR)  # before signing: ok
     deals.set_procedure(session, 1, "environment", state="in_progress", started_on=date(2026, 3, 5), actor=ACTOR)
-    deals.set_procedure(session, 1, "施工许可", state="done", started_on=date(2026, 3, 2), done_on=date(2026, 3, 20),
-                        actor=ACTOR, note="县住建局")
+    deals.set_procedure(
+        session,
+        1,
+        "施工许可",
+        state="done",
+        started_on=date(2026, 3, 2),
+        done_on=date(2026, 3, 20),
+        actor=ACTOR,
+        note="县住建局",
+    )
     assert deals.missing_procedures(session, 1) == ["land", "environment", "planning"]
     table = deals.procedures(session, 1)
     assert table.to_dict("records") == [
-        {"kind": "approval", "label": "立项", "state": "done", "started_on": None, "done_on": date(2026, 2, 1),
-         "note": None},
+        {
+            "kind": "approval",
+            "label": "立项",
+            "state": "done",
+            "started_on": None,
+            "done_on": date(2026, 2, 1),
+            "note": None,
+        },
         {"kind": "land", "label": "用地", "state": "not_started", "started_on": None, "done_on": None, "note": None},
-        {"kind": "environment", "label": "环评", "state": "in_progress", "started_on": date(2026, 3, 5),
-         "done_on": None, "note": None},
-        {"kind": "planning", "label": "规划许可", "state": "not_started", "started_on": None, "done_on": None,
-         "note": None},
-        {"kind": "construction_permit", "label": "施工许可", "state": "done", "started_on": date(2026, 3, 2),
-         "done_on": date(2026, 3, 20), "note": "县住建局"},
+        {
+            "kind": "environment",
+            "label": "环评",
+            "state": "in_progress",
+            "started_on": date(2026, 3, 5),
+            "done_on": None,
+            "note": None,
+        },
+        {
+            "kind": "planning",
+            "label": "规划许可",
+            "state": "not_started",
+            "started_on": None,
+            "done_on": None,
+            "note": None,
+        },
+        {
+            "kind": "construction_permit",
+            "label": "施工许可",
+            "state": "done",
+            "started_on": date(2026, 3, 2),
+            "done_on": date(2026, 3, 20),
+            "note": "县住建局",
+        },
     ]
     assert session.exec(select(func.count()).select_from(Procedure)).one() == 3  # rows only where set
 
@@ -667,8 +870,12 @@ def test_procedure_dates_follow_the_state(session: Session) -> None:
     [
         ("fire", {"state": "done", "done_on": START}, InvalidValue, "kind: unknown procedure; use one of approval"),
         ("land", {"state": "finished"}, InvalidValue, "state: use one of not_started, in_progress, done"),
-        ("land", {"state": "done", "started_on": START, "done_on": SIGNED}, InvalidValue,
-         "done_on: before the start date 2026-04-01"),
+        (
+            "land",
+            {"state": "done", "started_on": START, "done_on": SIGNED},
+            InvalidValue,
+            "done_on: before the start date 2026-04-01",
+        ),
         ("land", {"state": "not_started", "started_on": START}, InvalidValue, "a procedure not started has no dates"),
         ("land", {"state": "in_progress", "done_on": START}, InvalidValue, "a procedure in progress is not done"),
     ],
@@ -703,7 +910,10 @@ def test_stall_reason_by_code_or_label_and_owner(session: Session) -> None:
     assert (deal.stall_reason_id, deal.follow_up_owner_id, deal.stall_note) == (funding.id, owner.id, "银行贷款未批")
     deal = deals.set_stall(session, 1, reason="market", actor=ACTOR)  # owner and note kept
     assert (deal.stall_reason_id, deal.follow_up_owner_id, deal.stall_note) == (
-        deals.find_stall_reason(session, "市场变化").id, owner.id, "银行贷款未批")
+        deals.find_stall_reason(session, "市场变化").id,
+        owner.id,
+        "银行贷款未批",
+    )
 
 
 def test_a_bureau_extends_the_stall_reasons(session: Session, engine: Engine) -> None:
@@ -721,24 +931,56 @@ def test_a_bureau_extends_the_stall_reasons(session: Session, engine: Engine) ->
 @pytest.mark.parametrize(
     ("setup", "write", "error", "match"),
     [
-        ([], lambda s: deals.set_stall(s, 1, reason="没钱", actor=ACTOR), InvalidValue,
-         r"reason: unknown stall reason; known: funding \(资金未落实\), land"),
-        ([_start], lambda s: deals.set_stall(s, 1, reason="funding", actor=ACTOR), Refused,
-         DEAL + r"a stall reason applies to a signed deal not yet started \(it is started\)"),
-        ([_terminate], lambda s: deals.set_stall(s, 1, reason="funding", actor=ACTOR), Refused,
-         DEAL + "a stall reason applies to a signed deal not yet started"),
-        ([_terminate], lambda s: deals.assign_owner(s, 1, owner="李四", actor=ACTOR), Refused,
-         DEAL + "a terminated deal gets no follow-up owner"),
-        ([], lambda s: deals.add_follow_up(s, 1, on=date(2026, 2, 1), action="x", actor=ACTOR), Refused,
-         DEAL + "a follow-up on 2026-02-01 is before the signing date 2026-03-01"),
-        ([], lambda s: deals.add_follow_up(s, 1, on=START, action="x", due_on=SIGNED, actor=ACTOR), InvalidValue,
-         "due_on: the next step cannot be due before the follow-up on 2026-04-01"),
-        ([], lambda s: deals.add_follow_up(s, 1, on=START, action=" ", actor=ACTOR), InvalidValue,
-         "action: must not be empty"),
+        (
+            [],
+            lambda s: deals.set_stall(s, 1, reason="没钱", actor=ACTOR),
+            InvalidValue,
+            r"reason: unknown stall reason; known: funding \(资金未落实\), land",
+        ),
+        (
+            [_start],
+            lambda s: deals.set_stall(s, 1, reason="funding", actor=ACTOR),
+            Refused,
+            DEAL + r"a stall reason applies to a signed deal not yet started \(it is started\)",
+        ),
+        (
+            [_terminate],
+            lambda s: deals.set_stall(s, 1, reason="funding", actor=ACTOR),
+            Refused,
+            DEAL + "a stall reason applies to a signed deal not yet started",
+        ),
+        (
+            [_terminate],
+            lambda s: deals.assign_owner(s, 1, owner="李四", actor=ACTOR),
+            Refused,
+            DEAL + "a terminated deal gets no follow-up owner",
+        ),
+        (
+            [],
+            lambda s: deals.add_follow_up(s, 1, on=date(2026, 2, 1), action="x", actor=ACTOR),
+            Refused,
+            DEAL + "a follow-up on 2026-02-01 is before the signing date 2026-03-01",
+        ),
+        (
+            [],
+            lambda s: deals.add_follow_up(s, 1, on=START, action="x", due_on=SIGNED, actor=ACTOR),
+            InvalidValue,
+            "due_on: the next step cannot be due before the follow-up on 2026-04-01",
+        ),
+        (
+            [],
+            lambda s: deals.add_follow_up(s, 1, on=START, action=" ", actor=ACTOR),
+            InvalidValue,
+            "action: must not be empty",
+        ),
     ],
 )
 def test_stall_and_follow_up_refusals_change_nothing(
-    session: Session, engine: Engine, setup: list[Step], write: Callable[[Session], Any], error: type[Exception],
+    session: Session,
+    engine: Engine,
+    setup: list[Step],
+    write: Callable[[Session], Any],
+    error: type[Exception],
     match: str,
 ) -> None:
     sign(session)

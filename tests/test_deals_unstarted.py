@@ -42,13 +42,31 @@ def build_ledger(session: Session) -> None:
             new = deals.reassign(session, 8, investor="壬新材料有限公司", signed_on=date(2026, 3, 15), actor=A)
             assert new.id == 9
         if deal_id == 13:
-            k = deals.sign(session, actor=A, project_name="K增资", investor="庚制造有限公司", signed_on=date(2026, 6, 1),
-                           contracted_yuan=5_000_000, industry="光伏发电", unit="县商务局", leader="王县长",
-                           increases=7)
+            k = deals.sign(
+                session,
+                actor=A,
+                project_name="K增资",
+                investor="庚制造有限公司",
+                signed_on=date(2026, 6, 1),
+                contracted_yuan=5_000_000,
+                industry="光伏发电",
+                unit="县商务局",
+                leader="王县长",
+                increases=7,
+            )
             assert k.id == 12
-        deal = deals.sign(session, actor=A, project_name=project, investor=investor, signed_on=signed_on,
-                          contracted_yuan=10_000_000, industry=industry, unit=unit, leader=leader,
-                          signer="县长" if deal_id in (2, 8) else None)
+        deal = deals.sign(
+            session,
+            actor=A,
+            project_name=project,
+            investor=investor,
+            signed_on=signed_on,
+            contracted_yuan=10_000_000,
+            industry=industry,
+            unit=unit,
+            leader=leader,
+            signer="县长" if deal_id in (2, 8) else None,
+        )
         assert deal.id == deal_id
     deals.start(session, 7, on=date(2026, 5, 1), actor=A)
     deals.start(session, 10, on=date(2025, 8, 1), actor=A)
@@ -78,31 +96,147 @@ def build_ledger(session: Session) -> None:
     fu(session, 7, on=date(2026, 6, 1), action="not listed", due_on=date(2026, 6, 2), actor=A)
 
 
-COLUMNS = ["deal_id", "signed_on", "age_days", "level", "reason", "owner", "last_follow_up", "next_due",
-           "follow_up_overdue", "missing_procedures", "leader", "unit", "industry", "signer"]
+COLUMNS = [
+    "deal_id",
+    "signed_on",
+    "age_days",
+    "level",
+    "reason",
+    "owner",
+    "last_follow_up",
+    "next_due",
+    "follow_up_overdue",
+    "missing_procedures",
+    "leader",
+    "unit",
+    "industry",
+    "signer",
+]
 d = date
 # deal_id, signed_on, age, level, reason, owner, last follow-up, next due, overdue, missing, leader, unit, industry, signer
 EXPECTED: list[tuple[Any, ...]] = [
     (13, d(2023, 5, 1), 1157, "red", "市场变化", None, None, None, False, ALL, "王县长", "招商局", "化工", None),
-    (6, d(2025, 2, 16), 500, "red", "投资信心不足", "钱七", d(2025, 3, 1), None, False, ALL, "李副县长", "农业农村局",
-     "现代农业", None),
-    (5, d(2026, 1, 2), 180, "red", None, None, d(2026, 6, 1), d(2026, 7, 1), False, ALL, "王县长", "县商务局",
-     "新能源开发", None),
-    (4, d(2026, 1, 3), 179, "yellow", "用地未落实", "赵六", d(2026, 6, 20), d(2026, 7, 10), False, ALL, "李副县长",
-     "文旅局", "文化旅游", None),
-    (9, d(2026, 3, 15), 108, "yellow", None, None, d(2026, 6, 10), d(2026, 7, 20), False, ALL, "孙副县长", "工信局",
-     "新材料", "县长"),
-    (3, d(2026, 4, 2), 90, "yellow", None, None, d(2026, 5, 1), d(2026, 6, 1), True, "立项、环评、规划许可、施工许可",
-     "王县长", "县商务局", "商贸流通", None),
-    (2, d(2026, 4, 3), 89, "green", "资金未落实", "赵六", d(2026, 6, 1), d(2026, 6, 30), True, ALL, "李副县长",
-     "某某镇", "装备制造", "县长"),
+    (
+        6,
+        d(2025, 2, 16),
+        500,
+        "red",
+        "投资信心不足",
+        "钱七",
+        d(2025, 3, 1),
+        None,
+        False,
+        ALL,
+        "李副县长",
+        "农业农村局",
+        "现代农业",
+        None,
+    ),
+    (
+        5,
+        d(2026, 1, 2),
+        180,
+        "red",
+        None,
+        None,
+        d(2026, 6, 1),
+        d(2026, 7, 1),
+        False,
+        ALL,
+        "王县长",
+        "县商务局",
+        "新能源开发",
+        None,
+    ),
+    (
+        4,
+        d(2026, 1, 3),
+        179,
+        "yellow",
+        "用地未落实",
+        "赵六",
+        d(2026, 6, 20),
+        d(2026, 7, 10),
+        False,
+        ALL,
+        "李副县长",
+        "文旅局",
+        "文化旅游",
+        None,
+    ),
+    (
+        9,
+        d(2026, 3, 15),
+        108,
+        "yellow",
+        None,
+        None,
+        d(2026, 6, 10),
+        d(2026, 7, 20),
+        False,
+        ALL,
+        "孙副县长",
+        "工信局",
+        "新材料",
+        "县长",
+    ),
+    (
+        3,
+        d(2026, 4, 2),
+        90,
+        "yellow",
+        None,
+        None,
+        d(2026, 5, 1),
+        d(2026, 6, 1),
+        True,
+        "立项、环评、规划许可、施工许可",
+        "王县长",
+        "县商务局",
+        "商贸流通",
+        None,
+    ),
+    (
+        2,
+        d(2026, 4, 3),
+        89,
+        "green",
+        "资金未落实",
+        "赵六",
+        d(2026, 6, 1),
+        d(2026, 6, 30),
+        True,
+        ALL,
+        "李副县长",
+        "某某镇",
+        "装备制造",
+        "县长",
+    ),
     (12, d(2026, 6, 1), 30, "green", None, None, None, None, False, ALL, "王县长", "县商务局", "光伏发电", None),
     (1, d(2026, 7, 1), 0, "green", None, None, None, None, False, "", "王县长", "县商务局", "光伏发电", None),
 ]
-PROJECTS = {1: "A园区光伏", 2: "B装备制造基地", 3: "C商贸物流园", 4: "D文旅小镇", 5: "E风电项目", 6: "F农业产业园",
-            9: "H新材料项目", 12: "K增资", 13: "L老项目"}
-INVESTORS = {1: "甲能源有限公司", 2: "乙装备有限公司", 3: "丙商贸有限公司", 4: "丁文旅有限公司", 5: "戊风电有限公司",
-             6: "己农业有限公司", 9: "壬新材料有限公司", 12: "庚制造有限公司", 13: "子化工有限公司"}
+PROJECTS = {
+    1: "A园区光伏",
+    2: "B装备制造基地",
+    3: "C商贸物流园",
+    4: "D文旅小镇",
+    5: "E风电项目",
+    6: "F农业产业园",
+    9: "H新材料项目",
+    12: "K增资",
+    13: "L老项目",
+}
+INVESTORS = {
+    1: "甲能源有限公司",
+    2: "乙装备有限公司",
+    3: "丙商贸有限公司",
+    4: "丁文旅有限公司",
+    5: "戊风电有限公司",
+    6: "己农业有限公司",
+    9: "壬新材料有限公司",
+    12: "庚制造有限公司",
+    13: "子化工有限公司",
+}
 
 
 @pytest.fixture
@@ -131,8 +265,9 @@ def test_unstarted_matches_the_hand_made_table(ledger: Session) -> None:
 def test_as_of_in_the_past_ignores_later_deals_and_follow_ups(ledger: Session) -> None:
     df = deals.unstarted(ledger, as_of=date(2026, 6, 15))
     assert ids(df) == [13, 6, 5, 4, 9, 3, 2, 12]  # deal 1 was signed after 2026-06-15
-    by_id = {r[0]: r for r in rows(df, ["deal_id", "age_days", "level", "last_follow_up", "next_due",
-                                         "follow_up_overdue"])}
+    by_id = {
+        r[0]: r for r in rows(df, ["deal_id", "age_days", "level", "last_follow_up", "next_due", "follow_up_overdue"])
+    }
     # deal 4's follow-up of 2026-06-20 is in the future: the one of 2026-02-01, due 2026-03-01, is late
     assert by_id[4] == (4, 163, "yellow", d(2026, 2, 1), d(2026, 3, 1), True)
     assert by_id[2] == (2, 73, "green", d(2026, 6, 1), d(2026, 6, 30), False)

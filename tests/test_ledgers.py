@@ -66,7 +66,8 @@ def test_schemas_directory_equals_what_the_code_generates() -> None:
     assert on_disk == set(KINDS), f"schemas/ holds {sorted(on_disk)}; regenerate with: {REGENERATE}"
     for name in KINDS:
         assert (directory / f"{name}.json").read_text(encoding="utf-8") == schema_text(name), (
-            f"schemas/{name}.json is out of date; regenerate with: {REGENERATE}")
+            f"schemas/{name}.json is out of date; regenerate with: {REGENERATE}"
+        )
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -85,7 +86,8 @@ def test_deal_and_arrival_schemas_carry_the_headers_real_ledgers_use() -> None:
     assert {"投资方所在地", "投资方注册地", "客商来源地"} <= set(deals["origin"]["x-aliases"])
     assert {"所属行业", "产业类别", "产业大类"} <= set(deals["industry"]["x-aliases"])
     assert {"总投资", "总投资（万元）", "合同投资额", "协议投资额", "计划总投资（万元）"} <= set(
-        deals["contracted_yuan"]["x-aliases"])
+        deals["contracted_yuan"]["x-aliases"]
+    )
     assert {"签约日期", "签约时间"} <= set(deals["signed_on"]["x-aliases"])
     assert {"竣工时间", "投产时间", "竣工投产时间"} <= set(deals["completed_on"]["x-aliases"])
     assert {"包抓领导", "责任领导"} <= set(deals["leader"]["x-aliases"])
@@ -93,16 +95,35 @@ def test_deal_and_arrival_schemas_carry_the_headers_real_ledgers_use() -> None:
     assert deals["state"]["x-values"]["已投产"] == "in_production"
     arrivals = json_schema("arrivals")["properties"]
     assert {"到位资金", "当月到位资金（万元）", "实际到位资金", "到位资金（万元）"} <= set(
-        arrivals["arrived_yuan"]["x-aliases"])
+        arrivals["arrived_yuan"]["x-aliases"]
+    )
     assert {"到位日期", "到位时间", "月份"} <= set(arrivals["arrived_on"]["x-aliases"])
 
 
 def test_schema_columns_are_named_after_model_columns_or_reference_names() -> None:
     from sqlmodel import SQLModel
 
-    references = {"investor", "industry", "origin", "unit", "leader", "introducer", "credited_unit",
-                  "signing_event", "squad", "owner", "region", "destinations", "industries", "members",
-                  "period", "scope", "original_amount", "note", "month"}
+    references = {
+        "investor",
+        "industry",
+        "origin",
+        "unit",
+        "leader",
+        "introducer",
+        "credited_unit",
+        "signing_event",
+        "squad",
+        "owner",
+        "region",
+        "destinations",
+        "industries",
+        "members",
+        "period",
+        "scope",
+        "original_amount",
+        "note",
+        "month",
+    }
     model_columns = {c.name for table in SQLModel.metadata.tables.values() for c in table.columns}
     for kind in KINDS.values():
         assert kind.entity in SQLModel.metadata.tables
@@ -146,8 +167,22 @@ def test_headers_match_deal_columns(header: str, expected: tuple[str | None, str
 
 @pytest.mark.parametrize(
     "value",
-    ["2026-06-01", "2026/6/1", "2026.6.1", "2026年6月1日", "2026 年 6 月 1 日", "20260601", "2026-06-01 00:00:00",
-     46174, 46174.0, datetime(2026, 6, 1, 10, 30), date(2026, 6, 1), "２０２６-０６-０１", "2026-06", "2026年6月"],
+    [
+        "2026-06-01",
+        "2026/6/1",
+        "2026.6.1",
+        "2026年6月1日",
+        "2026 年 6 月 1 日",
+        "20260601",
+        "2026-06-01 00:00:00",
+        46174,
+        46174.0,
+        datetime(2026, 6, 1, 10, 30),
+        date(2026, 6, 1),
+        "２０２６-０６-０１",
+        "2026-06",
+        "2026年6月",
+    ],
 )
 def test_dates_in_every_spelling(value: Any) -> None:
     assert parse_date(value) == date(2026, 6, 1)
@@ -155,8 +190,13 @@ def test_dates_in_every_spelling(value: Any) -> None:
 
 @pytest.mark.parametrize(
     ("value", "reason"),
-    [("2026-02-30", "no such day"), ("下个月", "not a date"), (True, "yes/no"), (-3, "not an Excel date"),
-     ("2026-13", "no such day")],
+    [
+        ("2026-02-30", "no such day"),
+        ("下个月", "not a date"),
+        (True, "yes/no"),
+        (-3, "not an Excel date"),
+        ("2026-13", "no such day"),
+    ],
 )
 def test_bad_dates_say_why(value: Any, reason: str) -> None:
     with pytest.raises(InvalidValue, match=reason):
@@ -165,10 +205,17 @@ def test_bad_dates_say_why(value: Any, reason: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("2026", ("year", date(2026, 1, 1))), ("2026年", ("year", date(2026, 1, 1))), (2026.0, ("year", date(2026, 1, 1))),
-     ("2026Q2", ("quarter", date(2026, 4, 1))), ("2026年第三季度", ("quarter", date(2026, 7, 1))),
-     ("2026年一季度", ("quarter", date(2026, 1, 1))), ("2026-03", ("month", date(2026, 3, 1))),
-     ("2026年3月", ("month", date(2026, 3, 1))), ("2026-3", ("month", date(2026, 3, 1)))],
+    [
+        ("2026", ("year", date(2026, 1, 1))),
+        ("2026年", ("year", date(2026, 1, 1))),
+        (2026.0, ("year", date(2026, 1, 1))),
+        ("2026Q2", ("quarter", date(2026, 4, 1))),
+        ("2026年第三季度", ("quarter", date(2026, 7, 1))),
+        ("2026年一季度", ("quarter", date(2026, 1, 1))),
+        ("2026-03", ("month", date(2026, 3, 1))),
+        ("2026年3月", ("month", date(2026, 3, 1))),
+        ("2026-3", ("month", date(2026, 3, 1))),
+    ],
 )
 def test_periods(value: Any, expected: tuple[str, date]) -> None:
     assert parse_period(value) == expected
@@ -181,8 +228,12 @@ def test_percentages(value: Any, expected: float) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("广东深圳", ("广东", "深圳")), ("浙江省杭州市", ("浙江", "杭州市")), ("广西壮族自治区", ("广西", None)),
-     ("内蒙古包头", ("内蒙古", "包头"))],
+    [
+        ("广东深圳", ("广东", "深圳")),
+        ("浙江省杭州市", ("浙江", "杭州市")),
+        ("广西壮族自治区", ("广西", None)),
+        ("内蒙古包头", ("内蒙古", "包头")),
+    ],
 )
 def test_places_split_into_province_and_city(text: str, expected: tuple[str, str | None]) -> None:
     assert split_place(text) == expected
@@ -197,24 +248,95 @@ def test_text_cells_lose_a_float_fraction_and_our_neutralising_quote() -> None:
 # ---------------------------------------------------------------- deals
 
 DEALS_ROWS: list[list[Any]] = [
-    ["序号", "项目名称", "投资方名称", "投资方所在地", "所属行业", "总投资（万元）", "签约日期", "项目状态", "开工时间",
-     "竣工投产时间", "终止时间", "责任单位", "包抓领导", "联系电话"],
-    [1, "100MW光伏发电项目", "甘肃示例能源有限公司", "浙江省杭州市", "光伏发电", 50000, date(2026, 3, 1), "在建",
-     "2026/4/15", None, None, "县商务局", "王县长", "0931-1234567"],
-    [2, "装备制造产业园", "江苏某某装备集团股份有限公司", "江苏", "装备制造", "1.5亿", "2026年3月8日", "竣工投产",
-     "2026.4.1", datetime(2026, 9, 30), None, "县发改局", "李县长", None],
-    [3, "商贸物流中心", "广西某商贸有限公司", "广西壮族自治区", "商贸流通", 3000.5, 46150, "前期", None, None, None,
-     "县商务局", "王县长", None],
-    [4, "文旅综合体", "陕西文旅公司", "陕西", "文化旅游", 8000, "2026-02", "终止", None, None, "2026-05-20", "县文旅局",
-     None, None],
+    [
+        "序号",
+        "项目名称",
+        "投资方名称",
+        "投资方所在地",
+        "所属行业",
+        "总投资（万元）",
+        "签约日期",
+        "项目状态",
+        "开工时间",
+        "竣工投产时间",
+        "终止时间",
+        "责任单位",
+        "包抓领导",
+        "联系电话",
+    ],
+    [
+        1,
+        "100MW光伏发电项目",
+        "甘肃示例能源有限公司",
+        "浙江省杭州市",
+        "光伏发电",
+        50000,
+        date(2026, 3, 1),
+        "在建",
+        "2026/4/15",
+        None,
+        None,
+        "县商务局",
+        "王县长",
+        "0931-1234567",
+    ],
+    [
+        2,
+        "装备制造产业园",
+        "江苏某某装备集团股份有限公司",
+        "江苏",
+        "装备制造",
+        "1.5亿",
+        "2026年3月8日",
+        "竣工投产",
+        "2026.4.1",
+        datetime(2026, 9, 30),
+        None,
+        "县发改局",
+        "李县长",
+        None,
+    ],
+    [
+        3,
+        "商贸物流中心",
+        "广西某商贸有限公司",
+        "广西壮族自治区",
+        "商贸流通",
+        3000.5,
+        46150,
+        "前期",
+        None,
+        None,
+        None,
+        "县商务局",
+        "王县长",
+        None,
+    ],
+    [
+        4,
+        "文旅综合体",
+        "陕西文旅公司",
+        "陕西",
+        "文化旅游",
+        8000,
+        "2026-02",
+        "终止",
+        None,
+        None,
+        "2026-05-20",
+        "县文旅局",
+        None,
+        None,
+    ],
     [None] * 14,
     ["合计", None, None, None, None, 61000.5, None, None, None, None, None, None, None, None],
     [None] * 14,
 ]
 
 
-def test_a_real_shaped_deals_workbook_lands_with_states_dates_units_and_warnings(session: Session,
-                                                                                  tmp_path: Path) -> None:
+def test_a_real_shaped_deals_workbook_lands_with_states_dates_units_and_warnings(
+    session: Session, tmp_path: Path
+) -> None:
     path = write_xlsx(tmp_path, DEALS_ROWS, title="2026年全县招商引资签约项目台账")
     result = import_ledger(session, "deals", path, actor="张三")
     assert (result.rows, result.inserted, result.already_present, result.errors) == (4, 4, 0, [])
@@ -225,13 +347,19 @@ def test_a_real_shaped_deals_workbook_lands_with_states_dates_units_and_warnings
     assert solar.origin_city == "杭州市"
     assert session.get(Region, solar.origin_region_id).name == "浙江"  # type: ignore[union-attr]
     park = deal_by_project(session, "装备制造产业园")
-    assert (park.state, park.completed_on, park.contracted_yuan) == (DealState.in_production, date(2026, 9, 30),
-                                                                     150_000_000)
+    assert (park.state, park.completed_on, park.contracted_yuan) == (
+        DealState.in_production,
+        date(2026, 9, 30),
+        150_000_000,
+    )
     hub = deal_by_project(session, "商贸物流中心")
     assert (hub.state, hub.signed_on, hub.contracted_yuan) == (DealState.signed, date(2026, 5, 8), 30_005_000)
     tour = deal_by_project(session, "文旅综合体")
-    assert (tour.state, tour.signed_on, tour.terminated_on) == (DealState.terminated, date(2026, 2, 1),
-                                                                date(2026, 5, 20))
+    assert (tour.state, tour.signed_on, tour.terminated_on) == (
+        DealState.terminated,
+        date(2026, 2, 1),
+        date(2026, 5, 20),
+    )
     imports = session.exec(select(AuditLog).where(AuditLog.action == "import")).all()
     assert [(a.entity, a.new, a.actor) for a in imports] == [("deal", "4", "张三")]
     assert "ledger.xlsx" in (imports[0].note or "")
@@ -240,18 +368,26 @@ def test_a_real_shaped_deals_workbook_lands_with_states_dates_units_and_warnings
 
 
 def test_header_unit_yi_and_a_unit_line_above_the_header(session: Session, tmp_path: Path) -> None:
-    yi = write_csv(tmp_path, """
+    yi = write_csv(
+        tmp_path,
+        """
 项目名称,签约企业,协议投资额（亿元）,签约时间
 新材料项目,兰州新材料有限公司,2.5,2026-01-10
-""", name="yi.csv")
+""",
+        name="yi.csv",
+    )
     import_ledger(session, "deals", yi, actor="t")
     assert deal_by_project(session, "新材料项目").contracted_yuan == 250_000_000
-    line = write_csv(tmp_path, """
+    line = write_csv(
+        tmp_path,
+        """
 2026年签约项目
 单位：元
 项目名称,签约企业,协议投资额,签约时间
 化工项目,兰州化工有限公司,"1,234,567",2026-01-10
-""", name="yuan.csv")
+""",
+        name="yuan.csv",
+    )
     import_ledger(session, "deals", line, actor="t")
     assert deal_by_project(session, "化工项目").contracted_yuan == 1_234_567
 
@@ -309,20 +445,28 @@ def test_partial_lands_only_the_good_rows(session: Session, tmp_path: Path) -> N
 
 
 def test_reimport_creates_nothing_and_a_later_ledger_moves_deals_on(session: Session, tmp_path: Path) -> None:
-    first = write_csv(tmp_path, """
+    first = write_csv(
+        tmp_path,
+        """
 项目名称,投资方,总投资（万元）,签约日期,项目状态,开工时间,竣工时间
 光伏项目,甲能源有限公司,100,2026-03-01,已签约,,
 风电项目,乙能源有限公司,200,2026-03-01,已开工,2026-04-01,
-""", name="march.csv")
+""",
+        name="march.csv",
+    )
     assert import_ledger(session, "deals", first, actor="t").inserted == 2
     again = import_ledger(session, "deals", first, actor="t")
     assert (again.inserted, again.already_present, again.updated) == (0, 2, 0)
     assert count(session, Deal) == 2
-    later = write_csv(tmp_path, """
+    later = write_csv(
+        tmp_path,
+        """
 项目名称,投资方,总投资（万元）,签约日期,项目状态,开工时间,竣工时间
 光伏项目,甲能源公司,100,2026-03-01,在建,2026-05-01,
 风电项目,乙能源有限公司,200,2026-03-01,已投产,2026-04-01,2026-10-01
-""", name="october.csv")  # 甲能源公司: the same investor written differently
+""",
+        name="october.csv",
+    )  # 甲能源公司: the same investor written differently
     moved = import_ledger(session, "deals", later, actor="t")
     assert (moved.inserted, moved.already_present, moved.updated) == (0, 2, 2)
     assert deal_by_project(session, "光伏项目").started_on == date(2026, 5, 1)
@@ -333,10 +477,14 @@ def test_reimport_creates_nothing_and_a_later_ledger_moves_deals_on(session: Ses
 
 
 def test_gb18030_csv_from_chinese_excel(session: Session, tmp_path: Path) -> None:
-    path = write_csv(tmp_path, """
+    path = write_csv(
+        tmp_path,
+        """
 项目名称,投资方名称,客商来源地,总投资（万元）,签约日期
 𠮷祥光伏项目,甘肃瑞祥新能源有限公司,广东深圳,300,2026/3/1
-""", encoding="gb18030")
+""",
+        encoding="gb18030",
+    )
     result = import_ledger(session, "deals", path, actor="t")
     assert result.inserted == 1
     deal = deal_by_project(session, "𠮷祥光伏项目")
@@ -398,24 +546,34 @@ ARRIVALS = """
 """
 
 
-def test_arrivals_name_the_deal_by_project_and_investor(session: Session, tmp_path: Path,
-                                                        two_investors_one_project: dict[str, int]) -> None:
+def test_arrivals_name_the_deal_by_project_and_investor(
+    session: Session, tmp_path: Path, two_investors_one_project: dict[str, int]
+) -> None:
     ids = two_investors_one_project
     result = import_ledger(session, "arrivals", write_csv(tmp_path, ARRIVALS), actor="财务")
     assert (result.inserted, result.already_present) == (5, 0)
-    by_deal = dict(session.exec(select(CapitalArrival.deal_id, func.sum(CapitalArrival.arrived_yuan))
-                                .group_by(col(CapitalArrival.deal_id))).all())
+    by_deal = dict(
+        session.exec(
+            select(CapitalArrival.deal_id, func.sum(CapitalArrival.arrived_yuan)).group_by(col(CapitalArrival.deal_id))
+        ).all()
+    )
     assert by_deal == {ids["c"]: 12_005_000 + 200, ids["a"]: 3_000_000, ids["b"]: 10_000_000}
     june = session.exec(select(CapitalArrival).where(CapitalArrival.arrived_yuan == 12_005_000)).one()
     assert (june.arrived_on, june.source, june.use, june.verified, june.currency) == (
-        date(2026, 6, 1), "other_province", "fixed_assets", True, "CNY")
+        date(2026, 6, 1),
+        "other_province",
+        "fixed_assets",
+        True,
+        "CNY",
+    )
     assert june.created_at is not None
     audit_rows = session.exec(select(AuditLog).where(AuditLog.entity == "capital_arrival")).all()
     assert [(a.action, a.new) for a in audit_rows] == [("import", "5")]
 
 
-def test_reimporting_arrivals_adds_nothing_but_keeps_equal_payments(session: Session, tmp_path: Path,
-                                                                   two_investors_one_project: dict[str, int]) -> None:
+def test_reimporting_arrivals_adds_nothing_but_keeps_equal_payments(
+    session: Session, tmp_path: Path, two_investors_one_project: dict[str, int]
+) -> None:
     path = write_csv(tmp_path, ARRIVALS)
     import_ledger(session, "arrivals", path, actor="t")
     again = import_ledger(session, "arrivals", path, actor="t")
@@ -437,14 +595,21 @@ BAD_ARRIVALS = """
 """
 
 
-def test_bad_arrivals_are_reported_and_nothing_lands(session: Session, tmp_path: Path,
-                                                     two_investors_one_project: dict[str, int]) -> None:
+def test_bad_arrivals_are_reported_and_nothing_lands(
+    session: Session, tmp_path: Path, two_investors_one_project: dict[str, int]
+) -> None:
     path = write_csv(tmp_path, BAD_ARRIVALS)
     with pytest.raises(LedgerError) as caught:
         import_ledger(session, "arrivals", path, actor="t")
     got = [(e.row, e.column, e.value) for e in caught.value.errors]
-    assert got == [(2, "项目名称", "光伏项目"), (3, "项目名称", "无此项目"), (4, "到位日期", "2026-02-01"),
-                   (5, "到位资金（亿元）", "-1"), (6, "资金来源", "火星"), (7, "投资方", "丁公司")]
+    assert got == [
+        (2, "项目名称", "光伏项目"),
+        (3, "项目名称", "无此项目"),
+        (4, "到位日期", "2026-02-01"),
+        (5, "到位资金（亿元）", "-1"),
+        (6, "资金来源", "火星"),
+        (7, "投资方", "丁公司"),
+    ]
     messages = [e.message for e in caught.value.errors]
     assert "2 deals have this project name" in messages[0]
     assert "no deal with this project name" in messages[1]
@@ -457,8 +622,13 @@ def test_bad_arrivals_are_reported_and_nothing_lands(session: Session, tmp_path:
 
 
 def test_arrival_after_termination_is_refused(session: Session, tmp_path: Path) -> None:
-    make_deal(session, project_name="停建项目", state=DealState.terminated, signed_on=date(2026, 1, 1),
-              terminated_on=date(2026, 3, 1))
+    make_deal(
+        session,
+        project_name="停建项目",
+        state=DealState.terminated,
+        signed_on=date(2026, 1, 1),
+        terminated_on=date(2026, 3, 1),
+    )
     session.commit()
     path = write_csv(tmp_path, "项目名称,到位日期,到位资金,资金来源\n停建项目,2026-04-01,10,省外\n")
     with pytest.raises(LedgerError, match="after the deal was terminated on 2026-03-01"):
@@ -468,11 +638,14 @@ def test_arrival_after_termination_is_refused(session: Session, tmp_path: Path) 
 def test_foreign_currency_arrivals(session: Session, tmp_path: Path) -> None:
     make_deal(session, project_name="外资项目", signed_on=date(2026, 1, 1))
     session.commit()
-    path = write_csv(tmp_path, """
+    path = write_csv(
+        tmp_path,
+        """
 项目名称,到位日期,到位资金（元）,资金来源,币种,原币金额,汇率
 外资项目,2026-04-01,,境外,美元,"1,000.50",7.1
 外资项目,2026-04-02,100,境外,USD,10,7.1
-""")
+""",
+    )
     with pytest.raises(LedgerError, match=r"row 3, column 到位资金（元）: disagrees with 原币金额 × 汇率 = 71 yuan"):
         import_ledger(session, "arrivals", path, actor="t")
     result = import_ledger(session, "arrivals", path, actor="t", partial=True)
@@ -487,21 +660,26 @@ def test_foreign_currency_arrivals(session: Session, tmp_path: Path) -> None:
 def test_targets_for_county_unit_and_leader_with_units_and_percentages(session: Session, tmp_path: Path) -> None:
     from crm.models import Target
 
-    path = write_csv(tmp_path, """
+    path = write_csv(
+        tmp_path,
+        """
 考核指标,考核期间,责任单位,责任领导,目标任务（亿元）,增长目标,权重
 到位资金,2026年,,,263,10%,
 签约项目个数,2026年第一季度,县商务局,,12,,
 到位资金,2026-03,,王县长,1.5,,0.3
 开工项目个数,2026,县商务局,王县长,3,,
 签约投资额,2026,,,,,
-""")
+""",
+    )
     with pytest.raises(LedgerError) as caught:
         import_ledger(session, "targets", path, actor="t")
     assert [(e.row, e.column) for e in caught.value.errors] == [(5, "责任领导"), (6, "目标任务（亿元）")]
     result = import_ledger(session, "targets", path, actor="t", partial=True)
     assert result.inserted == 3
-    rows = {(t.metric, t.period_kind, t.scope_kind): (t.amount, t.growth, t.weight)
-            for t in session.exec(select(Target)).all()}
+    rows = {
+        (t.metric, t.period_kind, t.scope_kind): (t.amount, t.growth, t.weight)
+        for t in session.exec(select(Target)).all()
+    }
     assert rows == {
         ("arrived_yuan", "year", "county"): (26_300_000_000, 0.1, None),
         ("deals_signed", "quarter", "unit"): (12, None, None),
@@ -518,12 +696,16 @@ def test_targets_for_county_unit_and_leader_with_units_and_percentages(session: 
 def test_trips_then_visits_then_leads(session: Session, tmp_path: Path) -> None:
     from crm.models import Lead, Squad, Trip, TripDestination, Visit
 
-    trips = write_csv(tmp_path, """
+    trips = write_csv(
+        tmp_path,
+        """
 招商小分队,月份,出发日期,返回日期,目的地,目标产业,带队领导,责任单位,成员,经费预算（万元）,实际支出（万元）
 第一小分队,2026年6月,2026-06-10,2026-06-14,广东深圳、浙江杭州,光伏发电、装备制造,王县长,县商务局,王县长、小李,2.5,2.1
 第二小分队,2026-06,,,江苏,新材料,李县长,,,1,
 第三小分队,2026-07,2026-06-30,,上海,,,,,,
-""", name="trips.csv")
+""",
+        name="trips.csv",
+    )
     with pytest.raises(LedgerError) as caught:
         import_ledger(session, "trips", trips, actor="t")
     assert [(e.row, e.column) for e in caught.value.errors] == [(4, "出发日期"), (4, "招商小分队")]
@@ -535,13 +717,17 @@ def test_trips_then_visits_then_leads(session: Session, tmp_path: Path) -> None:
     assert sorted(p or "" for p in places) == ["杭州", "深圳"]
     assert import_ledger(session, "trips", trips, actor="t", partial=True).already_present == 2
 
-    visits = write_csv(tmp_path, """
+    visits = write_csv(
+        tmp_path,
+        """
 招商小分队,拜访日期,拜访对象,对象类型,省份,城市,拜访事由
 第一小分队,2026-06-11,深圳某光伏集团,企业,广东,深圳,光伏组件
 第一小分队,2026-06-12,浙江甘肃商会,商会,浙江省,杭州,以商招商
 第一小分队,2026-06-20,迟到企业,企业,广东,,
 第九小分队,2026-06-11,无此分队,企业,,,
-""", name="visits.csv")
+""",
+        name="visits.csv",
+    )
     with pytest.raises(LedgerError) as caught:
         import_ledger(session, "visits", visits, actor="t")
     assert [(e.row, e.column) for e in caught.value.errors] == [(4, "拜访日期"), (5, "招商小分队")]
@@ -550,11 +736,15 @@ def test_trips_then_visits_then_leads(session: Session, tmp_path: Path) -> None:
     assert (chamber.counterpart_kind, chamber.status, chamber.trip_id) == ("chamber", "done", first.id)
     assert import_ledger(session, "visits", visits, actor="t", partial=True).already_present == 2
 
-    leads = write_csv(tmp_path, """
+    leads = write_csv(
+        tmp_path,
+        """
 项目名称,投资方,获取日期,所属行业,计划总投资（万元）,项目阶段,跟踪责任人,责任单位,响应日期
 储能电站,深圳某光伏集团,2026-06-11,新能源开发,50000,洽谈,小李,县商务局,2026-06-12
 农产品冷链,,2026-06-15,农产品加工,3000,意向,,,2026-06-01
-""", name="leads.csv")
+""",
+        name="leads.csv",
+    )
     with pytest.raises(LedgerError, match=r"row 3, column 响应日期: 响应日期 2026-06-01 is before 获取日期"):
         import_ledger(session, "leads", leads, actor="t")
     assert import_ledger(session, "leads", leads, actor="t", partial=True).inserted == 1
@@ -597,8 +787,22 @@ def test_cli_export_with_filters_then_import(db_url: str, session: Session, tmp_
     make_deal(session, project_name="三号", unit="县商务局", industry="装备制造", signed_on=date(2026, 5, 5))
     session.commit()
     out = tmp_path / "deals.csv"
-    result = runner.invoke(app, ["--db", db_url, "export", "deals", str(out), "--unit", "县商务局",
-                                 "--since", "2026-01-01", "--until", "2026-04-30"])
+    result = runner.invoke(
+        app,
+        [
+            "--db",
+            db_url,
+            "export",
+            "deals",
+            str(out),
+            "--unit",
+            "县商务局",
+            "--since",
+            "2026-01-01",
+            "--until",
+            "2026-04-30",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "wrote 1 deals rows" in result.output
     assert "一号" in out.read_text(encoding="utf-8-sig")

@@ -39,52 +39,148 @@ INJECTED_PROJECT = '=HYPERLINK("http://evil.example","光伏")'
 
 def build_county(session: Session) -> None:
     """A small county through the library: every state, a reassigned deal, foreign money, tricky text."""
-    a = deals.sign(session, actor="t", project_name=INJECTED_PROJECT, investor="+甲能源有限公司",
-                   signed_on=date(2026, 1, 10), contracted_yuan=123_456_789, industry="光伏发电", origin="浙江",
-                   origin_city="杭州市", unit="县商务局", leader="王县长", introducer="小李", credited_unit="县招商局",
-                   signing_event="兰洽会", signer="张三", credit_code="91620100MA74ABCD1X")
+    a = deals.sign(
+        session,
+        actor="t",
+        project_name=INJECTED_PROJECT,
+        investor="+甲能源有限公司",
+        signed_on=date(2026, 1, 10),
+        contracted_yuan=123_456_789,
+        industry="光伏发电",
+        origin="浙江",
+        origin_city="杭州市",
+        unit="县商务局",
+        leader="王县长",
+        introducer="小李",
+        credited_unit="县招商局",
+        signing_event="兰洽会",
+        signer="张三",
+        credit_code="91620100MA74ABCD1X",
+    )
     deals.start(session, a.id or 0, on=date(2026, 3, 1), actor="t")
-    b = deals.sign(session, actor="t", project_name="装备制造产业园", investor="乙装备集团股份有限公司",
-                   signed_on=date(2026, 2, 1), contracted_yuan=150_000_000, industry="装备制造", origin="江苏",
-                   unit="县发改局", leader="李县长")
+    b = deals.sign(
+        session,
+        actor="t",
+        project_name="装备制造产业园",
+        investor="乙装备集团股份有限公司",
+        signed_on=date(2026, 2, 1),
+        contracted_yuan=150_000_000,
+        industry="装备制造",
+        origin="江苏",
+        unit="县发改局",
+        leader="李县长",
+    )
     deals.start(session, b.id or 0, on=date(2026, 3, 1), actor="t")
     deals.complete(session, b.id or 0, on=date(2026, 10, 1), actor="t")
-    deals.sign(session, actor="t", project_name="商贸中心", investor="丙商贸公司", signed_on=date(2026, 3, 5),
-               contracted_yuan=30_005_000, unit="县发改局")
-    d = deals.sign(session, actor="t", project_name="文旅项目", investor="丁文旅公司", signed_on=date(2026, 1, 2),
-                   contracted_yuan=80_000_000, industry="文化旅游")
+    deals.sign(
+        session,
+        actor="t",
+        project_name="商贸中心",
+        investor="丙商贸公司",
+        signed_on=date(2026, 3, 5),
+        contracted_yuan=30_005_000,
+        unit="县发改局",
+    )
+    d = deals.sign(
+        session,
+        actor="t",
+        project_name="文旅项目",
+        investor="丁文旅公司",
+        signed_on=date(2026, 1, 2),
+        contracted_yuan=80_000_000,
+        industry="文化旅游",
+    )
     deals.terminate(session, d.id or 0, on=date(2026, 4, 1), reason="资金链断裂", actor="t")
     e = deals.reassign(session, d.id or 0, investor="戊文旅公司", signed_on=date(2026, 5, 1), actor="t")
 
-    record_arrival(session, a.id or 0, on=date(2026, 4, 1), amount_yuan=12_345_678, source="省外", use="固定资产",
-                   evidence_kind="银行进账单", evidence_ref="-001", verified=True, note="@首笔", actor="t")
+    record_arrival(
+        session,
+        a.id or 0,
+        on=date(2026, 4, 1),
+        amount_yuan=12_345_678,
+        source="省外",
+        use="固定资产",
+        evidence_kind="银行进账单",
+        evidence_ref="-001",
+        verified=True,
+        note="@首笔",
+        actor="t",
+    )
     for _ in range(2):
         record_arrival(session, b.id or 0, on=date(2026, 5, 1), amount_yuan=100_000_000, source="境外", actor="t")
     record_arrival(session, d.id or 0, on=date(2026, 3, 1), amount_yuan=5_000_000, source="县际", actor="t")
-    record_arrival(session, e.id or 0, on=date(2026, 6, 1), amount_yuan=None, source="境外", currency="USD",
-                   original_amount="1000.50", fx_rate="7.1", actor="t")
+    record_arrival(
+        session,
+        e.id or 0,
+        on=date(2026, 6, 1),
+        amount_yuan=None,
+        source="境外",
+        currency="USD",
+        original_amount="1000.50",
+        fx_rate="7.1",
+        actor="t",
+    )
 
     set_target(session, metric="arrived_yuan", period="2026", amount_yuan=26_300_000_000, growth=0.1, actor="t")
-    set_target(session, metric="deals_signed", period="2026Q1", count=12, scope="县商务局", scope_kind="unit",
-               actor="t")
-    set_target(session, metric="arrived_yuan", period="2026-03", amount_yuan=150_000_000, scope="王县长",
-               scope_kind="leader", weight=0.3, actor="t")
+    set_target(
+        session, metric="deals_signed", period="2026Q1", count=12, scope="县商务局", scope_kind="unit", actor="t"
+    )
+    set_target(
+        session,
+        metric="arrived_yuan",
+        period="2026-03",
+        amount_yuan=150_000_000,
+        scope="王县长",
+        scope_kind="leader",
+        weight=0.3,
+        actor="t",
+    )
     set_target(session, metric="contracted_yuan", period="2026", growth=1.5, actor="t")
 
     trips.create_squad(session, name="第一小分队", leader="王县长", members="小李、小王", unit="县商务局", actor="t")
     trips.create_squad(session, name="第二小分队", leader="李县长", actor="t")
-    first = trips.plan_trip(session, squad="第一小分队", month="2026-06", destinations=[("广东", "深圳"), ("浙江", None)],
-                            industries=["光伏发电", "装备制造"], starts_on=date(2026, 6, 10), ends_on=date(2026, 6, 14),
-                            budget_yuan=25_000, note="-注意安全", actor="t")
+    first = trips.plan_trip(
+        session,
+        squad="第一小分队",
+        month="2026-06",
+        destinations=[("广东", "深圳"), ("浙江", None)],
+        industries=["光伏发电", "装备制造"],
+        starts_on=date(2026, 6, 10),
+        ends_on=date(2026, 6, 14),
+        budget_yuan=25_000,
+        note="-注意安全",
+        actor="t",
+    )
     trips.record_spending(session, first.id or 0, spent_yuan=21_000, actor="t")
     second = trips.plan_trip(session, squad="第二小分队", month="2026-07", destinations=["江苏"], actor="t")
-    visit = trips.record_visit(session, trip_id=first.id, visited_on=date(2026, 6, 11), counterpart="深圳某光伏集团",
-                               counterpart_kind="企业", attendees="王县长、小李", notes="有意向", contact="陈总",
-                               purpose="光伏组件", region="广东", city="深圳", actor="t")
+    visit = trips.record_visit(
+        session,
+        trip_id=first.id,
+        visited_on=date(2026, 6, 11),
+        counterpart="深圳某光伏集团",
+        counterpart_kind="企业",
+        attendees="王县长、小李",
+        notes="有意向",
+        contact="陈总",
+        purpose="光伏组件",
+        region="广东",
+        city="深圳",
+        actor="t",
+    )
     trips.plan_visit(session, trip_id=second.id or 0, counterpart="江苏某商会", counterpart_kind="商会", actor="t")
-    trips.add_lead(session, project_name="储能电站", investor_name="深圳某光伏集团", visit_id=visit.id,
-                   received_on=date(2026, 6, 11), planned_yuan=500_000_000, industry="新能源开发", owner="小李",
-                   unit="县商务局", stage="洽谈", actor="t")
+    trips.add_lead(
+        session,
+        project_name="储能电站",
+        investor_name="深圳某光伏集团",
+        visit_id=visit.id,
+        received_on=date(2026, 6, 11),
+        planned_yuan=500_000_000,
+        industry="新能源开发",
+        owner="小李",
+        unit="县商务局",
+        stage="洽谈",
+        actor="t",
+    )
     cold = trips.add_lead(session, project_name="冷链", received_on=date(2026, 6, 15), stage="意向", actor="t")
     trips.advance_lead(session, cold.id or 0, stage="放弃", actor="t")
 
@@ -92,8 +188,23 @@ def build_county(session: Session) -> None:
 def wipe(session: Session) -> None:
     """Delete every row the ledgers hold (people and units stay; the audit log is append-only)."""
     session.execute(update(Deal).values(replaces_id=None, increases_id=None))
-    for model in (CapitalArrival, FollowUp, Procedure, Lead, Visit, TripMember, TripIndustry, TripDestination, Trip,
-                  SquadMember, Squad, Target, Deal, Investor, SigningEvent):
+    for model in (
+        CapitalArrival,
+        FollowUp,
+        Procedure,
+        Lead,
+        Visit,
+        TripMember,
+        TripIndustry,
+        TripDestination,
+        Trip,
+        SquadMember,
+        Squad,
+        Target,
+        Deal,
+        Investor,
+        SigningEvent,
+    ):
         session.execute(delete(model))
     session.commit()
 
@@ -139,8 +250,16 @@ def test_exported_workbook_is_formatted_and_neutralised(session: Session, tmp_pa
     assert sheet is not None
     assert sheet.freeze_panes == "A2"
     header = [c.value for c in sheet[1]]
-    assert header[:8] == ["项目名称", "投资方", "统一社会信用代码", "投资方所在地", "来源城市", "所属行业",
-                          "合同投资额（万元）", "签约日期"]
+    assert header[:8] == [
+        "项目名称",
+        "投资方",
+        "统一社会信用代码",
+        "投资方所在地",
+        "来源城市",
+        "所属行业",
+        "合同投资额（万元）",
+        "签约日期",
+    ]
     assert all(c.font.bold for c in sheet[1])
     assert (sheet.column_dimensions["A"].width or 0) > 10
     rows = [{h: c for h, c in zip(header, row, strict=True)} for row in sheet.iter_rows(min_row=2)]
@@ -162,8 +281,10 @@ def test_exported_csv_has_a_bom_exact_wan_and_neutralised_text(session: Session,
     lines = raw.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("项目名称,投资方,签约日期,到位日期,到位资金（万元）,资金来源")
     first = next(line for line in lines if "HYPERLINK" in line)
-    assert first.startswith(f'"\'{INJECTED_PROJECT.replace(chr(34), chr(34) * 2)}",\'+甲能源有限公司,2026-01-10,'
-                            "2026-04-01,1234.5678,省外,固定资产,银行进账单,'-001,是,,,,'@首笔")
+    assert first.startswith(
+        f"\"'{INJECTED_PROJECT.replace(chr(34), chr(34) * 2)}\",'+甲能源有限公司,2026-01-10,"
+        "2026-04-01,1234.5678,省外,固定资产,银行进账单,'-001,是,,,,'@首笔"
+    )
     assert sum(",10000.00," in line for line in lines) == 2  # 1亿 in 万元, two decimals
     usd = lines[-1]
     assert ",0.7104,境外," in usd and ",USD,1000.5,7.1," in usd
@@ -171,8 +292,9 @@ def test_exported_csv_has_a_bom_exact_wan_and_neutralised_text(session: Session,
 
 def test_export_filters_by_date_unit_and_industry(session: Session, tmp_path: Path) -> None:
     build_county(session)
-    assert [r["project_name"] for r in ledger_rows(session, "deals", since=date(2026, 2, 1),
-                                                   until=date(2026, 3, 31))] == ["装备制造产业园", "商贸中心"]
+    assert [
+        r["project_name"] for r in ledger_rows(session, "deals", since=date(2026, 2, 1), until=date(2026, 3, 31))
+    ] == ["装备制造产业园", "商贸中心"]
     assert [r["project_name"] for r in ledger_rows(session, "deals", unit="县发改局")] == ["装备制造产业园", "商贸中心"]
     assert [r["arrived_yuan"] for r in ledger_rows(session, "arrivals", industry="装备制造")] == [100_000_000] * 2
     assert [r["squad"] for r in ledger_rows(session, "trips", industry="光伏发电")] == ["第一小分队"]
@@ -183,8 +305,9 @@ def test_export_filters_by_date_unit_and_industry(session: Session, tmp_path: Pa
 
 def test_large_arrivals_import_in_bulk_and_export(session: Session, tmp_path: Path) -> None:
     """20,000 rows go through the bulk path (executemany / COPY) and come back with the same sum."""
-    deal = deals.sign(session, actor="t", project_name="大项目", investor="大集团", signed_on=date(2026, 1, 1),
-                      contracted_yuan=10**12)
+    deal = deals.sign(
+        session, actor="t", project_name="大项目", investor="大集团", signed_on=date(2026, 1, 1), contracted_yuan=10**12
+    )
     lines = ["项目名称,到位日期,到位资金（元）,资金来源"]
     lines += [f"大项目,2026-{1 + i % 12:02d}-{1 + i % 28:02d},{i + 1},省外" for i in range(20_000)]
     path = tmp_path / "big.csv"

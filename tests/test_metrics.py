@@ -44,23 +44,68 @@ AS_OF = date(2026, 6, 30)
 
 def build_ledger(session: Session) -> dict[str, Deal]:
     d: dict[str, Deal] = {}
-    d["D1"] = make_deal(session, project_name="D1", signed_on=date(2024, 3, 1), contracted_yuan=100_000_000,
-                        state="in_production", started_on=date(2024, 6, 1), completed_on=date(2025, 5, 1))
-    d["D2"] = make_deal(session, project_name="D2", signed_on=date(2025, 4, 1), contracted_yuan=50_000_000,
-                        state="started", started_on=date(2025, 8, 1))
-    d["D3"] = make_deal(session, project_name="D3", industry="装备制造", unit="工业园区", leader="李副县长",
-                        signed_on=date(2025, 6, 1), contracted_yuan=80_000_000)
-    d["D4"] = make_deal(session, project_name="D4", industry="装备制造", unit="工业园区", leader="李副县长",
-                        signed_on=date(2025, 9, 1), contracted_yuan=40_000_000, state="terminated",
-                        terminated_on=date(2026, 2, 1))
-    d["D5"] = make_deal(session, project_name="D5", industry="商贸流通", leader="李副县长",
-                        signed_on=date(2024, 5, 1), contracted_yuan=60_000_000, state="terminated",
-                        terminated_on=date(2025, 10, 1))
-    d["D6"] = make_deal(session, project_name="D5", investor="浙江新投资有限公司", industry="商贸流通",
-                        leader="李副县长", signed_on=date(2025, 12, 1), contracted_yuan=60_000_000, state="started",
-                        started_on=date(2026, 3, 1), replaces_id=d["D5"].id)
-    d["D7"] = make_deal(session, project_name="D1 增资", signed_on=date(2026, 2, 1), contracted_yuan=30_000_000,
-                        increases_id=d["D1"].id)
+    d["D1"] = make_deal(
+        session,
+        project_name="D1",
+        signed_on=date(2024, 3, 1),
+        contracted_yuan=100_000_000,
+        state="in_production",
+        started_on=date(2024, 6, 1),
+        completed_on=date(2025, 5, 1),
+    )
+    d["D2"] = make_deal(
+        session,
+        project_name="D2",
+        signed_on=date(2025, 4, 1),
+        contracted_yuan=50_000_000,
+        state="started",
+        started_on=date(2025, 8, 1),
+    )
+    d["D3"] = make_deal(
+        session,
+        project_name="D3",
+        industry="装备制造",
+        unit="工业园区",
+        leader="李副县长",
+        signed_on=date(2025, 6, 1),
+        contracted_yuan=80_000_000,
+    )
+    d["D4"] = make_deal(
+        session,
+        project_name="D4",
+        industry="装备制造",
+        unit="工业园区",
+        leader="李副县长",
+        signed_on=date(2025, 9, 1),
+        contracted_yuan=40_000_000,
+        state="terminated",
+        terminated_on=date(2026, 2, 1),
+    )
+    d["D5"] = make_deal(
+        session,
+        project_name="D5",
+        industry="商贸流通",
+        leader="李副县长",
+        signed_on=date(2024, 5, 1),
+        contracted_yuan=60_000_000,
+        state="terminated",
+        terminated_on=date(2025, 10, 1),
+    )
+    d["D6"] = make_deal(
+        session,
+        project_name="D5",
+        investor="浙江新投资有限公司",
+        industry="商贸流通",
+        leader="李副县长",
+        signed_on=date(2025, 12, 1),
+        contracted_yuan=60_000_000,
+        state="started",
+        started_on=date(2026, 3, 1),
+        replaces_id=d["D5"].id,
+    )
+    d["D7"] = make_deal(
+        session, project_name="D1 增资", signed_on=date(2026, 2, 1), contracted_yuan=30_000_000, increases_id=d["D1"].id
+    )
     d["D8"] = make_deal(session, project_name="D8", signed_on=date(2026, 7, 15), contracted_yuan=10_000_000)
     arrivals = [
         ("D1", date(2025, 3, 1), 20_000_000, "other_province", True),
@@ -73,8 +118,9 @@ def build_ledger(session: Session) -> dict[str, Deal]:
         ("D4", date(2025, 12, 1), 2_000_000, "overseas", True),
     ]
     for key, on, yuan, source, verified in arrivals:
-        session.add(CapitalArrival(deal_id=d[key].id, arrived_on=on, arrived_yuan=yuan, source=source,
-                                   verified=verified))
+        session.add(
+            CapitalArrival(deal_id=d[key].id, arrived_on=on, arrived_yuan=yuan, source=source, verified=verified)
+        )
     session.commit()
     return d
 
@@ -108,17 +154,20 @@ def test_kpis_whole_cohort(session: Session) -> None:
     assert list(df.columns) == metrics.KPI_COLUMNS
     assert df.attrs["rules"] == "default v1"
     # cohort: D1 D2 D3 D4 D6 (D5 replaced by D6, D7 an increase, D8 signed after as_of)
-    assert_figures(row(df), {
-        "signed": 5,
-        "started": 3,  # D1 (in production), D2, D6
-        "in_production": 1,  # D1
-        "terminated": 1,  # D4
-        "contracted_yuan": 100_000_000 + 30_000_000 + 50_000_000 + 80_000_000 + 40_000_000 + 60_000_000,  # 360M
-        "arrived_yuan": 20_000_000 + 10_000_000 + 5_000_000 + 8_000_000 + 6_000_000 + 2_000_000,  # A1-4, A6, A8
-        "fulfillment_rate": 3 / 5,
-        "capital_arrival_rate": 51_000_000 / 360_000_000,
-        "completion_rate": 1 / 3,
-    })
+    assert_figures(
+        row(df),
+        {
+            "signed": 5,
+            "started": 3,  # D1 (in production), D2, D6
+            "in_production": 1,  # D1
+            "terminated": 1,  # D4
+            "contracted_yuan": 100_000_000 + 30_000_000 + 50_000_000 + 80_000_000 + 40_000_000 + 60_000_000,  # 360M
+            "arrived_yuan": 20_000_000 + 10_000_000 + 5_000_000 + 8_000_000 + 6_000_000 + 2_000_000,  # A1-4, A6, A8
+            "fulfillment_rate": 3 / 5,
+            "capital_arrival_rate": 51_000_000 / 360_000_000,
+            "completion_rate": 1 / 3,
+        },
+    )
     assert df["contracted_yuan"].dtype == "int64" and df["arrived_yuan"].dtype == "int64"
 
 
@@ -126,23 +175,48 @@ def test_kpis_by_industry(session: Session) -> None:
     build_ledger(session)
     df = metrics.kpis(session, by="industry", as_of=AS_OF)
     assert list(df.columns) == ["industry", *metrics.KPI_COLUMNS]
-    assert_figures(row(df, industry="光伏发电"), {
-        "signed": 2, "started": 2, "in_production": 1, "terminated": 0,
-        "contracted_yuan": 100_000_000 + 30_000_000 + 50_000_000,  # D1 + increment D7 + D2
-        "arrived_yuan": 20_000_000 + 10_000_000 + 5_000_000 + 8_000_000,  # A1 A2 A3 A4
-        "fulfillment_rate": 2 / 2, "capital_arrival_rate": 43 / 180, "completion_rate": 1 / 2,
-    })
-    assert_figures(row(df, industry="装备制造"), {
-        "signed": 2, "started": 0, "in_production": 0, "terminated": 1,
-        "contracted_yuan": 120_000_000, "arrived_yuan": 2_000_000,  # A8 only (A7 after as_of)
-        "fulfillment_rate": 0.0, "capital_arrival_rate": 2 / 120,
-        "completion_rate": None,  # no started deal: 0 ÷ 0 is empty, not an error
-    })
-    assert_figures(row(df, industry="商贸流通"), {
-        "signed": 1, "started": 1, "in_production": 0, "terminated": 0,
-        "contracted_yuan": 60_000_000, "arrived_yuan": 6_000_000,  # D6 only; D5 and A5 left out
-        "fulfillment_rate": 1.0, "capital_arrival_rate": 0.1, "completion_rate": 0.0,
-    })
+    assert_figures(
+        row(df, industry="光伏发电"),
+        {
+            "signed": 2,
+            "started": 2,
+            "in_production": 1,
+            "terminated": 0,
+            "contracted_yuan": 100_000_000 + 30_000_000 + 50_000_000,  # D1 + increment D7 + D2
+            "arrived_yuan": 20_000_000 + 10_000_000 + 5_000_000 + 8_000_000,  # A1 A2 A3 A4
+            "fulfillment_rate": 2 / 2,
+            "capital_arrival_rate": 43 / 180,
+            "completion_rate": 1 / 2,
+        },
+    )
+    assert_figures(
+        row(df, industry="装备制造"),
+        {
+            "signed": 2,
+            "started": 0,
+            "in_production": 0,
+            "terminated": 1,
+            "contracted_yuan": 120_000_000,
+            "arrived_yuan": 2_000_000,  # A8 only (A7 after as_of)
+            "fulfillment_rate": 0.0,
+            "capital_arrival_rate": 2 / 120,
+            "completion_rate": None,  # no started deal: 0 ÷ 0 is empty, not an error
+        },
+    )
+    assert_figures(
+        row(df, industry="商贸流通"),
+        {
+            "signed": 1,
+            "started": 1,
+            "in_production": 0,
+            "terminated": 0,
+            "contracted_yuan": 60_000_000,
+            "arrived_yuan": 6_000_000,  # D6 only; D5 and A5 left out
+            "fulfillment_rate": 1.0,
+            "capital_arrival_rate": 0.1,
+            "completion_rate": 0.0,
+        },
+    )
     assert len(df) == 3
 
 
@@ -154,8 +228,13 @@ def test_kpis_by_two_dimensions_and_signing_month(session: Session) -> None:
     assert row(df, leader="王县长", signing_year=2024)["contracted_yuan"] == 130_000_000  # D1 + D7 increment
     assert row(df, leader="李副县长", signing_year=2025)["signed"] == 3
     months = metrics.kpis(session, by="signing_month", as_of=AS_OF)
-    assert list(months["signing_month"]) == [date(2024, 3, 1), date(2025, 4, 1), date(2025, 6, 1),
-                                             date(2025, 9, 1), date(2025, 12, 1)]
+    assert list(months["signing_month"]) == [
+        date(2024, 3, 1),
+        date(2025, 4, 1),
+        date(2025, 6, 1),
+        date(2025, 9, 1),
+        date(2025, 12, 1),
+    ]
 
 
 def test_kpis_filters_and_empty_group(session: Session) -> None:
@@ -164,10 +243,18 @@ def test_kpis_filters_and_empty_group(session: Session) -> None:
     assert_figures(row(df), {"signed": 2, "contracted_yuan": 120_000_000})
     empty = metrics.kpis(session, as_of=AS_OF, industry="文化旅游")
     # no deal in the group: counts 0, every rate empty
-    assert_figures(row(empty), {
-        "signed": 0, "started": 0, "contracted_yuan": 0, "arrived_yuan": 0,
-        "fulfillment_rate": None, "capital_arrival_rate": None, "completion_rate": None,
-    })
+    assert_figures(
+        row(empty),
+        {
+            "signed": 0,
+            "started": 0,
+            "contracted_yuan": 0,
+            "arrived_yuan": 0,
+            "fulfillment_rate": None,
+            "capital_arrival_rate": None,
+            "completion_rate": None,
+        },
+    )
     assert metrics.kpis(session, by="industry", as_of=AS_OF, industry="文化旅游").empty
 
 
@@ -175,27 +262,45 @@ def test_kpis_signing_window(session: Session) -> None:
     build_ledger(session)
     df = metrics.kpis(session, as_of=AS_OF, signed_from=date(2025, 1, 1), signed_to=date(2025, 12, 31))
     # D2 D3 D4 D6
-    assert_figures(row(df), {"signed": 4, "started": 2, "terminated": 1,
-                             "contracted_yuan": 50_000_000 + 80_000_000 + 40_000_000 + 60_000_000,
-                             "arrived_yuan": 8_000_000 + 2_000_000 + 6_000_000})
+    assert_figures(
+        row(df),
+        {
+            "signed": 4,
+            "started": 2,
+            "terminated": 1,
+            "contracted_yuan": 50_000_000 + 80_000_000 + 40_000_000 + 60_000_000,
+            "arrived_yuan": 8_000_000 + 2_000_000 + 6_000_000,
+        },
+    )
 
 
 def test_kpis_as_of_takes_states_and_replacements_at_that_date(session: Session) -> None:
     build_ledger(session)
     # 2025-11-01: D6 not yet signed, so D5 still counts (terminated 2025-10-01); D7 not yet signed
     df = metrics.kpis(session, as_of=date(2025, 11, 1))
-    assert_figures(row(df), {
-        "signed": 5,  # D1 D2 D3 D4 D5
-        "started": 2,  # D1 (in production), D2 (started 2025-08-01)
-        "in_production": 1,
-        "terminated": 1,  # D5; D4 ends only 2026-02-01
-        "contracted_yuan": 100_000_000 + 50_000_000 + 80_000_000 + 40_000_000 + 60_000_000,
-        "arrived_yuan": 20_000_000 + 3_000_000,  # A1 and A5 (D5 not yet replaced)
-    })
+    assert_figures(
+        row(df),
+        {
+            "signed": 5,  # D1 D2 D3 D4 D5
+            "started": 2,  # D1 (in production), D2 (started 2025-08-01)
+            "in_production": 1,
+            "terminated": 1,  # D5; D4 ends only 2026-02-01
+            "contracted_yuan": 100_000_000 + 50_000_000 + 80_000_000 + 40_000_000 + 60_000_000,
+            "arrived_yuan": 20_000_000 + 3_000_000,  # A1 and A5 (D5 not yet replaced)
+        },
+    )
     # 2025-12-31: D6 replaced D5; the pair counts once, as D6
     df = metrics.kpis(session, as_of=date(2025, 12, 31))
-    assert_figures(row(df), {"signed": 5, "terminated": 0, "started": 2,
-                             "contracted_yuan": 330_000_000, "arrived_yuan": 20_000_000 + 2_000_000})
+    assert_figures(
+        row(df),
+        {
+            "signed": 5,
+            "terminated": 0,
+            "started": 2,
+            "contracted_yuan": 330_000_000,
+            "arrived_yuan": 20_000_000 + 2_000_000,
+        },
+    )
 
 
 def test_kpis_refuses_unknown_dimension_or_filter(session: Session) -> None:
@@ -209,9 +314,15 @@ def test_kpis_refuses_unknown_dimension_or_filter(session: Session) -> None:
 
 
 DEFAULT_TOTALS = {
-    "signed": 5, "started": 3, "in_production": 1, "terminated": 1,
-    "contracted_yuan": 360_000_000, "arrived_yuan": 51_000_000,
-    "fulfillment_rate": 3 / 5, "capital_arrival_rate": 51 / 360, "completion_rate": 1 / 3,
+    "signed": 5,
+    "started": 3,
+    "in_production": 1,
+    "terminated": 1,
+    "contracted_yuan": 360_000_000,
+    "arrived_yuan": 51_000_000,
+    "fulfillment_rate": 3 / 5,
+    "capital_arrival_rate": 51 / 360,
+    "completion_rate": 1 / 3,
 }
 
 
@@ -253,9 +364,13 @@ def test_rule_cohort_window_changes_the_cohort(session: Session) -> None:
     save_rules(session, "r", cohort_years=1, actor="t")
     # signed after 2025-06-30: D4 (2025-09-01) and D6 (2025-12-01)
     assert _changed(session, "r") == {
-        "signed": 2, "started": 1, "in_production": 0,
-        "contracted_yuan": 40_000_000 + 60_000_000, "arrived_yuan": 2_000_000 + 6_000_000,
-        "fulfillment_rate": pytest.approx(1 / 2), "capital_arrival_rate": pytest.approx(8 / 100),
+        "signed": 2,
+        "started": 1,
+        "in_production": 0,
+        "contracted_yuan": 40_000_000 + 60_000_000,
+        "arrived_yuan": 2_000_000 + 6_000_000,
+        "fulfillment_rate": pytest.approx(1 / 2),
+        "capital_arrival_rate": pytest.approx(8 / 100),
         "completion_rate": pytest.approx(0 / 1),
     }
 
@@ -270,8 +385,20 @@ def test_arrivals_by_month(session: Session) -> None:
     assert list(df["month"]) == list(range(1, 13))
     this = dict(zip(df["month"], df["arrived_yuan"], strict=True))
     last = dict(zip(df["month"], df["last_year_yuan"], strict=True))
-    assert this == {1: 0, 2: 0, 3: 10_000_000, 4: 5_000_000 + 6_000_000, 5: 8_000_000, 6: 0, 7: 1_000_000,
-                    8: 0, 9: 0, 10: 0, 11: 0, 12: 0}
+    assert this == {
+        1: 0,
+        2: 0,
+        3: 10_000_000,
+        4: 5_000_000 + 6_000_000,
+        5: 8_000_000,
+        6: 0,
+        7: 1_000_000,
+        8: 0,
+        9: 0,
+        10: 0,
+        11: 0,
+        12: 0,
+    }
     # 2025: A1 in March, A8 in December; A5 (January) is on the replaced D5
     assert {m: v for m, v in last.items() if v} == {3: 20_000_000, 12: 2_000_000}
     verified = metrics.arrivals_by_month(session, year=2026, rules=_save(session, verified_only=True))

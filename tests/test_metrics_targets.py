@@ -29,22 +29,25 @@ def test_county_arrivals_against_the_year_target(session: Session) -> None:
     actual = 10_000_000 + 5_000_000 + 8_000_000 + 6_000_000  # A2 A3 A4 A6 in 2026 up to 06-30 = 29M
     last_year = 20_000_000  # A1 on 2025-03-01 (A5 is on the replaced D5)
     to_date = 99_178_082  # 200,000,000 × 181 = 36,200,000,000; ÷ 365 = 99,178,082.2 -> 99,178,082
-    assert_figures(row(df, metric="arrived_yuan", scope="county"), {
-        "period": "2026",
-        "target": 200_000_000,
-        "target_to_date": to_date,
-        "actual": actual,
-        "completion": 29 / 200,  # 0.145
-        "time_progress": YEAR_PROGRESS,
-        "gap": to_date - actual,  # 70,178,082 behind schedule
-        "last_year": last_year,
-        "yoy": (29 - 20) / 20,  # 0.45
-        "yoy_diff": 9_000_000,
-        "growth_target": 0.1,
-        "growth_gap": (0.45 - 0.10) * 100,  # 35 percentage points
-        "rules": "default v1",
-        "note": "",
-    })
+    assert_figures(
+        row(df, metric="arrived_yuan", scope="county"),
+        {
+            "period": "2026",
+            "target": 200_000_000,
+            "target_to_date": to_date,
+            "actual": actual,
+            "completion": 29 / 200,  # 0.145
+            "time_progress": YEAR_PROGRESS,
+            "gap": to_date - actual,  # 70,178,082 behind schedule
+            "last_year": last_year,
+            "yoy": (29 - 20) / 20,  # 0.45
+            "yoy_diff": 9_000_000,
+            "growth_target": 0.1,
+            "growth_gap": (0.45 - 0.10) * 100,  # 35 percentage points
+            "rules": "default v1",
+            "note": "",
+        },
+    )
     assert df.attrs["rules"] == "default v1"
 
 
@@ -59,14 +62,34 @@ def test_unit_quarters_give_a_quarter_row_and_the_finest_target_to_date(session:
     year_row = row(df, scope="县商务局", period="2026")
     quarter_row = row(df, scope="县商务局", period="2026Q2")
     # 县商务局 deals: D1 (+D7), D2, D6. 2026 up to 05-15: A2 10M + A3 5M + A4 8M + A6 6M
-    assert_figures(year_row, {"target": 100_000_000, "target_to_date": 24_835_165, "actual": 29_000_000,
-                              "completion": 0.29, "gap": 24_835_165 - 29_000_000,
-                              "time_progress": (31 + 28 + 31 + 30 + 15) / 365,
-                              "last_year": 20_000_000, "yoy": 0.45})  # A1 2025-03-01
+    assert_figures(
+        year_row,
+        {
+            "target": 100_000_000,
+            "target_to_date": 24_835_165,
+            "actual": 29_000_000,
+            "completion": 0.29,
+            "gap": 24_835_165 - 29_000_000,
+            "time_progress": (31 + 28 + 31 + 30 + 15) / 365,
+            "last_year": 20_000_000,
+            "yoy": 0.45,
+        },
+    )  # A1 2025-03-01
     # Q2 up to 05-15: A3 5M + A4 8M + A6 6M; same days of 2025: nothing -> yoy empty
-    assert_figures(quarter_row, {"target": 30_000_000, "target_to_date": 14_835_165, "actual": 19_000_000,
-                                 "completion": 19 / 30, "time_progress": 45 / 91, "last_year": 0,
-                                 "yoy": None, "yoy_diff": 19_000_000, "growth_gap": None})
+    assert_figures(
+        quarter_row,
+        {
+            "target": 30_000_000,
+            "target_to_date": 14_835_165,
+            "actual": 19_000_000,
+            "completion": 19 / 30,
+            "time_progress": 45 / 91,
+            "last_year": 0,
+            "yoy": None,
+            "yoy_diff": 19_000_000,
+            "growth_gap": None,
+        },
+    )
     assert "no data last year" in quarter_row["note"]
     assert set(df["period"]) == {"2026", "2026Q2"}  # Q1 is over: no row of its own
 
@@ -78,14 +101,24 @@ def test_count_targets_and_leader_scope(session: Session) -> None:
     set_target(session, metric="contracted_yuan", period="2026", amount_yuan="1亿", growth=0.2, actor="t")
     df = metrics.target_progress(session, as_of=AS_OF)
     # 李副县长 deals signed in 2026 up to 06-30: none (D6 was 2025-12-01); 2025 Jan..Jun: D3 (06-01)
-    assert_figures(row(df, metric="deals_signed"), {"actual": 0, "last_year": 1, "yoy": -1.0, "yoy_diff": -1,
-                                                    "completion": 0.0})
+    assert_figures(
+        row(df, metric="deals_signed"), {"actual": 0, "last_year": 1, "yoy": -1.0, "yoy_diff": -1, "completion": 0.0}
+    )
     # deals started in 2026 up to 06-30: D6 (2026-03-01); 2025 Jan..Jun: D1 started 2024, D2 2025-08 -> none
     assert_figures(row(df, metric="deals_started"), {"actual": 1, "last_year": 0, "yoy": None, "completion": 0.5})
     # contracted in 2026: D7's increment 30M (D8 after as_of); 2025 Jan..Jun: D2 50M + D3 80M = 130M
-    assert_figures(row(df, metric="contracted_yuan"), {
-        "actual": 30_000_000, "last_year": 130_000_000, "yoy": (30 - 130) / 130, "yoy_diff": -100_000_000,
-        "growth_target": 0.2, "growth_gap": ((30 - 130) / 130 - 0.2) * 100, "completion": 0.3})
+    assert_figures(
+        row(df, metric="contracted_yuan"),
+        {
+            "actual": 30_000_000,
+            "last_year": 130_000_000,
+            "yoy": (30 - 130) / 130,
+            "yoy_diff": -100_000_000,
+            "growth_target": 0.2,
+            "growth_gap": ((30 - 130) / 130 - 0.2) * 100,
+            "completion": 0.3,
+        },
+    )
 
 
 def test_zero_target_gives_no_completion_and_says_so(session: Session) -> None:
@@ -102,20 +135,32 @@ def test_as_of_before_the_first_target(session: Session) -> None:
     set_target(session, metric="contracted_yuan", period="2026-05", amount_yuan="1000万", actor="t")
     r = row(metrics.target_progress(session, as_of=date(2026, 3, 15)), metric="contracted_yuan")
     # the year's target is the months' 20M; nothing is due before April
-    assert_figures(r, {"period": "2026", "target": 20_000_000, "target_to_date": 0, "completion": None,
-                       "actual": 30_000_000, "gap": -30_000_000})  # D7 signed 2026-02-01
+    assert_figures(
+        r,
+        {
+            "period": "2026",
+            "target": 20_000_000,
+            "target_to_date": 0,
+            "completion": None,
+            "actual": 30_000_000,
+            "gap": -30_000_000,
+        },
+    )  # D7 signed 2026-02-01
     assert "before the first target period (2026-04-01)" in r["note"]
     whole_year_before = metrics.target_progress(session, as_of=date(2025, 12, 31), year=2026)
-    assert_figures(row(whole_year_before, metric="contracted_yuan"),
-                   {"target_to_date": 0, "completion": None, "time_progress": 0.0, "actual": 0})
+    assert_figures(
+        row(whole_year_before, metric="contracted_yuan"),
+        {"target_to_date": 0, "completion": None, "time_progress": 0.0, "actual": 0},
+    )
 
 
 def test_growth_only_target(session: Session) -> None:
     build_ledger(session)
     set_target(session, metric="arrived_yuan", period="2026", growth="10%", actor="t")
     r = row(metrics.target_progress(session, as_of=AS_OF), metric="arrived_yuan")
-    assert_figures(r, {"target": None, "target_to_date": None, "completion": None, "gap": None,
-                       "yoy": 0.45, "growth_gap": 35.0})
+    assert_figures(
+        r, {"target": None, "target_to_date": None, "completion": None, "gap": None, "yoy": 0.45, "growth_gap": 35.0}
+    )
     assert r["note"] == "growth target only"
 
 
@@ -132,9 +177,16 @@ def test_rule_switch_changes_target_actuals(session: Session) -> None:
     default = metrics.target_progress(session, as_of=AS_OF).set_index("metric")
     verified = metrics.target_progress(session, as_of=AS_OF, rules="verified").set_index("metric")
     # verified only: 2026 A3 5M + A4 8M = 13M; 2025 Jan..Jun A1 20M (verified)
-    assert_figures(verified.loc["arrived_yuan"].to_dict(), {"actual": 13_000_000, "completion": 13 / 200,
-                                                           "last_year": 20_000_000, "yoy": (13 - 20) / 20,
-                                                           "rules": "verified v1"})
+    assert_figures(
+        verified.loc["arrived_yuan"].to_dict(),
+        {
+            "actual": 13_000_000,
+            "completion": 13 / 200,
+            "last_year": 20_000_000,
+            "yoy": (13 - 20) / 20,
+            "rules": "verified v1",
+        },
+    )
     assert default.loc["arrived_yuan", "actual"] == 29_000_000
     # deal counts do not depend on which arrivals count
     assert verified.loc["deals_signed", "actual"] == default.loc["deals_signed", "actual"] == 0
@@ -149,8 +201,9 @@ def _ranking_ledger(session: Session) -> None:
     d2 = make_deal(session, project_name="P2", unit="U1", credited_unit="U2", leader="乙", introducer="张引资")
     d3 = make_deal(session, project_name="P3", unit="U3", leader="丙", introducer="李引资")
     for deal, yuan in ((d1, 5_000_000), (d2, 10_000_000), (d3, 1_000_000)):
-        session.add(CapitalArrival(deal_id=deal.id, arrived_on=date(2026, 4, 1), arrived_yuan=yuan,
-                                   source="other_province"))
+        session.add(
+            CapitalArrival(deal_id=deal.id, arrived_on=date(2026, 4, 1), arrived_yuan=yuan, source="other_province")
+        )
     session.commit()
     for unit, amount in (("U1", 10_000_000), ("U2", 20_000_000), ("U3", 10_000_000)):
         set_target(session, metric="arrived_yuan", period="2026", amount_yuan=amount, scope=unit, actor="t")
@@ -204,8 +257,16 @@ def test_scorecard(session: Session) -> None:
         set_target(session, metric="arrived_yuan", period="2026", scope=unit, weight=0.6, actor="t")
     as_of = date(2026, 12, 31)  # the year is over: target to date = target
     df = metrics.scorecard(session, as_of=as_of, by="unit")
-    assert list(df.columns) == ["rank", "name", "score", "arrived_yuan_ratio", "deals_signed_ratio", "last", "note",
-                                "rules"]
+    assert list(df.columns) == [
+        "rank",
+        "name",
+        "score",
+        "arrived_yuan_ratio",
+        "deals_signed_ratio",
+        "last",
+        "note",
+        "rules",
+    ]
     # U1: arrived 5M/10M = 0.5; signed P1 and P2 (unit_key: U1 for P1, U2 for P2) -> 1/1 = 1.0
     #     score = 0.6 × 0.5 + 0.4 × 1.0 = 0.70
     # U2: arrived 10M/20M = 0.5; signed P2 -> 1/2 = 0.5; score = 0.3 + 0.2 = 0.50
@@ -214,8 +275,9 @@ def test_scorecard(session: Session) -> None:
     assert list(df["score"]) == pytest.approx([0.70, 0.50, 0.06])
     assert list(df["last"]) == [False, False, True]
     # weights given and a cap: U1's deals ratio 1.0 is not capped at 1.2; with cap 0.8 it is
-    capped = metrics.scorecard(session, as_of=as_of, by="unit", weights={"arrived_yuan": 1.0, "deals_signed": 1.0},
-                               cap=0.8)
+    capped = metrics.scorecard(
+        session, as_of=as_of, by="unit", weights={"arrived_yuan": 1.0, "deals_signed": 1.0}, cap=0.8
+    )
     # U1: 0.5 + min(1.0, 0.8) = 1.3; U2: 0.5 + 0.5 = 1.0; U3: 0.1
     assert list(capped["score"]) == pytest.approx([1.3, 1.0, 0.1])
     with pytest.raises(InvalidValue, match="cap"):

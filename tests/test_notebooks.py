@@ -22,8 +22,9 @@ def test_there_are_five_notebooks() -> None:
 def test_notebook_runs_on_the_demo_database(notebook: Path, demo_url: str, demo_as_of: date, tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        [html] = execute_notebooks([notebook], tmp_path,
-                                   env={"CRM_DATABASE_URL": demo_url, "CRM_AS_OF": demo_as_of.isoformat()})
+        [html] = execute_notebooks(
+            [notebook], tmp_path, env={"CRM_DATABASE_URL": demo_url, "CRM_AS_OF": demo_as_of.isoformat()}
+        )
     # nbclient raises on any failing cell; what is left to check is what the reader sees
     text = html.read_text(encoding="utf-8")
     assert "<table" in text  # the figures came out as tables

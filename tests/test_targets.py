@@ -43,8 +43,11 @@ def test_parse_period(text: Any, kind: str, start: date, end: date, label: str) 
 
 @pytest.mark.parametrize("text", ["26", "2026Q5", "2026-13", "May 2026", ""])
 def test_parse_period_refuses(text: str) -> None:
-    with pytest.raises(InvalidValue, match=r"period: .*write a year 2026, a quarter 2026Q2 or a month 2026-05|"
-                                           r"period: the month must be 01 to 12"):
+    with pytest.raises(
+        InvalidValue,
+        match=r"period: .*write a year 2026, a quarter 2026Q2 or a month 2026-05|"
+        r"period: the month must be 01 to 12",
+    ):
         parse_period(text)
 
 
@@ -100,7 +103,12 @@ def test_cohort_start() -> None:
 def test_set_target_creates_then_updates_with_audit(session: Session) -> None:
     target = set_target(session, metric="arrived_yuan", period="2026", amount_yuan="263亿", growth=0.1, actor="局长")
     assert (target.amount, target.growth, target.scope_key, target.period_kind, target.period_start) == (
-        26_300_000_000, 0.1, "county", "year", date(2026, 1, 1))
+        26_300_000_000,
+        0.1,
+        "county",
+        "year",
+        date(2026, 1, 1),
+    )
     again = set_target(session, metric="arrived_yuan", period="2026", amount_yuan="270亿", actor="局长")
     assert again.id == target.id
     assert (again.amount, again.growth) == (27_000_000_000, 0.1)  # growth not given: kept
@@ -114,8 +122,9 @@ def test_set_target_scopes(session: Session) -> None:
     leader = get_or_make_person(session, "李副县长")
     session.commit()
     by_unit = set_target(session, metric="deals_signed", period="2026Q2", count=5, scope="工业园区", actor="t")
-    by_leader = set_target(session, metric="deals_signed", period="2026Q2", count=3, scope="李副县长", actor="t",
-                           weight=0.4)
+    by_leader = set_target(
+        session, metric="deals_signed", period="2026Q2", count=3, scope="李副县长", actor="t", weight=0.4
+    )
     assert (by_unit.scope_kind, by_unit.unit_id, by_unit.scope_key) == ("unit", unit.id, f"unit:{unit.id}")
     assert (by_leader.scope_kind, by_leader.leader_id, by_leader.weight) == ("leader", leader.id, 0.4)
     growth = set_target(session, metric="contracted_yuan", period="2026-05", growth="15%", actor="t")
@@ -155,8 +164,9 @@ def test_scope_name_that_is_both_unit_and_leader(session: Session) -> None:
     session.commit()
     with pytest.raises(InvalidValue, match="both a unit and a leader"):
         set_target(session, metric="arrived_yuan", period="2026", amount_yuan=1, scope="张三", actor="t")
-    target = set_target(session, metric="arrived_yuan", period="2026", amount_yuan=1, scope="张三",
-                        scope_kind="leader", actor="t")
+    target = set_target(
+        session, metric="arrived_yuan", period="2026", amount_yuan=1, scope="张三", scope_kind="leader", actor="t"
+    )
     assert target.scope_kind == "leader"
 
 
@@ -167,7 +177,11 @@ def test_default_rules_follow_design(session: Session) -> None:
     rules = get_rules(session)
     assert rules_label(rules) == "default v1"
     assert (rules.fulfillment_basis, rules.completion_basis, rules.verified_only, rules.cohort_years) == (
-        "started_or_later", "started", False, None)
+        "started_or_later",
+        "started",
+        False,
+        None,
+    )
     assert rules.sources == ["overseas", "other_province", "other_city", "other_county"]
 
 
@@ -177,7 +191,11 @@ def test_save_rules_makes_a_new_version_each_time(session: Session) -> None:
     assert (rules_label(first), rules_label(second)) == ("市口径 v1", "市口径 v2")
     # v2 keeps what v1 said unless told otherwise; v1 is untouched
     assert (second.fulfillment_basis, second.sources, second.verified_only, second.cohort_years) == (
-        "not_terminated", ["overseas", "other_province"], True, 3)
+        "not_terminated",
+        ["overseas", "other_province"],
+        True,
+        3,
+    )
     session.refresh(first)
     assert (first.verified_only, first.cohort_years) == (False, None)
     assert get_rules(session, "市口径").version == 2

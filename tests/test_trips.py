@@ -55,17 +55,25 @@ def trip_specs() -> list[dict[str, Any]]:
         m = month(text)
         for i, squad in enumerate(SQUADS):
             region = regions[i % len(regions)]
-            specs.append({
-                "squad": squad,
-                "month": m,
-                "destinations": [(region, "海淀区")] if (text, i) == ("2026-06", 0) else [region],
-                "industries": [industries[i % len(industries)]],
-                "starts_on": m.replace(day=10),
-                "ends_on": m.replace(day=14),
-                "budget_yuan": 50_000,
-                "visits": [{"counterpart": f"{region}某{industries[i % len(industries)]}企业",
-                            "counterpart_kind": "企业", "contact": "王经理", "purpose": "项目推介"}],
-            })
+            specs.append(
+                {
+                    "squad": squad,
+                    "month": m,
+                    "destinations": [(region, "海淀区")] if (text, i) == ("2026-06", 0) else [region],
+                    "industries": [industries[i % len(industries)]],
+                    "starts_on": m.replace(day=10),
+                    "ends_on": m.replace(day=14),
+                    "budget_yuan": 50_000,
+                    "visits": [
+                        {
+                            "counterpart": f"{region}某{industries[i % len(industries)]}企业",
+                            "counterpart_kind": "企业",
+                            "contact": "王经理",
+                            "purpose": "项目推介",
+                        }
+                    ],
+                }
+            )
     return specs
 
 
@@ -103,6 +111,7 @@ def test_clean_campaign_has_no_findings(session: Session) -> None:
 def _drop(squad: str, text: str) -> Callable[[list[dict[str, Any]]], None]:
     def change(specs: list[dict[str, Any]]) -> None:
         specs.remove(spec_of(specs, squad, text))
+
     return change
 
 
@@ -152,7 +161,11 @@ def test_every_kind_of_finding_is_planted_once() -> None:
 
 @pytest.mark.parametrize(("kind", "change", "when", "squad", "words"), PLANTED, ids=[p[0] for p in PLANTED])
 def test_each_planted_conflict_is_found_and_named(
-    session: Session, kind: str, change: Callable[[list[dict[str, Any]]], None], when: str, squad: str | None,
+    session: Session,
+    kind: str,
+    change: Callable[[list[dict[str, Any]]], None],
+    when: str,
+    squad: str | None,
     words: list[str],
 ) -> None:
     build_campaign(session, change)
@@ -177,10 +190,18 @@ def test_trips_that_touch_on_one_day_overlap_and_back_to_back_trips_do_not(sessi
     make_squads(session)
     trips.plan_month(session, month="2026-06", regions=["北京"], industries=["光伏发电"], actor=ACTOR)
     common = {"month": "2026-06", "destinations": ["北京"], "industries": ["光伏发电"]}
-    trips.plan_trip(session, squad="第一小分队", starts_on=date(2026, 6, 10), ends_on=date(2026, 6, 14), actor=ACTOR,
-                    **common)
-    later = trips.plan_trip(session, squad="第二小分队", starts_on=date(2026, 6, 15), ends_on=date(2026, 6, 18),
-                            members=["李副县长", "王县长"], actor=ACTOR, **common)
+    trips.plan_trip(
+        session, squad="第一小分队", starts_on=date(2026, 6, 10), ends_on=date(2026, 6, 14), actor=ACTOR, **common
+    )
+    later = trips.plan_trip(
+        session,
+        squad="第二小分队",
+        starts_on=date(2026, 6, 15),
+        ends_on=date(2026, 6, 18),
+        members=["李副县长", "王县长"],
+        actor=ACTOR,
+        **common,
+    )
     kinds = {f.kind for f in trips.check_plan(session, months="2026-06")}
     assert "person_double_booked" not in kinds
     later.starts_on = date(2026, 6, 14)
@@ -192,8 +213,9 @@ def test_trips_that_touch_on_one_day_overlap_and_back_to_back_trips_do_not(sessi
 
 def test_month_without_plan_puts_every_destination_outside_plan(session: Session) -> None:
     make_squads(session)
-    trips.plan_trip(session, squad="第一小分队", month="2026-11", destinations=["海南"], industries=["文化旅游"],
-                    actor=ACTOR)
+    trips.plan_trip(
+        session, squad="第一小分队", month="2026-11", destinations=["海南"], industries=["文化旅游"], actor=ACTOR
+    )
     kinds = [f.kind for f in trips.check_plan(session, months="2026-11")]
     assert kinds.count("squad_without_trip") == 4
     assert "destination_outside_plan" in kinds and "industry_outside_plan" in kinds
@@ -202,15 +224,23 @@ def test_month_without_plan_puts_every_destination_outside_plan(session: Session
 
 def test_plan_trip_defaults_members_to_the_squad_and_audits(session: Session) -> None:
     make_squads(session)
-    trip = trips.plan_trip(session, squad="第一小分队", month="2026-06", destinations=[("北京市", "海淀区"), "天津"],
-                           industries="光伏发电、装备制造", budget_yuan="5万", actor=ACTOR)
+    trip = trips.plan_trip(
+        session,
+        squad="第一小分队",
+        month="2026-06",
+        destinations=[("北京市", "海淀区"), "天津"],
+        industries="光伏发电、装备制造",
+        budget_yuan="5万",
+        actor=ACTOR,
+    )
     table = trips.trips_in_month(session, month="2026-06")
     row = table.iloc[0]
     assert row["trip_id"] == trip.id and row["members"] == "王县长、招商干部甲"
     assert row["destinations"] == "北京(海淀区)、天津" and row["industries"] == "光伏发电、装备制造"
     assert row["budget_yuan"] == 50_000
-    audited = session.exec(select(AuditLog.field).where(AuditLog.entity == "trip", AuditLog.entity_id == trip.id,
-                                                        AuditLog.actor == ACTOR)).all()
+    audited = session.exec(
+        select(AuditLog.field).where(AuditLog.entity == "trip", AuditLog.entity_id == trip.id, AuditLog.actor == ACTOR)
+    ).all()
     assert {"squad_id", "month", "budget_yuan", "destinations", "industries", "members"} <= set(audited)
 
 
@@ -244,40 +274,114 @@ def _count(session: Session, model: Any) -> int:
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda s: trips.plan_month(s, month="2026-13", regions=["北京"], industries=["光伏发电"], actor=ACTOR),
-         InvalidValue, "month: not a month"),
-        (lambda s: trips.plan_month(s, month="2026-06", regions=["火星"], industries=["光伏发电"], actor=ACTOR),
-         InvalidValue, "region: not a province-level division"),
-        (lambda s: trips.plan_month(s, month="2026-06", regions=["北京"], industries=["挖矿"], actor=ACTOR),
-         InvalidValue, "industry: unknown industry"),
-        (lambda s: trips.plan_month(s, month="2026-06", regions=[], industries=["光伏发电"], actor=ACTOR),
-         InvalidValue, "at least one destination"),
-        (lambda s: trips.plan_trip(s, squad="第九小分队", month="2026-06", destinations=["北京"], actor=ACTOR),
-         NotFound, "no squad '第九小分队'"),
-        (lambda s: trips.plan_trip(s, squad="第一小分队", month="2026-06", destinations=["北京"],
-                                   starts_on=date(2026, 7, 1), actor=ACTOR),
-         InvalidValue, "must start in that month"),
-        (lambda s: trips.plan_trip(s, squad="第一小分队", month="2026-06", destinations=["北京"],
-                                   starts_on=date(2026, 6, 10), ends_on=date(2026, 6, 9), actor=ACTOR),
-         InvalidValue, "ends before it starts"),
-        (lambda s: trips.plan_trip(s, squad="第一小分队", month="2026-06", destinations=[], actor=ACTOR),
-         InvalidValue, "at least one destination"),
-        (lambda s: trips.plan_trip(s, squad="第一小分队", month="2026-06", destinations=["北京"], budget_yuan="五万",
-                                   actor=ACTOR),
-         InvalidValue, "budget_yuan: cannot read"),
-        (lambda s: trips.plan_trip(s, squad="第一小分队", month="2026-06", destinations=["北京"],
-                                   members=["新来的人"], visits=[{"company": "x"}], actor=ACTOR),
-         InvalidValue, r"visits\[0\]: unknown keys"),
-        (lambda s: trips.plan_trip(s, squad="第一小分队", month="2026-06", destinations=["北京"],
-                                   visits=[{"counterpart": "x", "counterpart_kind": "政府"}], actor=ACTOR),
-         InvalidValue, "counterpart_kind: not a kind"),
-        (lambda s: trips.create_squad(s, name="第一小分队", leader="某人", actor=ACTOR),
-         Duplicate, "squad '第一小分队' already exists"),
-        (lambda s: trips.copy_plan(s, from_month="2026-05", to_months=["2026-06"], actor=ACTOR),
-         NotFound, "no campaign month '2026-05'"),
+        (
+            lambda s: trips.plan_month(s, month="2026-13", regions=["北京"], industries=["光伏发电"], actor=ACTOR),
+            InvalidValue,
+            "month: not a month",
+        ),
+        (
+            lambda s: trips.plan_month(s, month="2026-06", regions=["火星"], industries=["光伏发电"], actor=ACTOR),
+            InvalidValue,
+            "region: not a province-level division",
+        ),
+        (
+            lambda s: trips.plan_month(s, month="2026-06", regions=["北京"], industries=["挖矿"], actor=ACTOR),
+            InvalidValue,
+            "industry: unknown industry",
+        ),
+        (
+            lambda s: trips.plan_month(s, month="2026-06", regions=[], industries=["光伏发电"], actor=ACTOR),
+            InvalidValue,
+            "at least one destination",
+        ),
+        (
+            lambda s: trips.plan_trip(s, squad="第九小分队", month="2026-06", destinations=["北京"], actor=ACTOR),
+            NotFound,
+            "no squad '第九小分队'",
+        ),
+        (
+            lambda s: trips.plan_trip(
+                s, squad="第一小分队", month="2026-06", destinations=["北京"], starts_on=date(2026, 7, 1), actor=ACTOR
+            ),
+            InvalidValue,
+            "must start in that month",
+        ),
+        (
+            lambda s: trips.plan_trip(
+                s,
+                squad="第一小分队",
+                month="2026-06",
+                destinations=["北京"],
+                starts_on=date(2026, 6, 10),
+                ends_on=date(2026, 6, 9),
+                actor=ACTOR,
+            ),
+            InvalidValue,
+            "ends before it starts",
+        ),
+        (
+            lambda s: trips.plan_trip(s, squad="第一小分队", month="2026-06", destinations=[], actor=ACTOR),
+            InvalidValue,
+            "at least one destination",
+        ),
+        (
+            lambda s: trips.plan_trip(
+                s, squad="第一小分队", month="2026-06", destinations=["北京"], budget_yuan="五万", actor=ACTOR
+            ),
+            InvalidValue,
+            "budget_yuan: cannot read",
+        ),
+        (
+            lambda s: trips.plan_trip(
+                s,
+                squad="第一小分队",
+                month="2026-06",
+                destinations=["北京"],
+                members=["新来的人"],
+                visits=[{"company": "x"}],
+                actor=ACTOR,
+            ),
+            InvalidValue,
+            r"visits\[0\]: unknown keys",
+        ),
+        (
+            lambda s: trips.plan_trip(
+                s,
+                squad="第一小分队",
+                month="2026-06",
+                destinations=["北京"],
+                visits=[{"counterpart": "x", "counterpart_kind": "政府"}],
+                actor=ACTOR,
+            ),
+            InvalidValue,
+            "counterpart_kind: not a kind",
+        ),
+        (
+            lambda s: trips.create_squad(s, name="第一小分队", leader="某人", actor=ACTOR),
+            Duplicate,
+            "squad '第一小分队' already exists",
+        ),
+        (
+            lambda s: trips.copy_plan(s, from_month="2026-05", to_months=["2026-06"], actor=ACTOR),
+            NotFound,
+            "no campaign month '2026-05'",
+        ),
     ],
-    ids=["bad-month", "bad-region", "bad-industry", "no-region", "no-squad", "start-outside-month", "ends-first",
-         "no-destination", "bad-budget", "bad-visit-key", "bad-kind", "duplicate-squad", "no-template"],
+    ids=[
+        "bad-month",
+        "bad-region",
+        "bad-industry",
+        "no-region",
+        "no-squad",
+        "start-outside-month",
+        "ends-first",
+        "no-destination",
+        "bad-budget",
+        "bad-visit-key",
+        "bad-kind",
+        "duplicate-squad",
+        "no-template",
+    ],
 )
 def test_bad_input_is_refused_and_nothing_is_written(
     session: Session, call: Callable[[Session], Any], error: type[Exception], match: str
@@ -314,8 +418,13 @@ def test_coverage_counts_planned_and_visited_cells(session: Session) -> None:
     assert int(cover["planned"].sum()) == 65 and len(cover) == 65
     june = cover[cover["month"] == month("2026-06")]
     visited = set(map(tuple, june[june["visited"]][["region", "industry"]].values.tolist()))
-    assert visited == {("北京", "光伏发电"), ("天津", "装备制造"), ("河北", "商贸流通"), ("北京", "文化旅游"),
-                       ("天津", "光伏发电")}
+    assert visited == {
+        ("北京", "光伏发电"),
+        ("天津", "装备制造"),
+        ("河北", "商贸流通"),
+        ("北京", "文化旅游"),
+        ("天津", "光伏发电"),
+    }
     assert int(june["trips"].sum()) == 5 and int(june["visits"].sum()) == 0
     first = trips.trips_in_month(session, month="2026-06").iloc[0]
     visit = session.exec(select(Visit).where(Visit.trip_id == int(first["trip_id"]))).one()
@@ -327,11 +436,21 @@ def test_coverage_counts_planned_and_visited_cells(session: Session) -> None:
 
 def test_an_unplanned_trip_shows_in_coverage_as_not_planned(session: Session) -> None:
     make_squads(session)
-    trips.plan_trip(session, squad="第一小分队", month="2026-11", destinations=["海南"], industries=["文化旅游"],
-                    actor=ACTOR)
+    trips.plan_trip(
+        session, squad="第一小分队", month="2026-11", destinations=["海南"], industries=["文化旅游"], actor=ACTOR
+    )
     cover = trips.coverage(session)
-    assert cover.to_dict(orient="records") == [{"month": date(2026, 11, 1), "region": "海南", "industry": "文化旅游",
-                                                "planned": False, "trips": 1, "visits": 0, "visited": True}]
+    assert cover.to_dict(orient="records") == [
+        {
+            "month": date(2026, 11, 1),
+            "region": "海南",
+            "industry": "文化旅游",
+            "planned": False,
+            "trips": 1,
+            "visits": 0,
+            "visited": True,
+        }
+    ]
 
 
 # ---------------------------------------------------------------- one trip from visit to arrived capital
@@ -343,32 +462,71 @@ def produced(session: Session) -> dict[str, Any]:
     with two capital arrivals; squad 2's trip produced nothing."""
     make_squads(session)
     trip = trips.plan_trip(
-        session, squad="第一小分队", month="2026-06", destinations=["北京", "天津"], industries=["光伏发电", "装备制造"],
-        starts_on=date(2026, 6, 10), ends_on=date(2026, 6, 14), budget_yuan=50_000,
-        visits=[{"counterpart": "天津浙江商会", "counterpart_kind": "商会", "region": "天津"},
-                {"counterpart": "北京某材料公司", "region": "北京"}],
+        session,
+        squad="第一小分队",
+        month="2026-06",
+        destinations=["北京", "天津"],
+        industries=["光伏发电", "装备制造"],
+        starts_on=date(2026, 6, 10),
+        ends_on=date(2026, 6, 14),
+        budget_yuan=50_000,
+        visits=[
+            {"counterpart": "天津浙江商会", "counterpart_kind": "商会", "region": "天津"},
+            {"counterpart": "北京某材料公司", "region": "北京"},
+        ],
         actor=ACTOR,
     )
-    other = trips.plan_trip(session, squad="第二小分队", month="2026-06", destinations=["河北"], budget_yuan=30_000,
-                            actor=ACTOR)
+    other = trips.plan_trip(
+        session, squad="第二小分队", month="2026-06", destinations=["河北"], budget_yuan=30_000, actor=ACTOR
+    )
     chamber, _ = session.exec(select(Visit).where(Visit.trip_id == trip.id).order_by(col(Visit.id))).all()
     assert chamber.id is not None and trip.id is not None
-    held = trips.record_visit(session, visit_id=chamber.id, visited_on=date(2026, 6, 11),
-                              attendees=["王县长", "招商干部甲"], notes="商会推荐两家企业", actor=ACTOR)
-    met = trips.record_visit(session, trip_id=trip.id, visited_on=date(2026, 6, 12), counterpart="北京某光伏集团",
-                             region="北京", notes="有意向建组件厂", actor=ACTOR)
+    held = trips.record_visit(
+        session,
+        visit_id=chamber.id,
+        visited_on=date(2026, 6, 11),
+        attendees=["王县长", "招商干部甲"],
+        notes="商会推荐两家企业",
+        actor=ACTOR,
+    )
+    met = trips.record_visit(
+        session,
+        trip_id=trip.id,
+        visited_on=date(2026, 6, 12),
+        counterpart="北京某光伏集团",
+        region="北京",
+        notes="有意向建组件厂",
+        actor=ACTOR,
+    )
     assert met.id is not None and held.id is not None
-    solar = trips.add_lead(session, project_name="1GW光伏组件项目", investor_name="北京某光伏集团有限公司",
-                           visit_id=met.id, received_on=date(2026, 6, 12), planned_yuan="5亿", industry="光伏发电",
-                           category="新能源", actor=ACTOR)
-    machine = trips.add_lead(session, project_name="农机装备项目", investor_name="天津某机械公司", visit_id=held.id,
-                             received_on=date(2026, 6, 11), planned_yuan=200_000_000, industry="装备制造",
-                             category="先进制造", actor=ACTOR)
+    solar = trips.add_lead(
+        session,
+        project_name="1GW光伏组件项目",
+        investor_name="北京某光伏集团有限公司",
+        visit_id=met.id,
+        received_on=date(2026, 6, 12),
+        planned_yuan="5亿",
+        industry="光伏发电",
+        category="新能源",
+        actor=ACTOR,
+    )
+    machine = trips.add_lead(
+        session,
+        project_name="农机装备项目",
+        investor_name="天津某机械公司",
+        visit_id=held.id,
+        received_on=date(2026, 6, 11),
+        planned_yuan=200_000_000,
+        industry="装备制造",
+        category="先进制造",
+        actor=ACTOR,
+    )
     assert solar.id is not None and machine.id is not None
     trips.advance_lead(session, solar.id, stage="洽谈", actor=ACTOR)
     trips.advance_lead(session, solar.id, stage="intent", actor=ACTOR)
-    deal = trips.sign_lead(session, solar.id, signed_on=date(2026, 7, 20), contracted_yuan="3亿", actor=ACTOR,
-                           leader="王县长")
+    deal = trips.sign_lead(
+        session, solar.id, signed_on=date(2026, 7, 20), contracted_yuan="3亿", actor=ACTOR, leader="王县长"
+    )
     assert deal.id is not None
     for day, amount in ((date(2026, 8, 1), 50_000_000), (date(2026, 9, 15), 30_000_000)):
         session.add(CapitalArrival(deal_id=deal.id, arrived_on=day, arrived_yuan=amount, source="other_province"))
@@ -383,18 +541,34 @@ def test_sign_lead_creates_the_deal_and_keeps_the_link(session: Session, produce
     assert lead is not None and lead.stage == "signed" and lead.deal_id == deal.id
     stored = session.get(Deal, deal.id)
     assert stored is not None
-    assert (stored.project_name, stored.contracted_yuan, stored.signed_on) == ("1GW光伏组件项目", 300_000_000,
-                                                                               date(2026, 7, 20))
+    assert (stored.project_name, stored.contracted_yuan, stored.signed_on) == (
+        "1GW光伏组件项目",
+        300_000_000,
+        date(2026, 7, 20),
+    )
     assert stored.origin_region_id == lead.origin_region_id  # the visit's province, 北京
-    audit = session.exec(select(AuditLog.field).where(AuditLog.entity == "lead", AuditLog.entity_id == solar.id,
-                                                      AuditLog.action == "sign")).all()
+    audit = session.exec(
+        select(AuditLog.field).where(
+            AuditLog.entity == "lead", AuditLog.entity_id == solar.id, AuditLog.action == "sign"
+        )
+    ).all()
     assert set(audit) == {"stage", "deal_id"}
 
 
 def test_funnel_by_trip_follows_the_capital(session: Session, produced: dict[str, Any]) -> None:
     df = trips.funnel(session, by="trip")
-    assert list(df.columns) == ["trip_id", "month", "squad", "visits", "leads", "signed", "contracted_yuan",
-                                "arrived_yuan", "cost_yuan", "cost_per_signed_yuan"]
+    assert list(df.columns) == [
+        "trip_id",
+        "month",
+        "squad",
+        "visits",
+        "leads",
+        "signed",
+        "contracted_yuan",
+        "arrived_yuan",
+        "cost_yuan",
+        "cost_per_signed_yuan",
+    ]
     rows = df.set_index("trip_id")
     trip = rows.loc[produced["trip"].id]
     assert trip["squad"] == "第一小分队" and trip["month"] == date(2026, 6, 1)
@@ -412,22 +586,25 @@ def test_funnel_by_trip_follows_the_capital(session: Session, produced: dict[str
 
 def test_funnel_by_squad_region_and_industry(session: Session, produced: dict[str, Any]) -> None:
     squad = trips.funnel(session, by="squad").set_index("squad")
-    assert squad.loc["第一小分队", ["visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan"]
-                      ].tolist() == [2, 2, 1, 300_000_000, 80_000_000, 42_000]
+    assert squad.loc[
+        "第一小分队", ["visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan"]
+    ].tolist() == [2, 2, 1, 300_000_000, 80_000_000, 42_000]
     assert squad.loc["第二小分队", "cost_yuan"] == 30_000
 
     # by region: each visit in its province; 42,000 split over 北京 and 天津
     region = trips.funnel(session, by="region").set_index("region")
-    assert region.loc["北京", ["visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan",
-                              "cost_per_signed_yuan"]].tolist() == [1, 1, 1, 300_000_000, 80_000_000, 21_000, 21_000]
+    assert region.loc[
+        "北京", ["visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan", "cost_per_signed_yuan"]
+    ].tolist() == [1, 1, 1, 300_000_000, 80_000_000, 21_000, 21_000]
     assert region.loc["天津", ["visits", "leads", "signed", "cost_yuan"]].tolist() == [1, 1, 0, 21_000]
     assert pd.isna(region.loc["天津", "cost_per_signed_yuan"])
     assert region.loc["河北", "cost_yuan"] == 30_000 and region.loc["河北", "visits"] == 0
 
     # by industry: leads by their own industry; visits and cost by the trip's industries
     industry = trips.funnel(session, by="industry").set_index("industry")
-    assert industry.loc["光伏发电", ["visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan"]
-                        ].tolist() == [2, 1, 1, 300_000_000, 80_000_000, 21_000]
+    assert industry.loc[
+        "光伏发电", ["visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan"]
+    ].tolist() == [2, 1, 1, 300_000_000, 80_000_000, 21_000]
     assert industry.loc["装备制造", ["visits", "leads", "signed", "cost_yuan"]].tolist() == [2, 1, 0, 21_000]
     assert set(industry.index) == {"光伏发电", "装备制造"}  # squad 2's trip targets no industry
 
@@ -438,18 +615,36 @@ def test_funnel_rejects_an_unknown_dimension(session: Session) -> None:
 
 
 def test_reserve_by_category_against_the_target(session: Session, produced: dict[str, Any]) -> None:
-    trips.add_lead(session, project_name="储备项目甲", received_on=date(2026, 5, 1), planned_yuan="10亿",
-                   category="先进制造", source="planned project", actor=ACTOR)
-    dropped = trips.add_lead(session, project_name="放弃的项目", received_on=date(2026, 5, 1), planned_yuan="8亿",
-                             category="先进制造", actor=ACTOR)
+    trips.add_lead(
+        session,
+        project_name="储备项目甲",
+        received_on=date(2026, 5, 1),
+        planned_yuan="10亿",
+        category="先进制造",
+        source="planned project",
+        actor=ACTOR,
+    )
+    dropped = trips.add_lead(
+        session,
+        project_name="放弃的项目",
+        received_on=date(2026, 5, 1),
+        planned_yuan="8亿",
+        category="先进制造",
+        actor=ACTOR,
+    )
     assert dropped.id is not None
     trips.advance_lead(session, dropped.id, stage="放弃", actor=ACTOR)
     trips.add_lead(session, project_name="无分类项目", received_on=date(2026, 5, 2), actor=ACTOR)
     df = trips.reserve(session, target_yuan="350亿")
     # open leads: 农机装备 2亿 + 储备项目甲 10亿 in 先进制造; 无分类项目 without an amount; the signed and dropped are out
     assert df.to_dict(orient="records") == [
-        {"category": "先进制造", "leads": 2, "planned_yuan": 1_200_000_000, "target_yuan": 35_000_000_000,
-         "share": 1_200_000_000 / 35_000_000_000},
+        {
+            "category": "先进制造",
+            "leads": 2,
+            "planned_yuan": 1_200_000_000,
+            "target_yuan": 35_000_000_000,
+            "share": 1_200_000_000 / 35_000_000_000,
+        },
         {"category": "未分类", "leads": 1, "planned_yuan": 0, "target_yuan": 35_000_000_000, "share": 0.0},
     ]
     assert df.attrs["gap_yuan"] == 35_000_000_000 - 1_200_000_000
@@ -469,8 +664,7 @@ def test_reserve_by_category_against_the_target(session: Session, produced: dict
         (["成交"], InvalidValue, "stage: not a lead stage"),
     ],
 )
-def test_lead_stages_move_forward_only(session: Session, steps: list[str], error: type[Exception], match: str
-                                       ) -> None:
+def test_lead_stages_move_forward_only(session: Session, steps: list[str], error: type[Exception], match: str) -> None:
     lead = trips.add_lead(session, project_name="项目", received_on=date(2026, 6, 1), actor=ACTOR)
     assert lead.id is not None
     with pytest.raises(error, match=match):
@@ -493,9 +687,16 @@ def test_signing_a_dropped_lead_or_one_without_investor_is_refused(session: Sess
 
 def test_visits_and_leads_refuse_impossible_records(session: Session) -> None:
     make_squads(session)
-    trip = trips.plan_trip(session, squad="第一小分队", month="2026-06", destinations=["北京"],
-                           starts_on=date(2026, 6, 10), ends_on=date(2026, 6, 14),
-                           visits=[{"counterpart": None}, {"counterpart": "甲公司"}], actor=ACTOR)
+    trip = trips.plan_trip(
+        session,
+        squad="第一小分队",
+        month="2026-06",
+        destinations=["北京"],
+        starts_on=date(2026, 6, 10),
+        ends_on=date(2026, 6, 14),
+        visits=[{"counterpart": None}, {"counterpart": "甲公司"}],
+        actor=ACTOR,
+    )
     blank, planned = session.exec(select(Visit).where(Visit.trip_id == trip.id).order_by(col(Visit.id))).all()
     assert blank.id is not None and planned.id is not None and trip.id is not None
     with pytest.raises(InvalidValue, match="counterpart: a held visit must name"):
@@ -528,12 +729,13 @@ RECEIVED = date(2026, 6, 1)
         (date(2026, 6, 4), [("acknowledge", date(2026, 6, 2), 2)]),  # assessment due today
         (date(2026, 6, 5), [("acknowledge", date(2026, 6, 2), 3), ("assess", date(2026, 6, 4), 1)]),
         (date(2026, 6, 8), [("acknowledge", date(2026, 6, 2), 6), ("assess", date(2026, 6, 4), 4)]),
-        (date(2026, 6, 9), [("acknowledge", date(2026, 6, 2), 7), ("assess", date(2026, 6, 4), 5),
-                            ("feedback", date(2026, 6, 8), 1)]),
+        (
+            date(2026, 6, 9),
+            [("acknowledge", date(2026, 6, 2), 7), ("assess", date(2026, 6, 4), 5), ("feedback", date(2026, 6, 8), 1)],
+        ),
     ],
 )
-def test_missed_deadlines_of_an_unanswered_lead(session: Session, as_of: date, expected: list[tuple[Any, ...]]
-                                                ) -> None:
+def test_missed_deadlines_of_an_unanswered_lead(session: Session, as_of: date, expected: list[tuple[Any, ...]]) -> None:
     trips.add_lead(session, project_name="未答复项目", received_on=RECEIVED, actor=ACTOR)
     df = trips.overdue_leads(session, as_of=as_of)
     assert list(zip(df["step"], df["due_on"], df["days_late"], strict=True)) == expected
@@ -543,12 +745,28 @@ def test_missed_deadlines_of_an_unanswered_lead(session: Session, as_of: date, e
 def test_late_steps_are_listed_and_on_time_steps_are_not(session: Session) -> None:
     lead = trips.add_lead(session, project_name="答复项目", received_on=RECEIVED, owner="招商干部甲", actor=ACTOR)
     assert lead.id is not None
-    trips.record_lead_response(session, lead.id, acknowledged_on=date(2026, 6, 2), assessed_on=date(2026, 6, 5),
-                               feedback_on=date(2026, 6, 8), actor=ACTOR)
+    trips.record_lead_response(
+        session,
+        lead.id,
+        acknowledged_on=date(2026, 6, 2),
+        assessed_on=date(2026, 6, 5),
+        feedback_on=date(2026, 6, 8),
+        actor=ACTOR,
+    )
     df = trips.overdue_leads(session, as_of=date(2026, 6, 30))
     assert df[["lead_id", "step", "step_label", "due_on", "done_on", "days_late", "owner"]].to_dict(
-        orient="records") == [{"lead_id": lead.id, "step": "assess", "step_label": "研判", "due_on": date(2026, 6, 4),
-                               "done_on": date(2026, 6, 5), "days_late": 1, "owner": "招商干部甲"}]
+        orient="records"
+    ) == [
+        {
+            "lead_id": lead.id,
+            "step": "assess",
+            "step_label": "研判",
+            "due_on": date(2026, 6, 4),
+            "done_on": date(2026, 6, 5),
+            "days_late": 1,
+            "owner": "招商干部甲",
+        }
+    ]
     # on 2026-06-04 the (later) assessment is not yet done, and due that very day
     assert trips.overdue_leads(session, as_of=date(2026, 6, 4)).empty
     # with a 2-day assessment deadline and a 1-week acknowledgement it is different
@@ -586,8 +804,15 @@ def test_plan_visit_takes_the_trips_single_province(session: Session) -> None:
     make_squads(session)
     trip = trips.plan_trip(session, squad="第一小分队", month="2026-06", destinations=[("北京", "海淀区")], actor=ACTOR)
     assert trip.id is not None
-    visit = trips.plan_visit(session, trip_id=trip.id, counterpart="北京河北商会", counterpart_kind="chamber",
-                             contact="秘书长", purpose="以商招商", actor=ACTOR)
+    visit = trips.plan_visit(
+        session,
+        trip_id=trip.id,
+        counterpart="北京河北商会",
+        counterpart_kind="chamber",
+        contact="秘书长",
+        purpose="以商招商",
+        actor=ACTOR,
+    )
     beijing = session.exec(select(Visit.region_id).where(Visit.id == visit.id)).one()
     assert (visit.status, visit.counterpart_kind, visit.city) == ("planned", "chamber", "海淀区")
     assert beijing is not None and beijing == find_region(session, "北京市").id
@@ -598,18 +823,23 @@ def test_plan_visit_takes_the_trips_single_province(session: Session) -> None:
 
 def test_step_shortcuts_and_planned_visits(session: Session) -> None:
     make_squads(session)
-    trip = trips.plan_trip(session, squad="第一小分队", month="2026-06", destinations=["北京"],
-                           starts_on=date(2026, 6, 10), ends_on=date(2026, 6, 14),
-                           visits=[{"counterpart": "甲公司"}, {"counterpart": "乙商会", "counterpart_kind": "商会"}],
-                           actor=ACTOR)
+    trip = trips.plan_trip(
+        session,
+        squad="第一小分队",
+        month="2026-06",
+        destinations=["北京"],
+        starts_on=date(2026, 6, 10),
+        ends_on=date(2026, 6, 14),
+        visits=[{"counterpart": "甲公司"}, {"counterpart": "乙商会", "counterpart_kind": "商会"}],
+        actor=ACTOR,
+    )
     assert trip.id is not None
     first, second = trips.planned_visits(session, trip.id)
     assert (first.counterpart, second.counterpart_kind) == ("甲公司", "chamber")
     assert first.id is not None
     trips.record_visit(session, visit_id=first.id, visited_on=date(2026, 6, 10), actor=ACTOR)
     assert [v.counterpart for v in trips.planned_visits(session, trip.id)] == ["乙商会"]
-    lead = trips.add_lead(session, project_name="项目", visit_id=first.id, received_on=date(2026, 6, 10),
-                          actor=ACTOR)
+    lead = trips.add_lead(session, project_name="项目", visit_id=first.id, received_on=date(2026, 6, 10), actor=ACTOR)
     assert lead.id is not None
     trips.acknowledge_lead(session, lead.id, on=date(2026, 6, 10), actor=ACTOR)
     trips.assess_lead(session, lead.id, on=date(2026, 6, 12), actor=ACTOR)
@@ -617,7 +847,10 @@ def test_step_shortcuts_and_planned_visits(session: Session) -> None:
     stored = session.get(Lead, lead.id)
     assert stored is not None
     assert (stored.acknowledged_on, stored.assessed_on, stored.feedback_on) == (
-        date(2026, 6, 10), date(2026, 6, 12), date(2026, 6, 20))
+        date(2026, 6, 10),
+        date(2026, 6, 12),
+        date(2026, 6, 20),
+    )
     assert stored.source == "外出招商"
     late = trips.overdue_leads(session, as_of=date(2026, 6, 30))
     assert late[["step", "days_late"]].values.tolist() == [["feedback", 3]]  # due 06-17, done 06-20

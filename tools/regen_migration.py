@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VERSIONS = ROOT / "crm" / "migrations" / "versions"
 TARGET = VERSIONS / "0001_initial_schema.py"
 
-TRIGGERS = '''
+TRIGGERS = """
 # The audit log is append-only in the database (copied from crm.models, frozen with this revision).
 AUDIT_APPEND_ONLY_DDL: dict[str, list[str]] = {
     "sqlite": [
@@ -35,7 +35,7 @@ AUDIT_APPEND_ONLY_DDL: dict[str, list[str]] = {
         "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
     ],
 }
-'''
+"""
 
 
 def main() -> None:
@@ -45,9 +45,22 @@ def main() -> None:
         old = TARGET.read_text() if TARGET.exists() else None
         TARGET.unlink(missing_ok=True)
         result = subprocess.run(
-            [sys.executable, "-m", "alembic", "-c", str(ini), "revision", "--autogenerate",
-             "-m", "initial schema", "--rev-id", "0001"],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "alembic",
+                "-c",
+                str(ini),
+                "revision",
+                "--autogenerate",
+                "-m",
+                "initial schema",
+                "--rev-id",
+                "0001",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode:
             if old is not None:
@@ -55,15 +68,25 @@ def main() -> None:
             sys.exit(result.stderr)
     s = TARGET.read_text()
     s = s.replace("Revises: \n", "Revises:\n")
-    s = s.replace("depends_on: str | Sequence[str] | None = None\n",
-                  "depends_on: str | Sequence[str] | None = None\n" + TRIGGERS, 1)
+    s = s.replace(
+        "depends_on: str | Sequence[str] | None = None\n",
+        "depends_on: str | Sequence[str] | None = None\n" + TRIGGERS,
+        1,
+    )
     marker = "        batch_op.create_index('ix_audit_entity', ['entity', 'entity_id'], unique=False)\n"
     assert marker in s, "audit_log index not found; update tools/regen_migration.py"
-    s = s.replace(marker, marker + "    for statement in AUDIT_APPEND_ONLY_DDL.get(op.get_bind().dialect.name, []):\n"
-                  "        op.execute(statement)\n", 1)
-    s = s.replace("    op.drop_table('audit_log')\n", "    op.drop_table('audit_log')\n"
-                  "    if op.get_bind().dialect.name == \"postgresql\":\n"
-                  "        op.execute(\"DROP FUNCTION IF EXISTS audit_log_append_only()\")\n")
+    s = s.replace(
+        marker,
+        marker + "    for statement in AUDIT_APPEND_ONLY_DDL.get(op.get_bind().dialect.name, []):\n"
+        "        op.execute(statement)\n",
+        1,
+    )
+    s = s.replace(
+        "    op.drop_table('audit_log')\n",
+        "    op.drop_table('audit_log')\n"
+        '    if op.get_bind().dialect.name == "postgresql":\n'
+        '        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")\n',
+    )
     s = "\n".join(line for line in s.splitlines() if not line.startswith("Create Date:")) + "\n"
     TARGET.write_text(s)
     print(f"wrote {TARGET.relative_to(ROOT)}")

@@ -16,8 +16,7 @@ from crm.cli.reports import report_app
 
 app = typer.Typer(
     name="crm",
-    help="招商引资 CRM: signed deals, capital arrivals, promotion trips and targets.\n\n"
-    "Example: crm --db crm.db init",
+    help="招商引资 CRM: signed deals, capital arrivals, promotion trips and targets.\n\nExample: crm --db crm.db init",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -112,10 +112,14 @@ def emit(df: pd.DataFrame, fmt: Format, out: Path | None = None, *, title: str |
         text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
     else:
         with pd.option_context(
-            "display.unicode.east_asian_width", True,
-            "display.max_rows", 500,
-            "display.max_columns", 50,
-            "display.width", 200,
+            "display.unicode.east_asian_width",
+            True,
+            "display.max_rows",
+            500,
+            "display.max_columns",
+            50,
+            "display.width",
+            200,
         ):
             body = "(no rows)" if df.empty else df.to_string(index=False)
         text = (f"{title}\n" if title else "") + body + "\n"

@@ -27,8 +27,10 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(f"database {engine.url.render_as_string()} migrated {before or 'empty'} -> {result['revision']}")
         if result["reference_rows_added"]:
-            typer.echo(f"added {result['reference_rows_added']} reference rows (regions, industries, stall reasons, "
-                       "counting rules)")
+            typer.echo(
+                f"added {result['reference_rows_added']} reference rows (regions, industries, stall reasons, "
+                "counting rules)"
+            )
 
     @app.command()
     def version() -> None:

@@ -60,7 +60,9 @@ def sign_command(
     event: str | None = typer.Option(None, "--event", help="Signing event (签约活动)."),
     signer: str | None = typer.Option(None, "--signer", help="Who signed for the county."),
     credit_code: str | None = typer.Option(None, "--credit-code", help="Investor's unified social credit code."),
-    increases: int | None = typer.Option(None, "--increases", help="Parent deal id: this is a capital increase (增资)."),
+    increases: int | None = typer.Option(
+        None, "--increases", help="Parent deal id: this is a capital increase (增资)."
+    ),
     note: str | None = typer.Option(None, "--note", help="Note for the audit log."),
     actor: str = ActorOption,
 ) -> None:
@@ -154,7 +156,9 @@ def reassign_command(
     deal_id: int = typer.Argument(..., help="Id of the terminated deal."),
     investor: str = typer.Option(..., "--investor", help="The new investor's name."),
     signed_on: str = typer.Option(..., "--signed-on", help="New signing date, YYYY-MM-DD."),
-    amount: str | None = typer.Option(None, "--amount", help="Contracted investment (万元 when bare); default: the old."),
+    amount: str | None = typer.Option(
+        None, "--amount", help="Contracted investment (万元 when bare); default: the old."
+    ),
     credit_code: str | None = typer.Option(None, "--credit-code", help="The new investor's credit code."),
     origin: str | None = typer.Option(None, "--origin", help="The new investor's province."),
     note: str | None = typer.Option(None, "--note", help="Note for the audit log."),
@@ -273,7 +277,13 @@ def unstarted_report(
     since_day = parse_date(since, "--since")
     with session_for(ctx) as session:
         df = deals.unstarted(
-            session, signed_since=since_day, as_of=day, unit=unit, leader=leader, industry=industry, level=level,
+            session,
+            signed_since=since_day,
+            as_of=day,
+            unit=unit,
+            leader=leader,
+            industry=industry,
+            level=level,
             thresholds=(yellow_days, red_days),
         )
     emit(df, fmt, out, title=f"签约未开工 unstarted deals as of {day}: {len(df)}")

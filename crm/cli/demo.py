@@ -29,11 +29,14 @@ def register(app: typer.Typer) -> None:
         with handled():
             init_db(engine)
         with session_for(ctx) as session:
-            summary = build_demo(session, seed=seed, as_of=day,
-                                 progress=lambda step: typer.echo(f"  demo: {step}", err=True))
-        typer.echo(f"demo county (seed {seed}, as of {day}): {summary.deals} deals, {summary.arrivals} capital "
-                   f"arrivals, {summary.targets} targets, {summary.trips} trips, {summary.visits} visits, "
-                   f"{summary.leads} leads")
+            summary = build_demo(
+                session, seed=seed, as_of=day, progress=lambda step: typer.echo(f"  demo: {step}", err=True)
+            )
+        typer.echo(
+            f"demo county (seed {seed}, as of {day}): {summary.deals} deals, {summary.arrivals} capital "
+            f"arrivals, {summary.targets} targets, {summary.trips} trips, {summary.visits} visits, "
+            f"{summary.leads} leads"
+        )
 
     @register_report("weekly")
     def weekly(ctx: typer.Context, as_of: str = AsOfOption) -> None:
@@ -46,4 +49,3 @@ def register(app: typer.Typer) -> None:
         day = parse_date(as_of, "--as-of") or date.today()
         with session_for(ctx) as session:
             typer.echo(format_dashboard(dashboard(session, as_of=day), as_of=day))
-

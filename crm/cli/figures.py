@@ -113,8 +113,9 @@ def arrival_add(
 @target_app.command("set")
 def target_set(
     ctx: typer.Context,
-    metric: str = typer.Option(..., "--metric", help="arrived_yuan, contracted_yuan, deals_signed, deals_started, "
-                               "reserve_yuan."),
+    metric: str = typer.Option(
+        ..., "--metric", help="arrived_yuan, contracted_yuan, deals_signed, deals_started, reserve_yuan."
+    ),
     period: str = typer.Option(..., "--period", help="2026, 2026Q2 or 2026-05."),
     amount: str | None = typer.Option(None, "--amount", help="Money (bare number = 万元) or, for deals_*, a count."),
     growth: str | None = typer.Option(None, "--growth", help="Target growth over last year: 0.1 or 10%."),
@@ -152,8 +153,10 @@ def target_set(
             weight=weight,
             actor=actor,
         )
-        shown = "" if target.amount is None else (
-            wan(target.amount) if target.metric in MONEY_METRICS else f"{target.amount}"
+        shown = (
+            ""
+            if target.amount is None
+            else (wan(target.amount) if target.metric in MONEY_METRICS else f"{target.amount}")
         )
         growth_text = "" if target.growth is None else f" growth {target.growth:.1%}"
         typer.echo(f"target {target.id}: {target.metric} {period} {unit or leader or 'county'} {shown}{growth_text}")
@@ -215,12 +218,14 @@ def rules_show(
 def rules_save(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Rule set name; saving again makes a new version."),
-    fulfillment_basis: str | None = typer.Option(None, "--fulfillment-basis", help="started_or_later or "
-                                                 "not_terminated."),
+    fulfillment_basis: str | None = typer.Option(
+        None, "--fulfillment-basis", help="started_or_later or not_terminated."
+    ),
     completion_basis: str | None = typer.Option(None, "--completion-basis", help="started or signed."),
     sources: str | None = typer.Option(None, "--sources", help="Comma-separated: 境外,省外,市外省内,县际."),
-    verified_only: bool | None = typer.Option(None, "--verified-only/--all-arrivals", help="Count only verified "
-                                              "arrivals, or reported ones too."),
+    verified_only: bool | None = typer.Option(
+        None, "--verified-only/--all-arrivals", help="Count only verified arrivals, or reported ones too."
+    ),
     cohort_years: int | None = typer.Option(None, "--cohort-years", help="Deals signed in the last N years; 0 = all."),
     default: bool | None = typer.Option(None, "--default/--not-default", help="Reports use it when none is named."),
     note: str | None = typer.Option(None, "--note", help="What this rule set is for."),
@@ -287,8 +292,14 @@ def report_kpis(
     with session_for(ctx) as session:
         df = metrics.kpis(session, by=by, signed_from=start, signed_to=end, as_of=day, rules=rules)
     title = f"KPIs as of {day.isoformat()} (counting rules {df.attrs['rules']})"
-    _show(df, fmt, out, title, ["contracted_yuan", "arrived_yuan"],
-          ["fulfillment_rate", "capital_arrival_rate", "completion_rate"])
+    _show(
+        df,
+        fmt,
+        out,
+        title,
+        ["contracted_yuan", "arrived_yuan"],
+        ["fulfillment_rate", "capital_arrival_rate", "completion_rate"],
+    )
 
 
 @register_report("targets")
@@ -328,8 +339,9 @@ def report_targets(
 def report_ranking(
     ctx: typer.Context,
     by: str = typer.Option("unit", "--by", help="unit, leader or introducer."),
-    metric: str = typer.Option("arrived_yuan", "--metric", help="arrived_yuan, contracted_yuan, deals_signed, "
-                               "deals_started."),
+    metric: str = typer.Option(
+        "arrived_yuan", "--metric", help="arrived_yuan, contracted_yuan, deals_signed, deals_started."
+    ),
     as_of: str | None = AsOfOption,
     year: int | None = typer.Option(None, "--year", help="Year (default: the as-of year)."),
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
@@ -344,8 +356,14 @@ def report_ranking(
     with session_for(ctx) as session:
         df = metrics.ranking(session, as_of=day, by=by, metric=metric, year=year, rules=rules)
     money = ["target", "target_to_date", "actual"] if metric in MONEY_METRICS else []
-    _show(df, fmt, out, f"Ranking by {by}, {metric}, as of {day.isoformat()} (counting rules {df.attrs['rules']})",
-          money, ["completion"])
+    _show(
+        df,
+        fmt,
+        out,
+        f"Ranking by {by}, {metric}, as of {day.isoformat()} (counting rules {df.attrs['rules']})",
+        money,
+        ["completion"],
+    )
 
 
 @register_report("scorecard")
@@ -379,8 +397,7 @@ def report_scorecard(
     with session_for(ctx) as session:
         df = metrics.scorecard(session, as_of=day, by=by, weights=parsed or None, cap=cap, year=year, rules=rules)
     ratios = [c for c in df.columns if c.endswith("_ratio")]
-    _show(df, fmt, out, f"Scorecard by {by} as of {day.isoformat()} (counting rules {df.attrs['rules']})", [],
-          ratios)
+    _show(df, fmt, out, f"Scorecard by {by} as of {day.isoformat()} (counting rules {df.attrs['rules']})", [], ratios)
 
 
 @register_report("arrivals")
@@ -400,8 +417,9 @@ def report_arrivals(
     chosen = year or (day or date.today()).year
     with session_for(ctx) as session:
         df = metrics.arrivals_by_month(session, year=chosen, rules=rules, as_of=day)
-    _show(df, fmt, out, f"Arrivals {chosen} (counting rules {df.attrs['rules']})", ["arrived_yuan", "last_year_yuan"],
-          [])
+    _show(
+        df, fmt, out, f"Arrivals {chosen} (counting rules {df.attrs['rules']})", ["arrived_yuan", "last_year_yuan"], []
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -32,8 +32,11 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         kind: Kind = KindArgument,
         file: Path = InFileArgument,
-        partial: bool = typer.Option(False, "--partial", help="Write the good rows and report the bad ones "
-                                     "(default: write nothing unless every row is good)."),
+        partial: bool = typer.Option(
+            False,
+            "--partial",
+            help="Write the good rows and report the bad ones (default: write nothing unless every row is good).",
+        ),
         actor: str = ActorOption,
     ) -> None:
         """Import a ledger; every bad row is reported with its Excel row number, column and reason.

@@ -122,8 +122,9 @@ def set_plan(
     Example: crm trips set-plan --month 2026-06 --region 北京,天津,河北 --industry 光伏发电,装备制造
     """
     with session_for(ctx) as session:
-        plan = trips.plan_month(session, month=_month(month), regions=_joined(region), industries=_joined(industry),
-                                note=note, actor=actor)
+        plan = trips.plan_month(
+            session, month=_month(month), regions=_joined(region), industries=_joined(industry), note=note, actor=actor
+        )
         planned = trips.plan_of(session, month=plan.month)
         assert planned is not None
         typer.echo(f"{plan.month:%Y-%m}: {'、'.join(planned[0])} / {'、'.join(planned[1])}")
@@ -142,8 +143,13 @@ def copy_plan(
     Example: crm trips copy-plan --from 2026-06 --to 2026-07 --to 2026-08
     """
     with session_for(ctx) as session:
-        plans = trips.copy_plan(session, from_month=_month(from_month), to_months=[_month(m) for m in to_month],
-                                with_trips=with_trips, actor=actor)
+        plans = trips.copy_plan(
+            session,
+            from_month=_month(from_month),
+            to_months=[_month(m) for m in to_month],
+            with_trips=with_trips,
+            actor=actor,
+        )
         for plan in plans:
             typer.echo(f"planned {plan.month:%Y-%m} from {from_month}")
 
@@ -172,8 +178,12 @@ def add_trip(
     ends_on: str | None = typer.Option(None, "--ends-on", help="Last day, YYYY-MM-DD."),
     budget: str | None = typer.Option(None, "--budget", help="Budget; a bare number is 万元."),
     member: Annotated[list[str] | None, typer.Option("--member", help="Who travels (default: the squad).")] = None,
-    visit: Annotated[list[str] | None, typer.Option(
-        "--visit", help="A planned visit: counterpart|kind|contact|purpose (kind 企业/商会/其他); repeatable.")] = None,
+    visit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--visit", help="A planned visit: counterpart|kind|contact|purpose (kind 企业/商会/其他); repeatable."
+        ),
+    ] = None,
     note: str | None = typer.Option(None, "--note", help="Note on the trip."),
     actor: str = ActorOption,
 ) -> None:
@@ -184,11 +194,18 @@ def add_trip(
     destinations = [_destination(d) for item in dest for d in item.split(",") if d.strip()]
     with session_for(ctx) as session:
         trip = trips.plan_trip(
-            session, squad=squad, month=_month(month), destinations=destinations, industries=_joined(industry),
-            starts_on=parse_date(starts_on, "--starts-on"), ends_on=parse_date(ends_on, "--ends-on"),
+            session,
+            squad=squad,
+            month=_month(month),
+            destinations=destinations,
+            industries=_joined(industry),
+            starts_on=parse_date(starts_on, "--starts-on"),
+            ends_on=parse_date(ends_on, "--ends-on"),
             budget_yuan=_amount(budget, "--budget"),
             members=_joined(member) if member else None,
-            visits=[_visit_spec(v) for v in visit or []], note=note, actor=actor,
+            visits=[_visit_spec(v) for v in visit or []],
+            note=note,
+            actor=actor,
         )
         typer.echo(f"trip {trip.id}: {squad} {trip.month:%Y-%m}")
 
@@ -215,8 +232,17 @@ def visit_command(
         raise fail("give --visit (a planned visit) or --trip (a new visit on that trip)")
     with session_for(ctx) as session:
         row = trips.record_visit(
-            session, trip_id=trip, visit_id=visit, visited_on=_day(on, "--on"), counterpart=counterpart,
-            counterpart_kind=kind, attendees=_joined(attendee), notes=notes, region=region, city=city, actor=actor,
+            session,
+            trip_id=trip,
+            visit_id=visit,
+            visited_on=_day(on, "--on"),
+            counterpart=counterpart,
+            counterpart_kind=kind,
+            attendees=_joined(attendee),
+            notes=notes,
+            region=region,
+            city=city,
+            actor=actor,
         )
         typer.echo(f"visit {row.id} held on {row.visited_on}: {row.counterpart}")
 
@@ -288,8 +314,10 @@ def check(
     import pandas as pd
 
     df = pd.DataFrame(
-        [{"kind": f.kind, "month": f.month, "squad": f.squad, "trip_id": f.trip_id, "detail": f.detail}
-         for f in findings],
+        [
+            {"kind": f.kind, "month": f.month, "squad": f.squad, "trip_id": f.trip_id, "detail": f.detail}
+            for f in findings
+        ],
         columns=["kind", "month", "squad", "trip_id", "detail"],
     )
     df["trip_id"] = df["trip_id"].astype("Int64")
@@ -329,8 +357,9 @@ def coverage_command(
 @trips_app.command("reserve")
 def reserve_command(
     ctx: typer.Context,
-    target: str | None = typer.Option(None, "--target", help="Reserve target, e.g. 350亿 (default: the stored "
-                                      "county reserve target)."),
+    target: str | None = typer.Option(
+        None, "--target", help="Reserve target, e.g. 350亿 (default: the stored county reserve target)."
+    ),
     as_of: str | None = AsOfOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
@@ -371,9 +400,19 @@ def lead_add(
     """
     with session_for(ctx) as session:
         lead = trips.add_lead(
-            session, project_name=project, investor_name=investor, visit_id=visit,
-            received_on=_day(received_on, "--received-on"), planned_yuan=_amount(planned, "--planned"),
-            industry=industry, category=category, source=source, origin=origin, owner=owner, unit=unit, actor=actor,
+            session,
+            project_name=project,
+            investor_name=investor,
+            visit_id=visit,
+            received_on=_day(received_on, "--received-on"),
+            planned_yuan=_amount(planned, "--planned"),
+            industry=industry,
+            category=category,
+            source=source,
+            origin=origin,
+            owner=owner,
+            unit=unit,
+            actor=actor,
         )
         typer.echo(f"lead {lead.id}: {lead.project_name}")
 
@@ -410,12 +449,17 @@ def lead_respond(
     """
     with session_for(ctx) as session:
         row = trips.record_lead_response(
-            session, lead, acknowledged_on=parse_date(acknowledged_on, "--acknowledged-on"),
-            assessed_on=parse_date(assessed_on, "--assessed-on"), feedback_on=parse_date(feedback_on, "--feedback-on"),
+            session,
+            lead,
+            acknowledged_on=parse_date(acknowledged_on, "--acknowledged-on"),
+            assessed_on=parse_date(assessed_on, "--assessed-on"),
+            feedback_on=parse_date(feedback_on, "--feedback-on"),
             actor=actor,
         )
-        typer.echo(f"lead {row.id}: acknowledged {row.acknowledged_on or '-'}, assessed {row.assessed_on or '-'}, "
-                   f"feedback {row.feedback_on or '-'}")
+        typer.echo(
+            f"lead {row.id}: acknowledged {row.acknowledged_on or '-'}, assessed {row.assessed_on or '-'}, "
+            f"feedback {row.feedback_on or '-'}"
+        )
 
 
 @lead_app.command("sign")
@@ -435,11 +479,26 @@ def lead_sign(
 
     Example: crm trips lead sign 4 --signed-on 2026-07-20 --amount 3亿 --leader 王县长
     """
-    extra: dict[str, Any] = {k: v for k, v in {"investor": investor, "unit": unit, "leader": leader, "introducer": introducer,
-                               "credited_unit": credited_unit}.items() if v is not None}
+    extra: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "investor": investor,
+            "unit": unit,
+            "leader": leader,
+            "introducer": introducer,
+            "credited_unit": credited_unit,
+        }.items()
+        if v is not None
+    }
     with session_for(ctx) as session:
-        deal = trips.sign_lead(session, lead, signed_on=_day(signed_on, "--signed-on"),
-                               contracted_yuan=_amount(amount, "--amount") or 0, actor=actor, **extra)
+        deal = trips.sign_lead(
+            session,
+            lead,
+            signed_on=_day(signed_on, "--signed-on"),
+            contracted_yuan=_amount(amount, "--amount") or 0,
+            actor=actor,
+            **extra,
+        )
         typer.echo(f"lead {lead} signed as deal {deal.id}: {deal.project_name} {format_yuan(deal.contracted_yuan)}")
 
 

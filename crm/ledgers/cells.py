@@ -111,8 +111,12 @@ _QUARTER_WORDS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3
 
 def parse_period(value: Any) -> tuple[str, date]:
     """(period_kind, first day): 2026 / 2026年 -> year; 2026Q1 / 2026年第一季度 -> quarter; 2026-03 -> month."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer() \
-            and 1900 <= value <= 2999:
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+        and 1900 <= value <= 2999
+    ):
         return "year", date(int(value), 1, 1)
     if isinstance(value, datetime | date):
         return "month", parse_month(value)
@@ -215,7 +219,7 @@ def split_place(text: str) -> tuple[str, str | None]:
     s = fold(text)
     for prefix, short in _PROVINCE_PREFIXES:
         if s.startswith(prefix):
-            rest = s[len(prefix):]
+            rest = s[len(prefix) :]
             return short, rest or None
     raise InvalidValue("region", text, "does not start with a province (write e.g. 广东深圳 or 浙江省杭州市)")
 

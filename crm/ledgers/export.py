@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy import select as _select
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm.errors import InvalidValue, NotFound
 from crm.ledgers.cells import format_period, neutralise
@@ -82,10 +82,30 @@ def _deals(session: Session, unit: int | None, industry: int | None) -> Select[A
     unit_t, credited_t = aliased(Unit), aliased(Unit)
     leader_t, introducer_t = aliased(Person), aliased(Person)
     q = (
-        select(Deal.project_name, Investor.name, Investor.credit_code, Region.name, Deal.origin_city, Industry.name,
-               Deal.contracted_yuan, Deal.signed_on, SigningEvent.name, unit_t.name, leader_t.name,
-               introducer_t.name, credited_t.name, Deal.signer, Deal.state, Deal.started_on, Deal.completed_on,
-               Deal.terminated_on, Deal.termination_reason, Deal.registered_on, Deal.location, Deal.description)
+        select(
+            Deal.project_name,
+            Investor.name,
+            Investor.credit_code,
+            Region.name,
+            Deal.origin_city,
+            Industry.name,
+            Deal.contracted_yuan,
+            Deal.signed_on,
+            SigningEvent.name,
+            unit_t.name,
+            leader_t.name,
+            introducer_t.name,
+            credited_t.name,
+            Deal.signer,
+            Deal.state,
+            Deal.started_on,
+            Deal.completed_on,
+            Deal.terminated_on,
+            Deal.termination_reason,
+            Deal.registered_on,
+            Deal.location,
+            Deal.description,
+        )
         .join(Investor, Investor.id == Deal.investor_id)
         .outerjoin(Region, Region.id == Deal.origin_region_id)
         .outerjoin(Industry, Industry.id == Deal.industry_id)
@@ -103,17 +123,51 @@ def _deals(session: Session, unit: int | None, industry: int | None) -> Select[A
     return q
 
 
-_DEAL_FIELDS = ("project_name", "investor", "credit_code", "origin", "origin_city", "industry", "contracted_yuan",
-                "signed_on", "signing_event", "unit", "leader", "introducer", "credited_unit", "signer", "state",
-                "started_on", "completed_on", "terminated_on", "termination_reason", "registered_on", "location",
-                "description")
+_DEAL_FIELDS = (
+    "project_name",
+    "investor",
+    "credit_code",
+    "origin",
+    "origin_city",
+    "industry",
+    "contracted_yuan",
+    "signed_on",
+    "signing_event",
+    "unit",
+    "leader",
+    "introducer",
+    "credited_unit",
+    "signer",
+    "state",
+    "started_on",
+    "completed_on",
+    "terminated_on",
+    "termination_reason",
+    "registered_on",
+    "location",
+    "description",
+)
 
 
 def _arrivals(session: Session, unit: int | None, industry: int | None) -> Select[Any]:
     a = CapitalArrival
     q = (
-        select(Deal.project_name, Investor.name, Deal.signed_on, a.arrived_on, a.arrived_yuan, a.source, a.use,
-               a.evidence_kind, a.evidence_ref, a.verified, a.currency, a.original_cents, a.fx_rate, a.note)
+        select(
+            Deal.project_name,
+            Investor.name,
+            Deal.signed_on,
+            a.arrived_on,
+            a.arrived_yuan,
+            a.source,
+            a.use,
+            a.evidence_kind,
+            a.evidence_ref,
+            a.verified,
+            a.currency,
+            a.original_cents,
+            a.fx_rate,
+            a.note,
+        )
         .join(Deal, Deal.id == a.deal_id)
         .join(Investor, Investor.id == Deal.investor_id)
         .order_by(a.arrived_on, a.id)
@@ -125,15 +179,37 @@ def _arrivals(session: Session, unit: int | None, industry: int | None) -> Selec
     return q
 
 
-_ARRIVAL_FIELDS = ("project_name", "investor", "signed_on", "arrived_on", "arrived_yuan", "source", "use",
-                   "evidence_kind", "evidence_ref", "verified", "currency", "original_amount", "fx_rate", "note")
+_ARRIVAL_FIELDS = (
+    "project_name",
+    "investor",
+    "signed_on",
+    "arrived_on",
+    "arrived_yuan",
+    "source",
+    "use",
+    "evidence_kind",
+    "evidence_ref",
+    "verified",
+    "currency",
+    "original_amount",
+    "fx_rate",
+    "note",
+)
 
 
 def _targets(session: Session, unit: int | None, industry: int | None) -> Select[Any]:
     unit_t, leader_t = aliased(Unit), aliased(Person)
     q = (
-        select(Target.metric, Target.period_kind, Target.period_start, unit_t.name, leader_t.name, Target.amount,
-               Target.growth, Target.weight)
+        select(
+            Target.metric,
+            Target.period_kind,
+            Target.period_start,
+            unit_t.name,
+            leader_t.name,
+            Target.amount,
+            Target.growth,
+            Target.weight,
+        )
         .outerjoin(unit_t, unit_t.id == Target.unit_id)
         .outerjoin(leader_t, leader_t.id == Target.leader_id)
         .order_by(Target.period_start, Target.metric, Target.scope_key)
@@ -145,8 +221,20 @@ def _targets(session: Session, unit: int | None, industry: int | None) -> Select
 
 def _visits(session: Session, unit: int | None, industry: int | None) -> Select[Any]:
     q = (
-        select(Squad.name, Trip.month, Visit.visited_on, Visit.counterpart, Visit.counterpart_kind, Visit.status,
-               Region.name, Visit.city, Visit.contact, Visit.purpose, Visit.attendees, Visit.notes)
+        select(
+            Squad.name,
+            Trip.month,
+            Visit.visited_on,
+            Visit.counterpart,
+            Visit.counterpart_kind,
+            Visit.status,
+            Region.name,
+            Visit.city,
+            Visit.contact,
+            Visit.purpose,
+            Visit.attendees,
+            Visit.notes,
+        )
         .outerjoin(Trip, Trip.id == Visit.trip_id)
         .outerjoin(Squad, Squad.id == Trip.squad_id)
         .outerjoin(Region, Region.id == Visit.region_id)
@@ -157,16 +245,42 @@ def _visits(session: Session, unit: int | None, industry: int | None) -> Select[
     return q
 
 
-_VISIT_FIELDS = ("squad", "month", "visited_on", "counterpart", "counterpart_kind", "status", "region", "city",
-                 "contact", "purpose", "attendees", "notes")
+_VISIT_FIELDS = (
+    "squad",
+    "month",
+    "visited_on",
+    "counterpart",
+    "counterpart_kind",
+    "status",
+    "region",
+    "city",
+    "contact",
+    "purpose",
+    "attendees",
+    "notes",
+)
 
 
 def _leads(session: Session, unit: int | None, industry: int | None) -> Select[Any]:
     unit_t, owner_t = aliased(Unit), aliased(Person)
     q = (
-        select(Lead.project_name, Lead.investor_name, Lead.received_on, Lead.source, Lead.category, Industry.name,
-               Region.name, Lead.planned_yuan, Lead.stage, owner_t.name, unit_t.name, Lead.acknowledged_on,
-               Lead.assessed_on, Lead.feedback_on, Lead.note)
+        select(
+            Lead.project_name,
+            Lead.investor_name,
+            Lead.received_on,
+            Lead.source,
+            Lead.category,
+            Industry.name,
+            Region.name,
+            Lead.planned_yuan,
+            Lead.stage,
+            owner_t.name,
+            unit_t.name,
+            Lead.acknowledged_on,
+            Lead.assessed_on,
+            Lead.feedback_on,
+            Lead.note,
+        )
         .outerjoin(Industry, Industry.id == Lead.industry_id)
         .outerjoin(Region, Region.id == Lead.origin_region_id)
         .outerjoin(owner_t, owner_t.id == Lead.owner_id)
@@ -180,16 +294,42 @@ def _leads(session: Session, unit: int | None, industry: int | None) -> Select[A
     return q
 
 
-_LEAD_FIELDS = ("project_name", "investor_name", "received_on", "source", "category", "industry", "origin",
-                "planned_yuan", "stage", "owner", "unit", "acknowledged_on", "assessed_on", "feedback_on", "note")
+_LEAD_FIELDS = (
+    "project_name",
+    "investor_name",
+    "received_on",
+    "source",
+    "category",
+    "industry",
+    "origin",
+    "planned_yuan",
+    "stage",
+    "owner",
+    "unit",
+    "acknowledged_on",
+    "assessed_on",
+    "feedback_on",
+    "note",
+)
 
 
-def _trip_rows(session: Session, unit: int | None, industry: int | None, since: date | None,
-               until: date | None) -> list[dict[str, Any]]:
+def _trip_rows(
+    session: Session, unit: int | None, industry: int | None, since: date | None, until: date | None
+) -> list[dict[str, Any]]:
     leader_t = aliased(Person)
     q = (
-        select(Trip.id, Squad.name, Trip.month, Trip.starts_on, Trip.ends_on, leader_t.name, Unit.name,
-               Trip.budget_yuan, Trip.spent_yuan, Trip.note)
+        select(
+            Trip.id,
+            Squad.name,
+            Trip.month,
+            Trip.starts_on,
+            Trip.ends_on,
+            leader_t.name,
+            Unit.name,
+            Trip.budget_yuan,
+            Trip.spent_yuan,
+            Trip.note,
+        )
         .join(Squad, Squad.id == Trip.squad_id)
         .outerjoin(leader_t, leader_t.id == Squad.leader_id)
         .outerjoin(Unit, Unit.id == Squad.unit_id)
@@ -209,27 +349,43 @@ def _trip_rows(session: Session, unit: int | None, industry: int | None, since: 
     industries: dict[int, list[str]] = {}
     members: dict[int, list[str]] = {}
     for start in range(0, len(ids), 5_000):
-        chunk = ids[start:start + 5_000]
+        chunk = ids[start : start + 5_000]
         for trip_id, region, city in session.execute(
             select(TripDestination.trip_id, Region.name, TripDestination.city)
             .join(Region, Region.id == TripDestination.region_id)
-            .where(TripDestination.trip_id.in_(chunk)).order_by(TripDestination.id)  # type: ignore[attr-defined]
+            .where(col(TripDestination.trip_id).in_(chunk))
+            .order_by(col(TripDestination.id))
         ):
             places.setdefault(trip_id, []).append(region + (city or ""))
         for trip_id, name in session.execute(
-            select(TripIndustry.trip_id, Industry.name).join(Industry, Industry.id == TripIndustry.industry_id)
-            .where(TripIndustry.trip_id.in_(chunk)).order_by(Industry.id)  # type: ignore[attr-defined]
+            select(TripIndustry.trip_id, Industry.name)
+            .join(Industry, Industry.id == TripIndustry.industry_id)
+            .where(col(TripIndustry.trip_id).in_(chunk))
+            .order_by(col(Industry.id))
         ):
             industries.setdefault(trip_id, []).append(name)
         for trip_id, name in session.execute(
-            select(TripMember.trip_id, Person.name).join(Person, Person.id == TripMember.person_id)
-            .where(TripMember.trip_id.in_(chunk)).order_by(Person.id)  # type: ignore[attr-defined]
+            select(TripMember.trip_id, Person.name)
+            .join(Person, Person.id == TripMember.person_id)
+            .where(col(TripMember.trip_id).in_(chunk))
+            .order_by(col(Person.id))
         ):
             members.setdefault(trip_id, []).append(name)
     return [
-        {"squad": squad, "month": month, "starts_on": starts, "ends_on": ends, "destinations": places.get(id_, []),
-         "industries": industries.get(id_, []), "leader": leader, "unit": unit_name, "members": members.get(id_, []),
-         "budget_yuan": budget, "spent_yuan": spent, "note": note}
+        {
+            "squad": squad,
+            "month": month,
+            "starts_on": starts,
+            "ends_on": ends,
+            "destinations": places.get(id_, []),
+            "industries": industries.get(id_, []),
+            "leader": leader,
+            "unit": unit_name,
+            "members": members.get(id_, []),
+            "budget_yuan": budget,
+            "spent_yuan": spent,
+            "note": note,
+        }
         for id_, squad, month, starts, ends, leader, unit_name, budget, spent, note in trips
     ]
 
@@ -251,10 +407,13 @@ def ledger_rows(
         return _trip_rows(session, unit_id, industry_id, since, until)
     if spec.name in ("targets", "visits"):
         _no_filter(spec.name, "industry", industry)
-    builders: dict[str, tuple[Any, tuple[str, ...], Any]] = {"deals": (_deals, _DEAL_FIELDS, Deal.signed_on), "arrivals": (_arrivals, _ARRIVAL_FIELDS,
-                CapitalArrival.arrived_on), "targets": (_targets, (), Target.period_start),
-                "visits": (_visits, _VISIT_FIELDS, Visit.visited_on), "leads": (_leads, _LEAD_FIELDS,
-                Lead.received_on)}
+    builders: dict[str, tuple[Any, tuple[str, ...], Any]] = {
+        "deals": (_deals, _DEAL_FIELDS, Deal.signed_on),
+        "arrivals": (_arrivals, _ARRIVAL_FIELDS, CapitalArrival.arrived_on),
+        "targets": (_targets, (), Target.period_start),
+        "visits": (_visits, _VISIT_FIELDS, Visit.visited_on),
+        "leads": (_leads, _LEAD_FIELDS, Lead.received_on),
+    }
     build, fields, when = builders[spec.name]
     q = build(session, unit_id, industry_id)
     if since is not None:
@@ -264,9 +423,18 @@ def ledger_rows(
     if spec.name == "targets":
         out = []
         for metric, period_kind, start, unit_name, leader, amount, growth, weight in session.execute(q):
-            out.append({"metric": metric, "period": format_period(period_kind, start), "unit": unit_name,
-                        "leader": leader, "amount": amount, "growth": growth, "weight": weight,
-                        "_money": metric in MONEY_METRICS})
+            out.append(
+                {
+                    "metric": metric,
+                    "period": format_period(period_kind, start),
+                    "unit": unit_name,
+                    "leader": leader,
+                    "amount": amount,
+                    "growth": growth,
+                    "weight": weight,
+                    "_money": metric in MONEY_METRICS,
+                }
+            )
         return out
     rows = [dict(zip(fields, row, strict=True)) for row in session.execute(q)]
     if spec.name == "arrivals":
@@ -333,8 +501,9 @@ def _width(value: Any) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)  # CJK characters are two columns wide
 
 
-def _write_xlsx(path: Path, spec: LedgerKind, columns: list[Column], headers: list[str],
-                rows: Sequence[Sequence[Any]], advance: Any) -> None:
+def _write_xlsx(
+    path: Path, spec: LedgerKind, columns: list[Column], headers: list[str], rows: Sequence[Sequence[Any]], advance: Any
+) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font

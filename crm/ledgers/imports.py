@@ -94,8 +94,11 @@ class ImportResult:
     file: str = ""
 
     def summary(self) -> str:
-        parts = [f"{self.file or self.kind}: {self.rows} rows read", f"{self.inserted} inserted",
-                 f"{self.already_present} already present"]
+        parts = [
+            f"{self.file or self.kind}: {self.rows} rows read",
+            f"{self.inserted} inserted",
+            f"{self.already_present} already present",
+        ]
         if self.updated:
             parts.append(f"{self.updated} updated")
         if self.errors:
@@ -129,8 +132,9 @@ class Batch:
         if value is _MISSING:
             value = self.table.cells.get(name, self._blank)[i] if name else None
         shown = "" if value is None else parse_text(value) if not isinstance(value, str) else value.strip()
-        self.bad.setdefault(i, []).append(RowError(self.table.rows[i], self.header(name) if name else "", shown,
-                                                   message))
+        self.bad.setdefault(i, []).append(
+            RowError(self.table.rows[i], self.header(name) if name else "", shown, message)
+        )
 
     def ok(self, i: int) -> bool:
         return i not in self.bad
@@ -141,9 +145,17 @@ class Batch:
 
 def _parser(column: Column, unit: str | None) -> Callable[[Any], Any]:
     simple: dict[str, Callable[[Any], Any]] = {
-        "text": parse_text, "date": parse_date, "month": parse_month, "bool": parse_bool, "number": parse_number,
-        "percent": parse_percent, "period": parse_period, "decimal": parse_decimal, "list": parse_list,
-        "region": lambda v: split_place(parse_text(v)), "amount": lambda v: v,
+        "text": parse_text,
+        "date": parse_date,
+        "month": parse_month,
+        "bool": parse_bool,
+        "number": parse_number,
+        "percent": parse_percent,
+        "period": parse_period,
+        "decimal": parse_decimal,
+        "list": parse_list,
+        "region": lambda v: split_place(parse_text(v)),
+        "amount": lambda v: v,
     }
     if column.type == "money":
         return money_parser(unit or column.unit or "万元", column.title)
@@ -250,8 +262,15 @@ def _deal_state(batch: Batch, i: int, signed_on: date | None) -> tuple[str | Non
     state = batch.col("state")[i]
     started, completed, terminated = (batch.col(n)[i] for n in ("started_on", "completed_on", "terminated_on"))
     if state is None:
-        state = (DealState.terminated if terminated else DealState.in_production if completed
-                 else DealState.started if started else DealState.signed)
+        state = (
+            DealState.terminated
+            if terminated
+            else DealState.in_production
+            if completed
+            else DealState.started
+            if started
+            else DealState.signed
+        )
     label = batch.header("state")
     said = batch.table.cells.get("state", batch._blank)[i] or state
 
@@ -278,14 +297,20 @@ def _deal_state(batch: Batch, i: int, signed_on: date | None) -> tuple[str | Non
     if signed_on is not None and started is not None and started < signed_on:
         bad("started_on", f"{batch.header('started_on')} {started} is before {batch.header('signed_on')} {signed_on}")
     if started is not None and completed is not None and completed < started:
-        bad("completed_on", f"{batch.header('completed_on')} {completed} is before {batch.header('started_on')} "
-            f"{started}")
+        bad(
+            "completed_on",
+            f"{batch.header('completed_on')} {completed} is before {batch.header('started_on')} {started}",
+        )
     if terminated is not None and signed_on is not None and terminated < signed_on:
-        bad("terminated_on", f"{batch.header('terminated_on')} {terminated} is before {batch.header('signed_on')} "
-            f"{signed_on}")
+        bad(
+            "terminated_on",
+            f"{batch.header('terminated_on')} {terminated} is before {batch.header('signed_on')} {signed_on}",
+        )
     if terminated is not None and started is not None and terminated < started:
-        bad("terminated_on", f"{batch.header('terminated_on')} {terminated} is before {batch.header('started_on')} "
-            f"{started}")
+        bad(
+            "terminated_on",
+            f"{batch.header('terminated_on')} {terminated} is before {batch.header('started_on')} {started}",
+        )
     steps: list[tuple[str, date]] = []
     if started is not None and state != DealState.signed:
         steps.append(("start", started))
@@ -303,7 +328,8 @@ def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int
     existing: dict[tuple[str, str, date], tuple[int, str]] = {}
     for id_, key, project, signed_on, state in session.execute(
         select(Deal.id, Investor.name_key, Deal.project_name, Deal.signed_on, Deal.state).join(
-            Investor, Investor.id == Deal.investor_id)
+            Investor, Investor.id == Deal.investor_id
+        )
     ):
         existing[(key, fold(project), signed_on)] = (id_, state)
     seen: dict[tuple[str, str, date], int] = {}
@@ -331,8 +357,9 @@ def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int
             continue
         key = (key_name, fold(project), signed_on)
         if key in seen:
-            batch.table.warnings.append(f"row {batch.table.rows[i]} repeats row {batch.table.rows[seen[key]]}; "
-                                        "counted once")
+            batch.table.warnings.append(
+                f"row {batch.table.rows[i]} repeats row {batch.table.rows[seen[key]]}; counted once"
+            )
             present += 1
             continue
         seen[key] = i
@@ -344,18 +371,27 @@ def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int
             if moves is None:
                 batch.table.warnings.append(
                     f"row {batch.table.rows[i]}: {project} is {current} in the database but {state} in the ledger; "
-                    "left as it is")
+                    "left as it is"
+                )
             elif moves:
                 plan.append(_DealRow(i, {}, moves, deal_id, reason=reason))
             continue
         fields = {
-            "project_name": project, "investor": investor, "signed_on": signed_on,
-            "contracted_yuan": v("contracted_yuan")[i], "industry": v("industry")[i],
+            "project_name": project,
+            "investor": investor,
+            "signed_on": signed_on,
+            "contracted_yuan": v("contracted_yuan")[i],
+            "industry": v("industry")[i],
             "origin": origin[0] if origin else None,
             "origin_city": v("origin_city")[i] or (origin[1] if origin else None),
-            "unit": v("unit")[i], "leader": v("leader")[i], "introducer": v("introducer")[i],
-            "credited_unit": v("credited_unit")[i], "signing_event": v("signing_event")[i],
-            "signer": v("signer")[i], "credit_code": code, "note": v("note")[i],
+            "unit": v("unit")[i],
+            "leader": v("leader")[i],
+            "introducer": v("introducer")[i],
+            "credited_unit": v("credited_unit")[i],
+            "signing_event": v("signing_event")[i],
+            "signer": v("signer")[i],
+            "credit_code": code,
+            "note": v("note")[i],
         }
         extras = {n: v(n)[i] for n in ("location", "description", "registered_on") if v(n)[i] is not None}
         plan.append(_DealRow(i, fields, steps, None, extras, reason))
@@ -374,8 +410,9 @@ def _moves(current: str, target: str, steps: list[tuple[str, date]]) -> list[tup
     return [s for s in steps if s[0] not in done]
 
 
-def _write_deals(session: Session, batch: Batch, plan: list[_DealRow], *, actor: str,
-                 advance: Advance) -> tuple[int, int]:
+def _write_deals(
+    session: Session, batch: Batch, plan: list[_DealRow], *, actor: str, advance: Advance
+) -> tuple[int, int]:
     from crm import deals
 
     inserted = updated = 0
@@ -395,8 +432,7 @@ def _write_deals(session: Session, batch: Batch, plan: list[_DealRow], *, actor:
                     elif step == "complete":
                         deals.complete(session, deal_id, on=day, actor=actor, commit=False)
                     else:
-                        deals.terminate(session, deal_id, on=day, reason=row.reason or "", actor=actor,
-                                        commit=False)
+                        deals.terminate(session, deal_id, on=day, reason=row.reason or "", actor=actor, commit=False)
                 session.flush()
         except (CrmError, IntegrityError) as exc:
             batch.fail(row.i, "", _plain(exc))
@@ -412,10 +448,31 @@ def _write_deals(session: Session, batch: Batch, plan: list[_DealRow], *, actor:
 
 # ---------------------------------------------------------------- arrivals
 
-_CURRENCIES = {"人民币": "CNY", "rmb": "CNY", "美元": "USD", "欧元": "EUR", "港币": "HKD", "港元": "HKD",
-               "日元": "JPY", "英镑": "GBP"}
-ARRIVAL_COLUMNS = ("deal_id", "arrived_on", "arrived_yuan", "source", "use", "evidence_kind", "evidence_ref",
-                   "verified", "currency", "original_cents", "fx_rate", "note", "created_at")
+_CURRENCIES = {
+    "人民币": "CNY",
+    "rmb": "CNY",
+    "美元": "USD",
+    "欧元": "EUR",
+    "港币": "HKD",
+    "港元": "HKD",
+    "日元": "JPY",
+    "英镑": "GBP",
+}
+ARRIVAL_COLUMNS = (
+    "deal_id",
+    "arrived_on",
+    "arrived_yuan",
+    "source",
+    "use",
+    "evidence_kind",
+    "evidence_ref",
+    "verified",
+    "currency",
+    "original_cents",
+    "fx_rate",
+    "note",
+    "created_at",
+)
 
 
 def _validate_arrivals(session: Session, batch: Batch) -> tuple[list[tuple[Any, ...]], int]:
@@ -424,8 +481,9 @@ def _validate_arrivals(session: Session, batch: Batch) -> tuple[list[tuple[Any, 
 
     deals: dict[str, list[tuple[int, str, date, str, date | None]]] = {}
     for id_, project, key, signed_on, state, terminated_on in session.execute(
-        select(Deal.id, Deal.project_name, Investor.name_key, Deal.signed_on, Deal.state, Deal.terminated_on)
-        .join(Investor, Investor.id == Deal.investor_id)
+        select(Deal.id, Deal.project_name, Investor.name_key, Deal.signed_on, Deal.state, Deal.terminated_on).join(
+            Investor, Investor.id == Deal.investor_id
+        )
     ):
         deals.setdefault(fold(project), []).append((id_, key, signed_on, state, terminated_on))
 
@@ -458,8 +516,12 @@ def _validate_arrivals(session: Session, batch: Batch) -> tuple[list[tuple[Any, 
         if deal is None:
             deal = resolved[key] = _resolve_deal(batch, deals.get(key[0], []), ikey, signed[i], day)
         if isinstance(deal, str):
-            batch.fail(i, "investor" if "investor" in deal else "project_name", deal,
-                       value=project if "investor" not in deal else investor)
+            batch.fail(
+                i,
+                "investor" if "investor" in deal else "project_name",
+                deal,
+                value=project if "investor" not in deal else investor,
+            )
             continue
         deal_id = deal[0]
         if day is not None:
@@ -504,13 +566,32 @@ def _validate_arrivals(session: Session, batch: Batch) -> tuple[list[tuple[Any, 
             batch.fail(i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required")
         if not batch.ok(i):
             continue
-        rows.append((deal_id, day, amount, sources[i], uses[i], ev_kind[i], ev_ref[i], bool(verified[i]),
-                     currency, cents, rate, notes[i]))
+        rows.append(
+            (
+                deal_id,
+                day,
+                amount,
+                sources[i],
+                uses[i],
+                ev_kind[i],
+                ev_ref[i],
+                bool(verified[i]),
+                currency,
+                cents,
+                rate,
+                notes[i],
+            )
+        )
     return _new_arrivals(session, rows)
 
 
-def _resolve_deal(batch: Batch, candidates: list[tuple[int, str, date, str, date | None]], investor_key: str | None,
-                  signed_on: date | None, day: date | None) -> tuple[int, str, date, str, date | None] | str:
+def _resolve_deal(
+    batch: Batch,
+    candidates: list[tuple[int, str, date, str, date | None]],
+    investor_key: str | None,
+    signed_on: date | None,
+    day: date | None,
+) -> tuple[int, str, date, str, date | None] | str:
     """The one deal a row names, or why it names none."""
     if not candidates:
         return "no deal with this project name"
@@ -527,8 +608,10 @@ def _resolve_deal(batch: Batch, candidates: list[tuple[int, str, date, str, date
         standing = [d for d in found if d[2] <= day and (d[4] is None or d[4] >= day)]
         found = standing or found
     if len(found) > 1:
-        return (f"{len(found)} deals have this project name; add the {batch.header('investor')} column "
-                f"(and {batch.header('signed_on')}) to say which")
+        return (
+            f"{len(found)} deals have this project name; add the {batch.header('investor')} column "
+            f"(and {batch.header('signed_on')}) to say which"
+        )
     return found[0]
 
 
@@ -569,7 +652,7 @@ def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], advance: Adva
     if connection.dialect.name == "postgresql":
         with dbapi.cursor() as cursor, cursor.copy(f"COPY capital_arrival ({columns}) FROM STDIN") as copy:
             for start in range(0, len(rows), CHUNK):
-                for row in rows[start:start + CHUNK]:
+                for row in rows[start : start + CHUNK]:
                     copy.write_row((*row, now))
                 advance(min(CHUNK, len(rows) - start))
         return len(rows)
@@ -579,7 +662,7 @@ def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], advance: Adva
     cursor = dbapi.cursor()
     try:
         for start in range(0, len(rows), CHUNK):
-            chunk = rows[start:start + CHUNK]
+            chunk = rows[start : start + CHUNK]
             cursor.executemany(sql, [(r[0], r[1].isoformat(), *r[2:7], int(r[7]), *r[8:], stamp) for r in chunk])
             advance(len(chunk))
     finally:
@@ -594,9 +677,18 @@ def _validate_targets(session: Session, batch: Batch) -> tuple[list[tuple[int, d
     unit_t, person_t = aliased(Unit), aliased(Person)
     existing: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     for metric, kind, start, unit, leader, amount, growth, weight in session.execute(
-        select(Target.metric, Target.period_kind, Target.period_start, unit_t.name, person_t.name, Target.amount,
-               Target.growth, Target.weight)
-        .outerjoin(unit_t, unit_t.id == Target.unit_id).outerjoin(person_t, person_t.id == Target.leader_id)
+        select(
+            Target.metric,
+            Target.period_kind,
+            Target.period_start,
+            unit_t.name,
+            person_t.name,
+            Target.amount,
+            Target.growth,
+            Target.weight,
+        )
+        .outerjoin(unit_t, unit_t.id == Target.unit_id)
+        .outerjoin(person_t, person_t.id == Target.leader_id)
     ):
         existing[(metric, kind, start, unit, leader)] = (amount, growth, weight)
     v = batch.col
@@ -608,8 +700,12 @@ def _validate_targets(session: Session, batch: Batch) -> tuple[list[tuple[int, d
         metric, period, unit, leader = v("metric")[i], v("period")[i], v("unit")[i], v("leader")[i]
         raw, growth, weight = v("amount")[i], v("growth")[i], v("weight")[i]
         if unit is not None and leader is not None:
-            batch.fail(i, "leader", f"a target is for the county, a unit or a leader: give {batch.header('unit')} "
-                       f"or {batch.header('leader')}, not both")
+            batch.fail(
+                i,
+                "leader",
+                f"a target is for the county, a unit or a leader: give {batch.header('unit')} "
+                f"or {batch.header('leader')}, not both",
+            )
         amount = count = None
         if raw is not None and metric is not None:
             try:
@@ -644,15 +740,28 @@ def _validate_targets(session: Session, batch: Batch) -> tuple[list[tuple[int, d
             if all(w is None or w == s for w, s in zip(wanted, stored, strict=True)):
                 continue
         scope_kind = "unit" if unit else "leader" if leader else "county"
-        plan.append((i, {
-            "metric": metric, "period": format_period(*period), "amount_yuan": amount, "count": count,
-            "growth": growth, "weight": weight, "scope": unit or leader or "county", "scope_kind": scope_kind,
-        }, stored is not None))
+        plan.append(
+            (
+                i,
+                {
+                    "metric": metric,
+                    "period": format_period(*period),
+                    "amount_yuan": amount,
+                    "count": count,
+                    "growth": growth,
+                    "weight": weight,
+                    "scope": unit or leader or "county",
+                    "scope_kind": scope_kind,
+                },
+                stored is not None,
+            )
+        )
     return plan, present
 
 
-def _write_targets(session: Session, batch: Batch, plan: list[tuple[int, dict[str, Any], bool]], *, actor: str,
-                   advance: Advance) -> tuple[int, int]:
+def _write_targets(
+    session: Session, batch: Batch, plan: list[tuple[int, dict[str, Any], bool]], *, actor: str, advance: Advance
+) -> tuple[int, int]:
     from crm.targets import set_target
 
     units, people = _Names(session, Unit, actor=actor), _Names(session, Person, actor=actor)
@@ -685,8 +794,10 @@ def _validate_trips(session: Session, batch: Batch) -> tuple[list[tuple[int, dic
 
     industries = _industries(session)
     squads = {name: leader for name, leader in session.execute(select(Squad.name, Squad.leader_id))}
-    existing = {(name, month) for name, month in session.execute(
-        select(Squad.name, Trip.month).join(Squad, Squad.id == Trip.squad_id))}
+    existing = {
+        (name, month)
+        for name, month in session.execute(select(Squad.name, Trip.month).join(Squad, Squad.id == Trip.squad_id))
+    }
     v = batch.col
     plan: list[tuple[int, dict[str, Any]]] = []
     seen: set[tuple[str, date]] = set()
@@ -703,8 +814,12 @@ def _validate_trips(session: Session, batch: Batch) -> tuple[list[tuple[int, dic
             batch.fail(i, "destinations", f"a trip needs {batch.header('destinations')}")
         for name in v("industries")[i] or []:
             if fold(name) not in industries:
-                batch.fail(i, "industries", f"unknown industry; known: {'、'.join(n for _, n in industries.values())}",
-                           value=name)
+                batch.fail(
+                    i,
+                    "industries",
+                    f"unknown industry; known: {'、'.join(n for _, n in industries.values())}",
+                    value=name,
+                )
         if month is not None and starts is not None:
             last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
             if not month <= starts <= last:
@@ -722,17 +837,31 @@ def _validate_trips(session: Session, batch: Batch) -> tuple[list[tuple[int, dic
             continue
         seen.add((squad, month))
         squads.setdefault(squad, None)
-        plan.append((i, {
-            "squad": squad, "month": month, "starts_on": starts, "ends_on": ends, "destinations": places,
-            "industries": [industries[fold(n)][1] for n in v("industries")[i] or []],
-            "members": v("members")[i], "budget_yuan": v("budget_yuan")[i], "note": v("note")[i],
-            "leader": v("leader")[i], "unit": v("unit")[i], "spent_yuan": v("spent_yuan")[i],
-        }))
+        plan.append(
+            (
+                i,
+                {
+                    "squad": squad,
+                    "month": month,
+                    "starts_on": starts,
+                    "ends_on": ends,
+                    "destinations": places,
+                    "industries": [industries[fold(n)][1] for n in v("industries")[i] or []],
+                    "members": v("members")[i],
+                    "budget_yuan": v("budget_yuan")[i],
+                    "note": v("note")[i],
+                    "leader": v("leader")[i],
+                    "unit": v("unit")[i],
+                    "spent_yuan": v("spent_yuan")[i],
+                },
+            )
+        )
     return plan, present
 
 
-def _write_trips(session: Session, batch: Batch, plan: list[tuple[int, dict[str, Any]]], *, actor: str,
-                 advance: Advance) -> tuple[int, int]:
+def _write_trips(
+    session: Session, batch: Batch, plan: list[tuple[int, dict[str, Any]]], *, actor: str, advance: Advance
+) -> tuple[int, int]:
     from crm import trips
 
     squads = {name for (name,) in session.execute(select(Squad.name))}
@@ -742,8 +871,9 @@ def _write_trips(session: Session, batch: Batch, plan: list[tuple[int, dict[str,
         try:
             with session.begin_nested():
                 if fields["squad"] not in squads:
-                    trips.create_squad(session, name=fields["squad"], leader=leader, unit=unit, actor=actor,
-                                       commit=False)
+                    trips.create_squad(
+                        session, name=fields["squad"], leader=leader, unit=unit, actor=actor, commit=False
+                    )
                     squads.add(fields["squad"])
                 trip = trips.plan_trip(session, actor=actor, commit=False, **fields)
                 if spent is not None:
@@ -762,11 +892,17 @@ def _write_trips(session: Session, batch: Batch, plan: list[tuple[int, dict[str,
 
 
 def _validate_visits(session: Session, batch: Batch) -> tuple[list[tuple[int, dict[str, Any]]], int]:
-    trips = {(name, month): (id_, starts, ends) for id_, name, month, starts, ends in session.execute(
-        select(Trip.id, Squad.name, Trip.month, Trip.starts_on, Trip.ends_on).join(Squad, Squad.id == Trip.squad_id))}
+    trips = {
+        (name, month): (id_, starts, ends)
+        for id_, name, month, starts, ends in session.execute(
+            select(Trip.id, Squad.name, Trip.month, Trip.starts_on, Trip.ends_on).join(Squad, Squad.id == Trip.squad_id)
+        )
+    }
     regions = _regions(session)
-    existing = {(trip, fold(who or ""), day) for trip, who, day in session.execute(
-        select(Visit.trip_id, Visit.counterpart, Visit.visited_on))}
+    existing = {
+        (trip, fold(who or ""), day)
+        for trip, who, day in session.execute(select(Visit.trip_id, Visit.counterpart, Visit.visited_on))
+    }
     v = batch.col
     plan: list[tuple[int, dict[str, Any]]] = []
     present = 0
@@ -796,21 +932,31 @@ def _validate_visits(session: Session, batch: Batch) -> tuple[list[tuple[int, di
             present += 1
             continue
         existing.add(key)
-        plan.append((i, {
-            "trip_id": trip_id, "status": str(status), "visited_on": day, "counterpart": who,
-            "counterpart_kind": v("counterpart_kind")[i] or "enterprise",
-            "region_id": regions[place[0]] if place else None,
-            "city": v("city")[i] or (place[1] if place else None),
-            "contact": v("contact")[i], "purpose": v("purpose")[i], "attendees": v("attendees")[i],
-            "notes": v("notes")[i],
-        }))
+        plan.append(
+            (
+                i,
+                {
+                    "trip_id": trip_id,
+                    "status": str(status),
+                    "visited_on": day,
+                    "counterpart": who,
+                    "counterpart_kind": v("counterpart_kind")[i] or "enterprise",
+                    "region_id": regions[place[0]] if place else None,
+                    "city": v("city")[i] or (place[1] if place else None),
+                    "contact": v("contact")[i],
+                    "purpose": v("purpose")[i],
+                    "attendees": v("attendees")[i],
+                    "notes": v("notes")[i],
+                },
+            )
+        )
     return plan, present
 
 
 def _insert_rows(session: Session, table: Any, plan: list[tuple[int, dict[str, Any]]], advance: Advance) -> int:
     rows = [fields for _, fields in plan]
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
+        chunk = rows[start : start + CHUNK]
         session.execute(insert(table), chunk)
         advance(len(chunk))
     return len(rows)
@@ -822,8 +968,10 @@ def _insert_rows(session: Session, table: Any, plan: list[tuple[int, dict[str, A
 def _validate_leads(session: Session, batch: Batch) -> tuple[list[tuple[int, dict[str, Any]]], int]:
     industries = _industries(session)
     regions = _regions(session)
-    existing = {(fold(p), fold(n or ""), d) for p, n, d in session.execute(
-        select(Lead.project_name, Lead.investor_name, Lead.received_on))}
+    existing = {
+        (fold(p), fold(n or ""), d)
+        for p, n, d in session.execute(select(Lead.project_name, Lead.investor_name, Lead.received_on))
+    }
     v = batch.col
     plan: list[tuple[int, dict[str, Any]]] = []
     present = 0
@@ -842,14 +990,28 @@ def _validate_leads(session: Session, batch: Batch) -> tuple[list[tuple[int, dic
             continue
         existing.add(key)
         origin = v("origin")[i]
-        plan.append((i, {
-            "project_name": project, "investor_name": investor, "received_on": day, "source": v("source")[i],
-            "category": v("category")[i], "industry_id": industry_id,
-            "origin_region_id": regions[origin[0]] if origin else None, "planned_yuan": v("planned_yuan")[i],
-            "stage": v("stage")[i] or LeadStage.contact.value, "owner": v("owner")[i], "unit": v("unit")[i],
-            "acknowledged_on": v("acknowledged_on")[i], "assessed_on": v("assessed_on")[i],
-            "feedback_on": v("feedback_on")[i], "note": v("note")[i],
-        }))
+        plan.append(
+            (
+                i,
+                {
+                    "project_name": project,
+                    "investor_name": investor,
+                    "received_on": day,
+                    "source": v("source")[i],
+                    "category": v("category")[i],
+                    "industry_id": industry_id,
+                    "origin_region_id": regions[origin[0]] if origin else None,
+                    "planned_yuan": v("planned_yuan")[i],
+                    "stage": v("stage")[i] or LeadStage.contact.value,
+                    "owner": v("owner")[i],
+                    "unit": v("unit")[i],
+                    "acknowledged_on": v("acknowledged_on")[i],
+                    "assessed_on": v("assessed_on")[i],
+                    "feedback_on": v("feedback_on")[i],
+                    "note": v("note")[i],
+                },
+            )
+        )
     return plan, present
 
 
@@ -918,9 +1080,17 @@ def import_ledger(
                 inserted = _write_leads(session, lead_plan, actor=actor, advance=advance)
         _refuse_if_bad(batch, partial, p)  # a row the library refused while writing
         if inserted or updated:
-            audit.record(session, actor=actor, action="import", entity=spec.entity, entity_id=None, field="rows",
-                         new=inserted, note=f"{p.name}: {spec.name} ledger, {inserted} rows inserted, "
-                         f"{updated} updated, {result.already_present} already present")
+            audit.record(
+                session,
+                actor=actor,
+                action="import",
+                entity=spec.entity,
+                entity_id=None,
+                field="rows",
+                new=inserted,
+                note=f"{p.name}: {spec.name} ledger, {inserted} rows inserted, "
+                f"{updated} updated, {result.already_present} already present",
+            )
         if commit:
             session.commit()
         else:
@@ -934,5 +1104,8 @@ def import_ledger(
 
 def _refuse_if_bad(batch: Batch, partial: bool, path: Path) -> None:
     if batch.bad and not partial:
-        raise LedgerError(batch.errors(), f"{path.name}: {len(batch.bad)} bad row(s) of {batch.n}; nothing was "
-                          "imported (fix them, or import the good rows with --partial)")
+        raise LedgerError(
+            batch.errors(),
+            f"{path.name}: {len(batch.bad)} bad row(s) of {batch.n}; nothing was "
+            "imported (fix them, or import the good rows with --partial)",
+        )

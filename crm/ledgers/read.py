@@ -58,7 +58,9 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise InvalidValue("file", "", "a CSV that is neither UTF-8 nor GB18030; save it again as CSV (UTF-8)") from None
+        raise InvalidValue(
+            "file", "", "a CSV that is neither UTF-8 nor GB18030; save it again as CSV (UTF-8)"
+        ) from None
 
 
 def _read_csv(path: Path) -> list[_Sheet]:
@@ -131,9 +133,18 @@ def read_table(path: str | Path, kind: LedgerKind) -> Table:
     found = [f for f in found if f[1] >= 0]
     if not found:
         expected = "、".join(c.title for c in kind.columns if c.required)
-        raise LedgerError([RowError(0, "", "", f"no header row found in the first {HEADER_SCAN_ROWS} rows; "
-                                               f"a {kind.name} ledger needs columns such as {expected}")],
-                          f"{p.name}: not a {kind.name} ledger")
+        raise LedgerError(
+            [
+                RowError(
+                    0,
+                    "",
+                    "",
+                    f"no header row found in the first {HEADER_SCAN_ROWS} rows; "
+                    f"a {kind.name} ledger needs columns such as {expected}",
+                )
+            ],
+            f"{p.name}: not a {kind.name} ledger",
+        )
     sheet, header_index, _ = max(found, key=lambda f: f[2])  # the sheet that names the most columns
     header_row = sheet.first_row + header_index + 1
 
@@ -157,8 +168,9 @@ def read_table(path: str | Path, kind: LedgerKind) -> Table:
                 unknown.append(written)
             continue
         if name in positions:
-            table.warnings.append(f"columns {table.headers[name]!r} and {written!r} both mean {name}; "
-                                  f"{written!r} is ignored")
+            table.warnings.append(
+                f"columns {table.headers[name]!r} and {written!r} both mean {name}; {written!r} is ignored"
+            )
             continue
         positions[name] = col
         table.headers[name] = written
@@ -171,16 +183,28 @@ def read_table(path: str | Path, kind: LedgerKind) -> Table:
     missing = [c for c in kind.columns if c.required and c.name not in positions]
     if missing:
         raise LedgerError(
-            [RowError(header_row, c.title, "", f"missing required column {c.title} (accepted headers: "
-                      f"{'、'.join(dict.fromkeys((c.title, *c.aliases)))})") for c in missing],
+            [
+                RowError(
+                    header_row,
+                    c.title,
+                    "",
+                    f"missing required column {c.title} (accepted headers: "
+                    f"{'、'.join(dict.fromkeys((c.title, *c.aliases)))})",
+                )
+                for c in missing
+            ],
             f"{p.name}: the {kind.name} ledger lacks required columns; nothing was imported",
         )
 
-    body = sheet.rows[header_index + 1:]
+    body = sheet.rows[header_index + 1 :]
     first = sheet.first_row + header_index + 2  # the row number of body[0]
     columns = [_clean(_column(body, col)) for col in positions.values()]
-    totals = {i for col in range(min(3, max(map(len, body), default=0))) for i, v in enumerate(_column(body, col))
-              if v.__class__ is str and "计" in v and fold(v) in _TOTAL_ROWS}
+    totals = {
+        i
+        for col in range(min(3, max(map(len, body), default=0)))
+        for i, v in enumerate(_column(body, col))
+        if v.__class__ is str and "计" in v and fold(v) in _TOTAL_ROWS
+    }
     width = len(columns)
     # blank rows, and rows holding only ignored or unknown columns, are skipped
     keep = [i for i, values in enumerate(zip(*columns, strict=True)) if values.count(None) != width]

@@ -92,25 +92,63 @@ def _choices(labels: dict[Any, str], extra: dict[str, str] | None = None) -> dic
 DEAL_STATES = _choices(
     DEAL_STATE_LABELS,
     {
-        "签约": DealState.signed, "未开工": DealState.signed, "前期": DealState.signed, "前期阶段": DealState.signed,
-        "开工": DealState.started, "在建": DealState.started, "续建": DealState.started, "已开工在建": DealState.started,
-        "竣工": DealState.in_production, "投产": DealState.in_production, "已竣工": DealState.in_production,
-        "已投产": DealState.in_production, "竣工投产": DealState.in_production,
-        "终止": DealState.terminated, "无法履约": DealState.terminated, "已解约": DealState.terminated,
+        "签约": DealState.signed,
+        "未开工": DealState.signed,
+        "前期": DealState.signed,
+        "前期阶段": DealState.signed,
+        "开工": DealState.started,
+        "在建": DealState.started,
+        "续建": DealState.started,
+        "已开工在建": DealState.started,
+        "竣工": DealState.in_production,
+        "投产": DealState.in_production,
+        "已竣工": DealState.in_production,
+        "已投产": DealState.in_production,
+        "竣工投产": DealState.in_production,
+        "终止": DealState.terminated,
+        "无法履约": DealState.terminated,
+        "已解约": DealState.terminated,
     },
 )
-SOURCES = _choices(CAPITAL_SOURCE_LABELS, {"国外": CapitalSource.overseas, "省内市外": CapitalSource.other_city,
-                                           "县外": CapitalSource.other_county, "市内县外": CapitalSource.other_county})
+SOURCES = _choices(
+    CAPITAL_SOURCE_LABELS,
+    {
+        "国外": CapitalSource.overseas,
+        "省内市外": CapitalSource.other_city,
+        "县外": CapitalSource.other_county,
+        "市内县外": CapitalSource.other_county,
+    },
+)
 USES = _choices(CAPITAL_USE_LABELS, {"固定资产投资": CapitalUse.fixed_assets})
-COUNTERPART_LABELS = {CounterpartKind.enterprise: "企业", CounterpartKind.chamber: "商会", CounterpartKind.other: "其他"}
-COUNTERPARTS = _choices(COUNTERPART_LABELS, {"协会": CounterpartKind.other, "园区": CounterpartKind.other,
-                                             "政府部门": CounterpartKind.other, "公司": CounterpartKind.enterprise})
+COUNTERPART_LABELS = {
+    CounterpartKind.enterprise: "企业",
+    CounterpartKind.chamber: "商会",
+    CounterpartKind.other: "其他",
+}
+COUNTERPARTS = _choices(
+    COUNTERPART_LABELS,
+    {
+        "协会": CounterpartKind.other,
+        "园区": CounterpartKind.other,
+        "政府部门": CounterpartKind.other,
+        "公司": CounterpartKind.enterprise,
+    },
+)
 VISIT_STATUS_LABELS = {VisitStatus.planned: "计划", VisitStatus.done: "已拜访", VisitStatus.cancelled: "已取消"}
-VISIT_STATUSES = _choices(VISIT_STATUS_LABELS, {"拟拜访": VisitStatus.planned, "计划拜访": VisitStatus.planned,
-                                                "已完成": VisitStatus.done, "完成": VisitStatus.done,
-                                                "取消": VisitStatus.cancelled})
-LEAD_STAGES = _choices(LEAD_STAGE_LABELS, {"意向": LeadStage.intent, "框架协议": LeadStage.intent,
-                                           "已签约": LeadStage.signed, "接触": LeadStage.contact})
+VISIT_STATUSES = _choices(
+    VISIT_STATUS_LABELS,
+    {
+        "拟拜访": VisitStatus.planned,
+        "计划拜访": VisitStatus.planned,
+        "已完成": VisitStatus.done,
+        "完成": VisitStatus.done,
+        "取消": VisitStatus.cancelled,
+    },
+)
+LEAD_STAGES = _choices(
+    LEAD_STAGE_LABELS,
+    {"意向": LeadStage.intent, "框架协议": LeadStage.intent, "已签约": LeadStage.signed, "接触": LeadStage.contact},
+)
 TARGET_METRIC_LABELS = {
     TargetMetric.arrived_yuan: "到位资金",
     TargetMetric.contracted_yuan: "签约投资额",
@@ -118,21 +156,40 @@ TARGET_METRIC_LABELS = {
     TargetMetric.deals_started: "开工项目个数",
     TargetMetric.reserve_yuan: "项目储备",
 }
-TARGET_METRICS = _choices(TARGET_METRIC_LABELS, {
-    "合同投资额": TargetMetric.contracted_yuan, "签约资金": TargetMetric.contracted_yuan,
-    "签约项目": TargetMetric.deals_signed, "签约个数": TargetMetric.deals_signed,
-    "开工项目": TargetMetric.deals_started, "开工个数": TargetMetric.deals_started,
-    "储备项目": TargetMetric.reserve_yuan, "实际到位资金": TargetMetric.arrived_yuan,
-})
+TARGET_METRICS = _choices(
+    TARGET_METRIC_LABELS,
+    {
+        "合同投资额": TargetMetric.contracted_yuan,
+        "签约资金": TargetMetric.contracted_yuan,
+        "签约项目": TargetMetric.deals_signed,
+        "签约个数": TargetMetric.deals_signed,
+        "开工项目": TargetMetric.deals_started,
+        "开工个数": TargetMetric.deals_started,
+        "储备项目": TargetMetric.reserve_yuan,
+        "实际到位资金": TargetMetric.arrived_yuan,
+    },
+)
 MONEY_METRICS = frozenset({TargetMetric.arrived_yuan, TargetMetric.contracted_yuan, TargetMetric.reserve_yuan})
 
 # Reused column descriptions.
 _PROJECT = Column("project_name", "text", "项目名称", ("项目名称", "项目", "project"), required=True)
-_INVESTOR = Column("investor", "text", "投资方", ("投资方", "投资方名称", "签约企业", "签约单位", "投资主体", "企业名称"))
-_INDUSTRY = Column("industry", "text", "所属行业", ("所属行业", "产业类别", "产业大类", "行业", "产业", "行业类别"),
-                   description="an industry of the reference table (光伏发电, 装备制造 ...)")
-_ORIGIN = Column("origin", "region", "投资方所在地", ("投资方所在地", "投资方注册地", "客商来源地", "来源地", "客商所在地"),
-                 description="province in short or long form; a city after it goes to origin_city (浙江杭州)")
+_INVESTOR = Column(
+    "investor", "text", "投资方", ("投资方", "投资方名称", "签约企业", "签约单位", "投资主体", "企业名称")
+)
+_INDUSTRY = Column(
+    "industry",
+    "text",
+    "所属行业",
+    ("所属行业", "产业类别", "产业大类", "行业", "产业", "行业类别"),
+    description="an industry of the reference table (光伏发电, 装备制造 ...)",
+)
+_ORIGIN = Column(
+    "origin",
+    "region",
+    "投资方所在地",
+    ("投资方所在地", "投资方注册地", "客商来源地", "来源地", "客商所在地"),
+    description="province in short or long form; a city after it goes to origin_city (浙江杭州)",
+)
 _UNIT = Column("unit", "text", "责任单位", ("责任单位", "牵头单位", "承办单位"), description="谁签约谁负责")
 _LEADER = Column("leader", "text", "包抓领导", ("包抓领导", "责任领导", "包联领导", "县级领导"))
 _NOTE = Column("note", "text", "备注", ("备注", "说明"))
@@ -152,9 +209,23 @@ DEALS = LedgerKind(
         _ORIGIN,
         Column("origin_city", "text", "来源城市", ("来源城市", "投资方所在城市", "所在城市")),
         _INDUSTRY,
-        Column("contracted_yuan", "money", "合同投资额",
-               ("总投资", "总投资（万元）", "合同投资额", "协议投资额", "计划总投资（万元）", "签约金额", "签约投资额",
-                "协议投资", "投资额"), required=True),
+        Column(
+            "contracted_yuan",
+            "money",
+            "合同投资额",
+            (
+                "总投资",
+                "总投资（万元）",
+                "合同投资额",
+                "协议投资额",
+                "计划总投资（万元）",
+                "签约金额",
+                "签约投资额",
+                "协议投资",
+                "投资额",
+            ),
+            required=True,
+        ),
         Column("signed_on", "date", "签约日期", ("签约日期", "签约时间"), required=True),
         Column("signing_event", "text", "签约活动", ("签约活动", "签约平台", "签约会议")),
         _UNIT,
@@ -162,12 +233,19 @@ DEALS = LedgerKind(
         Column("introducer", "text", "第一引资人", ("第一引资人", "引资人")),
         Column("credited_unit", "text", "招引单位", ("招引单位", "引资单位")),
         Column("signer", "text", "签约人", ("签约人", "签约代表")),
-        Column("state", "choice", "项目状态", ("项目状态", "项目进度", "进展情况", "状态"), choices=DEAL_STATES,
-               labels={str(k): v for k, v in DEAL_STATE_LABELS.items()},
-               description="已签约/前期 (not started), 在建/已开工, 已竣工/已投产/竣工投产, 终止; "
-               "blank: from the dates"),
+        Column(
+            "state",
+            "choice",
+            "项目状态",
+            ("项目状态", "项目进度", "进展情况", "状态"),
+            choices=DEAL_STATES,
+            labels={str(k): v for k, v in DEAL_STATE_LABELS.items()},
+            description="已签约/前期 (not started), 在建/已开工, 已竣工/已投产/竣工投产, 终止; blank: from the dates",
+        ),
         Column("started_on", "date", "开工时间", ("开工时间", "开工日期", "实际开工时间")),
-        Column("completed_on", "date", "竣工投产时间", ("竣工时间", "投产时间", "竣工投产时间", "竣工日期", "投产日期")),
+        Column(
+            "completed_on", "date", "竣工投产时间", ("竣工时间", "投产时间", "竣工投产时间", "竣工日期", "投产日期")
+        ),
         Column("terminated_on", "date", "终止时间", ("终止时间", "终止日期", "解约时间")),
         Column("termination_reason", "text", "终止原因", ("终止原因", "无法履约原因")),
         Column("registered_on", "date", "入库时间", ("入库时间", "入库日期")),
@@ -188,17 +266,45 @@ ARRIVALS = LedgerKind(
     columns=(
         _PROJECT,
         Column("investor", "text", "投资方", _INVESTOR.aliases, description="needed where project names repeat"),
-        Column("signed_on", "date", "签约日期", ("签约日期", "签约时间"), description="needed where one investor "
-               "signed the same project twice"),
-        Column("arrived_on", "date", "到位日期", ("到位日期", "到位时间", "月份", "到位月份"), required=True,
-               description="a month (2026年6月) means its first day"),
-        Column("arrived_yuan", "money", "到位资金",
-               ("到位资金", "当月到位资金", "当月到位资金（万元）", "实际到位资金", "到位资金（万元）", "到位金额"),
-               required=True),
-        Column("source", "choice", "资金来源", ("资金来源", "来源", "到位资金来源"), required=True, choices=SOURCES,
-               labels={str(k): v for k, v in CAPITAL_SOURCE_LABELS.items()}),
-        Column("use", "choice", "资金用途", ("资金用途", "用途"), choices=USES,
-               labels={str(k): v for k, v in CAPITAL_USE_LABELS.items()}),
+        Column(
+            "signed_on",
+            "date",
+            "签约日期",
+            ("签约日期", "签约时间"),
+            description="needed where one investor signed the same project twice",
+        ),
+        Column(
+            "arrived_on",
+            "date",
+            "到位日期",
+            ("到位日期", "到位时间", "月份", "到位月份"),
+            required=True,
+            description="a month (2026年6月) means its first day",
+        ),
+        Column(
+            "arrived_yuan",
+            "money",
+            "到位资金",
+            ("到位资金", "当月到位资金", "当月到位资金（万元）", "实际到位资金", "到位资金（万元）", "到位金额"),
+            required=True,
+        ),
+        Column(
+            "source",
+            "choice",
+            "资金来源",
+            ("资金来源", "来源", "到位资金来源"),
+            required=True,
+            choices=SOURCES,
+            labels={str(k): v for k, v in CAPITAL_SOURCE_LABELS.items()},
+        ),
+        Column(
+            "use",
+            "choice",
+            "资金用途",
+            ("资金用途", "用途"),
+            choices=USES,
+            labels={str(k): v for k, v in CAPITAL_USE_LABELS.items()},
+        ),
         Column("evidence_kind", "text", "凭证类型", ("凭证类型", "到位凭证", "佐证材料")),
         Column("evidence_ref", "text", "凭证编号", ("凭证编号", "凭证号")),
         Column("verified", "bool", "是否核实", ("是否核实", "核实情况", "已核实")),
@@ -218,15 +324,33 @@ TARGETS = LedgerKind(
     natural_key=("metric", "period", "scope"),
     date_column="period",
     columns=(
-        Column("metric", "choice", "考核指标", ("考核指标", "指标", "指标名称", "目标类型"), required=True,
-               choices=TARGET_METRICS, labels={str(k): v for k, v in TARGET_METRIC_LABELS.items()}),
-        Column("period", "period", "考核期间", ("考核期间", "期间", "时段", "年度", "考核时段"), required=True,
-               description="2026 / 2026年, 2026Q1 / 2026年第一季度, 2026-03 / 2026年3月"),
+        Column(
+            "metric",
+            "choice",
+            "考核指标",
+            ("考核指标", "指标", "指标名称", "目标类型"),
+            required=True,
+            choices=TARGET_METRICS,
+            labels={str(k): v for k, v in TARGET_METRIC_LABELS.items()},
+        ),
+        Column(
+            "period",
+            "period",
+            "考核期间",
+            ("考核期间", "期间", "时段", "年度", "考核时段"),
+            required=True,
+            description="2026 / 2026年, 2026Q1 / 2026年第一季度, 2026-03 / 2026年3月",
+        ),
         Column("unit", "text", "责任单位", _UNIT.aliases),
         Column("leader", "text", "责任领导", ("责任领导", "包抓领导")),
         Column("amount", "amount", "目标任务", ("目标任务", "目标", "目标值", "任务数", "年度目标", "目标任务数")),
-        Column("growth", "percent", "增长目标", ("增长目标", "同比增长目标", "增速目标", "增长率目标"),
-               description="10% or 0.10"),
+        Column(
+            "growth",
+            "percent",
+            "增长目标",
+            ("增长目标", "同比增长目标", "增速目标", "增长率目标"),
+            description="10% or 0.10",
+        ),
         Column("weight", "number", "权重", ("权重", "分值")),
     ),
 )
@@ -244,8 +368,13 @@ TRIPS = LedgerKind(
         Column("month", "month", "月份", ("月份", "出访月份", "计划月份"), required=True),
         Column("starts_on", "date", "出发日期", ("出发日期", "开始日期", "出发时间")),
         Column("ends_on", "date", "返回日期", ("返回日期", "结束日期", "返回时间")),
-        Column("destinations", "list", "目的地", ("目的地", "拜访地区", "出访地点", "赴往地区"),
-               description="province + optional city, separated by 、 , ;"),
+        Column(
+            "destinations",
+            "list",
+            "目的地",
+            ("目的地", "拜访地区", "出访地点", "赴往地区"),
+            description="province + optional city, separated by 、 , ;",
+        ),
         Column("industries", "list", "目标产业", ("目标产业", "对接产业", "招商产业", "重点产业")),
         Column("leader", "text", "带队领导", ("带队领导", "队长", "带队")),
         _UNIT,
@@ -268,12 +397,29 @@ VISITS = LedgerKind(
         Column("squad", "text", "招商小分队", ("招商小分队", "小分队", "分队名称")),
         Column("month", "month", "月份", ("月份", "出访月份")),
         Column("visited_on", "date", "拜访日期", ("拜访日期", "拜访时间", "日期")),
-        Column("counterpart", "text", "拜访对象", ("拜访对象", "拜访企业", "企业名称", "商会名称", "对接企业"),
-               required=True),
-        Column("counterpart_kind", "choice", "对象类型", ("对象类型", "类型"), choices=COUNTERPARTS,
-               labels={str(k): v for k, v in COUNTERPART_LABELS.items()}),
-        Column("status", "choice", "拜访状态", ("拜访状态", "状态", "完成情况"), choices=VISIT_STATUSES,
-               labels={str(k): v for k, v in VISIT_STATUS_LABELS.items()}),
+        Column(
+            "counterpart",
+            "text",
+            "拜访对象",
+            ("拜访对象", "拜访企业", "企业名称", "商会名称", "对接企业"),
+            required=True,
+        ),
+        Column(
+            "counterpart_kind",
+            "choice",
+            "对象类型",
+            ("对象类型", "类型"),
+            choices=COUNTERPARTS,
+            labels={str(k): v for k, v in COUNTERPART_LABELS.items()},
+        ),
+        Column(
+            "status",
+            "choice",
+            "拜访状态",
+            ("拜访状态", "状态", "完成情况"),
+            choices=VISIT_STATUSES,
+            labels={str(k): v for k, v in VISIT_STATUS_LABELS.items()},
+        ),
         Column("region", "region", "省份", ("省份", "地区", "所在省份")),
         Column("city", "text", "城市", ("城市", "所在城市")),
         Column("contact", "text", "联系人", ("联系人", "对接人")),
@@ -293,15 +439,28 @@ LEADS = LedgerKind(
     columns=(
         _PROJECT,
         Column("investor_name", "text", "投资方", _INVESTOR.aliases),
-        Column("received_on", "date", "获取日期", ("获取日期", "接洽日期", "受理日期", "信息获取时间", "登记日期"),
-               required=True),
+        Column(
+            "received_on",
+            "date",
+            "获取日期",
+            ("获取日期", "接洽日期", "受理日期", "信息获取时间", "登记日期"),
+            required=True,
+        ),
         Column("source", "text", "信息来源", ("信息来源", "来源渠道", "线索来源")),
         Column("category", "text", "储备类别", ("储备类别", "项目类别", "项目类型")),
         _INDUSTRY,
         _ORIGIN,
-        Column("planned_yuan", "money", "计划投资", ("计划投资", "计划总投资", "计划总投资（万元）", "拟投资额", "投资额")),
-        Column("stage", "choice", "项目阶段", ("项目阶段", "进展阶段", "洽谈进展", "项目进展"), choices=LEAD_STAGES,
-               labels={str(k): v for k, v in LEAD_STAGE_LABELS.items()}),
+        Column(
+            "planned_yuan", "money", "计划投资", ("计划投资", "计划总投资", "计划总投资（万元）", "拟投资额", "投资额")
+        ),
+        Column(
+            "stage",
+            "choice",
+            "项目阶段",
+            ("项目阶段", "进展阶段", "洽谈进展", "项目进展"),
+            choices=LEAD_STAGES,
+            labels={str(k): v for k, v in LEAD_STAGE_LABELS.items()},
+        ),
         Column("owner", "text", "跟踪责任人", ("跟踪责任人", "责任人", "负责人")),
         _UNIT,
         Column("acknowledged_on", "date", "响应日期", ("响应日期", "答复日期")),
@@ -356,7 +515,9 @@ def alias_map(kind: LedgerKind) -> dict[str, str]:
     return out
 
 
-def match_header(kind: LedgerKind, text: object, aliases: dict[str, str] | None = None) -> tuple[str | None, str | None]:
+def match_header(
+    kind: LedgerKind, text: object, aliases: dict[str, str] | None = None
+) -> tuple[str | None, str | None]:
     """The column a header names and the unit written in it: (None, None) when unknown."""
     aliases = aliases if aliases is not None else alias_map(kind)
     key, unit = normalise_header(text)

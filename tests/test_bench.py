@@ -1,0 +1,151 @@
+"""The benchmark never rots: `python -m bench --scale county` runs on SQLite and PostgreSQL.
+
+Asserts only that it ran, produced every measurement row, and that the library's figures
+equal the hand-SQL and pandas baselines' figures; never a time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.baselines import compare, ranking_rows, target_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EXPECTED_ROWS = {
+    ("dashboard.kpis", "hand SQL (1 query)"),
+    ("dashboard.targets", "hand SQL (1 query)"),
+    ("dashboard.ranking", "hand SQL (1 query)"),
+    ("dashboard", "hand SQL (3 queries)"),
+    ("dashboard", "pandas reading .xlsx ledgers"),
+    ("dashboard", "pandas reading .csv ledgers"),
+    ("dashboard", "DuckDB over frames"),
+    ("growth", "(smallest scale)"),
+    ("import.xlsx", "calamine read of the .xlsx"),
+    ("memory.dashboard", "pandas reading .csv ledgers"),
+    ("memory.import.xlsx", "calamine read of the .xlsx"),
+}
+FLOORS = {"sqlite": "sqlite3.executemany + tuples", "postgresql": "COPY (FK on) + tuples"}
+
+
+@pytest.mark.slow
+def test_county_benchmark_runs_on_both_backends_and_figures_equal_the_baselines(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--scale",
+            "county",
+            "--backend",
+            "both",
+            "--repeats",
+            "1",
+            "--pg-url",
+            postgres_url,
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out-dir",
+            str(out),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "results-county.json").read_text())
+    assert result["mismatches"] == []
+    assert result["failures"] == []
+    rows = result["rows"]
+    for backend, floor in FLOORS.items():
+        have = {(r["measurement"], r["baseline"]) for r in rows if r["backend"] == backend}
+        expected = EXPECTED_ROWS | {("import.csv", floor), ("import.xlsx", floor), ("memory.import.csv", floor)}
+        assert expected <= have, f"{backend}: missing rows {sorted(expected - have)}"
+        library = [r for r in rows if r["backend"] == backend and r["measurement"].startswith(("dashboard", "import"))]
+        assert all(r["library_s"] is not None for r in library), "a library measurement was not available"
+        compared = [
+            r
+            for r in rows
+            if r["backend"] == backend
+            and r["measurement"] == "dashboard"
+            and r["baseline"] in ("hand SQL (3 queries)", "pandas reading .xlsx ledgers", "pandas reading .csv ledgers")
+        ]
+        assert len(compared) == 3 and all(r["note"].startswith("figures equal") for r in compared)
+    assert "dashboard" in proc.stdout and "import.csv" in proc.stdout  # the printed table
+
+
+def test_compare_reports_a_count_a_money_and_a_rate_that_differ() -> None:
+    library = pd.DataFrame(
+        {
+            "industry": ["光伏发电", "装备制造"],
+            "signing_year": [2025, 2025],
+            "signed": [3, 2],
+            "started": [2, 1],
+            "in_production": [1, 0],
+            "terminated": [0, 1],
+            "contracted_yuan": [300, 200],
+            "arrived_yuan": [30, 20],
+            "fulfillment_rate": [2 / 3, 0.5],
+            "capital_arrival_rate": [0.1, 0.1],
+            "completion_rate": [0.5, 0.0],
+        }
+    )
+    assert compare("kpis", library, library.copy(), against="itself") == []
+    baseline = library.copy()
+    baseline.loc[0, "signed"] = 4
+    baseline.loc[1, "arrived_yuan"] = 21
+    baseline.loc[1, "fulfillment_rate"] = 0.5 + 1e-6
+    problems = compare("kpis", library, baseline, against="b")
+    assert len(problems) == 3
+    assert any("signed of ('光伏发电', '2025')" in p for p in problems)
+    assert any("arrived_yuan" in p and "21" in p for p in problems)
+    assert any("fulfillment_rate" in p for p in problems)
+    assert compare("kpis", library, baseline.iloc[:1], against="b")[0] == (
+        "kpis vs b: 2 rows in the library, 1 in the baseline"
+    )
+
+
+def test_target_rows_credit_ended_quarters_whole_and_the_current_one_by_elapsed_days() -> None:
+    # as of 2026-08-20: Q1 + Q2 ended (100 + 200); Q3 has 51 of 92 days elapsed: 300 × 51/92 = 166.3 -> 166
+    targets = pd.DataFrame(
+        {
+            "metric": ["arrived_yuan"] * 5,
+            "scope": ["county"] * 5,
+            "period_kind": ["year", "quarter", "quarter", "quarter", "quarter"],
+            "period_start": [date(2026, 1, 1), date(2026, 1, 1), date(2026, 4, 1), date(2026, 7, 1), date(2026, 10, 1)],
+            "amount": [1000, 100, 200, 300, 400],
+            "growth": [0.1, None, None, None, None],
+        }
+    )
+    actuals = {("arrived_yuan", "county"): [500, 400, 150, 100, 0, 0]}
+    rows = target_rows(targets, actuals, date(2026, 8, 20)).set_index("period")
+    assert rows.loc["2026", "target_to_date"] == 100 + 200 + 166
+    assert rows.loc["2026", "gap"] == 466 - 500
+    assert rows.loc["2026", "completion"] == 0.5
+    assert rows.loc["2026", "yoy"] == 0.25
+    assert rows.loc["2026", "growth_gap"] == pytest.approx(15.0)
+    assert rows.loc["2026Q3", "target_to_date"] == 166
+    assert rows.loc["2026Q3", "time_progress"] == 51 / 92
+
+
+def test_ranking_rows_order_by_completion_then_amount_and_flag_the_last() -> None:
+    units = pd.DataFrame(
+        {"name": ["甲镇", "乙镇", "丙镇"], "amount": pd.array([100, 200, 100], dtype="Int64"), "actual": [50, 100, 40]}
+    )
+    ranked = ranking_rows(units, date(2026, 12, 31))
+    assert list(ranked["name"]) == ["乙镇", "甲镇", "丙镇"]  # 0.5 with 100 before 0.5 with 50
+    assert list(ranked["rank"]) == [1, 2, 3]
+    assert list(ranked["last"]) == [False, False, True]
+    assert list(ranked["target_to_date"]) == [200, 100, 100]
