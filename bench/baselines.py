@@ -1,0 +1,599 @@
+"""The baselines the library is measured against, computing the library's figures independently.
+
+- ``hand_sql_*``: one hand-written SQL query per figure on the same database (the floor), plus
+  a little Python on the few rows it returns (rates, targets to date, ranks);
+- ``pandas_figures``: what an analyst does today, pandas reading the deal, arrival and target
+  ledgers (.xlsx or .csv) and computing the same figures;
+- ``floor_rows`` / ``sqlite_executemany`` / ``postgres_copy``: the import floor, rows parsed
+  into tuples and inserted with the driver's fastest path.
+
+The rules are the library's (crm.metrics docstrings): states as of as_of from the dates; a
+deal replaced by a reassignment is left out; a capital increase adds to its parent deal;
+units are credited through the credited unit, else the responsible unit; completion is
+actual ÷ the period's target; the target to date credits each day at the daily rate of the
+finest target covering it, rounded half up. Money is integer yuan throughout.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import math
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+KPI_KEYS = ["industry", "signing_year"]
+KPI_EXACT = ["signed", "started", "in_production", "terminated", "contracted_yuan", "arrived_yuan"]
+KPI_RATES = ["fulfillment_rate", "capital_arrival_rate", "completion_rate"]
+TARGET_KEYS = ["metric", "scope", "period"]
+TARGET_EXACT = ["target", "target_to_date", "actual", "gap", "last_year", "yoy_diff"]
+TARGET_RATES = ["completion", "time_progress", "yoy", "growth_target", "growth_gap"]
+RANK_KEYS = ["name"]
+RANK_EXACT = ["rank", "target", "target_to_date", "actual", "last"]
+RANK_RATES = ["completion"]
+COMPARE = {
+    "kpis": (KPI_KEYS, KPI_EXACT, KPI_RATES),
+    "targets": (TARGET_KEYS, TARGET_EXACT, TARGET_RATES),
+    "ranking": (RANK_KEYS, RANK_EXACT, RANK_RATES),
+}
+METRICS = ("arrived_yuan", "contracted_yuan", "deals_signed", "deals_started")
+SOURCE_VALUES = {"境外": "overseas", "省外": "other_province", "市外省内": "other_city", "县际": "other_county"}
+
+
+# ---------------------------------------------------------------- periods (independent of crm.targets)
+
+
+def _last_year(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def _period_end(kind: str, start: date) -> date:
+    months = {"year": 12, "quarter": 3, "month": 1}[kind]
+    last = start.month + months - 1
+    return date(start.year, last, calendar.monthrange(start.year, last)[1])
+
+
+def _label(kind: str, start: date) -> str:
+    if kind == "year":
+        return str(start.year)
+    if kind == "quarter":
+        return f"{start.year}Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year}-{start.month:02d}"
+
+
+def _days(kind: str, start: date) -> int:
+    return (_period_end(kind, start) - start).days + 1
+
+
+def _elapsed(kind: str, start: date, as_of: date) -> int:
+    return max(0, min((as_of - start).days + 1, _days(kind, start)))
+
+
+def _due_by(amounts: dict[tuple[str, date], int], until: date) -> int | None:
+    """Target due by `until`: each month credited at the daily rate of the finest target covering it."""
+    if not amounts:
+        return None
+    kinds = {k for k, _ in amounts}
+    if kinds == {"year"}:  # the common case in closed form
+        num, den = 0, 1
+        for (kind, start), amount in amounts.items():
+            e, n = _elapsed(kind, start, until), _days(kind, start)
+            num, den = num * n + amount * e * den, den * n
+        return (2 * num + den) // (2 * den)
+    from fractions import Fraction
+
+    total = Fraction(0)
+    for year in sorted({s.year for _, s in amounts}):
+        for month in range(1, 13):
+            m_start = date(year, month, 1)
+            e = _elapsed("month", m_start, until)
+            if not e:
+                continue
+            q_start = date(year, 3 * ((month - 1) // 3) + 1, 1)
+            for kind, start in (("month", m_start), ("quarter", q_start), ("year", date(year, 1, 1))):
+                if (kind, start) in amounts:
+                    total += Fraction(amounts[(kind, start)] * e, _days(kind, start))
+                    break
+    return int((total + Fraction(1, 2)) // 1)
+
+
+def _current_periods(as_of: date) -> list[tuple[str, date]]:
+    q = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
+    return [("year", date(as_of.year, 1, 1)), ("quarter", q), ("month", as_of.replace(day=1))]
+
+
+def _windows(as_of: date) -> list[tuple[date, date]]:
+    """(start, end) of the year, quarter and month up to as_of, each followed by the same days last year."""
+    out = []
+    for kind, start in _current_periods(as_of):
+        end = min(as_of, _period_end(kind, start))
+        out += [(start, end), (_last_year(start), _last_year(end))]
+    return out
+
+
+# ---------------------------------------------------------------- figures from actuals (shared post-processing)
+
+
+def target_rows(targets: pd.DataFrame, actuals: dict[tuple[str, str], list[int]], as_of: date) -> pd.DataFrame:
+    """target_progress rows from the year's targets and per-(metric, scope) window sums.
+
+    `targets`: metric, scope, period_kind, period_start, amount, growth (scope 'county' or a unit
+    name); `actuals[(metric, scope)]`: sums over `_windows(as_of)` in that order.
+    """
+    records = []
+    periods = _current_periods(as_of)
+    for (metric, scope), rows in targets.groupby(["metric", "scope"], sort=True):
+        own = {
+            (k, s): (a, g)
+            for k, s, a, g in zip(
+                rows["period_kind"], rows["period_start"], rows["amount"], rows["growth"], strict=True
+            )
+        }
+        for index, (kind, start) in enumerate(periods):
+            if kind != "year" and (kind, start) not in own:
+                continue
+            end = _period_end(kind, start)
+            finer = {
+                (k, s): int(a)
+                for (k, s), (a, _) in own.items()
+                if a is not None and not pd.isna(a) and start <= s <= end and _days(k, s) <= _days(kind, start)
+            }
+            amount, growth = own.get((kind, start), (None, None))
+            target = int(amount) if amount is not None and not pd.isna(amount) else _due_by(finer, end)
+            to_date = _due_by(finer, min(as_of, end))
+            sums = actuals.get((str(metric), str(scope)), [0] * 6)
+            actual, last = sums[2 * index], sums[2 * index + 1]
+            completion = actual / target if target else None
+            yoy = (actual - last) / last if last else None
+            growth = None if growth is None or pd.isna(growth) else float(growth)
+            records.append(
+                {
+                    "metric": metric,
+                    "scope": scope,
+                    "period": _label(kind, start),
+                    "target": target,
+                    "target_to_date": to_date,
+                    "actual": actual,
+                    "completion": completion,
+                    "time_progress": _elapsed(kind, start, as_of) / _days(kind, start),
+                    "gap": None if to_date is None else to_date - actual,
+                    "last_year": last,
+                    "yoy": yoy,
+                    "yoy_diff": actual - last,
+                    "growth_target": growth,
+                    "growth_gap": None if yoy is None or growth is None else (yoy - growth) * 100,
+                }
+            )
+    return pd.DataFrame.from_records(records)
+
+
+def ranking_rows(units: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """ranking rows from name, amount (the year target, may be missing) and actual per unit."""
+    year_start = date(as_of.year, 1, 1)
+    e, n = _elapsed("year", year_start, as_of), _days("year", year_start)
+    df = units.copy()
+    has = df["amount"].notna()
+    amount = df["amount"].fillna(0).astype("int64")
+    df["target"] = amount.where(has)
+    df["target_to_date"] = ((2 * amount * e + n) // (2 * n)).where(has)
+    df["completion"] = (df["actual"] / amount.where(amount != 0)).where(has)
+    df = (
+        df.assign(_s=df["completion"].fillna(-math.inf))
+        .sort_values(["_s", "actual", "name"], ascending=[False, False, True], kind="stable")
+        .reset_index(drop=True)
+    )
+    key = list(zip(df["_s"], df["actual"], strict=True))
+    ranks: list[int] = []
+    for i, k in enumerate(key):
+        ranks.append(ranks[-1] if i and k == key[i - 1] else i + 1)
+    df["rank"] = ranks
+    df["last"] = (df["rank"] == max(ranks)) & (max(ranks) > 1) if ranks else False
+    return df[["rank", "name", "target", "target_to_date", "actual", "completion", "last"]]
+
+
+def kpi_rates(df: pd.DataFrame) -> pd.DataFrame:
+    def ratio(a: pd.Series, b: pd.Series) -> pd.Series:
+        b = b.astype("float64")
+        return a.astype("float64") / b.where(b != 0)
+
+    df["fulfillment_rate"] = ratio(df["started"], df["signed"])
+    df["capital_arrival_rate"] = ratio(df["arrived_yuan"], df["contracted_yuan"])
+    df["completion_rate"] = ratio(df["in_production"], df["started"])
+    return df
+
+
+# ---------------------------------------------------------------- hand-written SQL (the floor)
+
+
+class Sql:
+    """A raw DBAPI connection (sqlite3 or psycopg) and how to write dialect-specific bits."""
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self.connection = connection
+        self.dialect = dialect
+
+    def year(self, column: str) -> str:
+        if self.dialect == "sqlite":
+            return f"CAST(strftime('%Y', {column}) AS INTEGER)"
+        return f"CAST(EXTRACT(YEAR FROM {column}) AS INTEGER)"
+
+    def run(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self.dialect == "sqlite":
+            values = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+            return self.connection.execute(sql, values).fetchall()
+        sql = sql.replace("%", "%%")
+        for name in sorted(params, key=len, reverse=True):
+            sql = sql.replace(f":{name}", f"%({name})s")
+        with self.connection.cursor() as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+        self.connection.rollback()
+        return rows
+
+
+_NOT_REPLACED = "NOT EXISTS (SELECT 1 FROM deal r WHERE r.replaces_id = d.id AND r.signed_on <= :as_of)"
+
+
+_COHORT = f"d.increases_id IS NULL AND d.signed_on <= :as_of AND {_NOT_REPLACED}"
+
+
+def hand_sql_kpis(db: Sql, as_of: date) -> pd.DataFrame:
+    """One pass over deals, increases and arrivals (UNION ALL), grouped once: linear on both databases."""
+    year = db.year("d.signed_on")
+    sql = f"""
+    SELECT i.name, x.y, SUM(x.n), SUM(x.started), SUM(x.done), SUM(x.ended), SUM(x.contracted), SUM(x.arrived)
+    FROM (
+        SELECT d.industry_id AS industry_id, {year} AS y, 1 AS n,
+               CASE WHEN d.terminated_on <= :as_of THEN 0 WHEN d.started_on <= :as_of THEN 1 ELSE 0 END AS started,
+               CASE WHEN d.terminated_on <= :as_of THEN 0 WHEN d.completed_on <= :as_of THEN 1 ELSE 0 END AS done,
+               CASE WHEN d.terminated_on <= :as_of THEN 1 ELSE 0 END AS ended,
+               d.contracted_yuan AS contracted, 0 AS arrived
+        FROM deal d WHERE {_COHORT}
+        UNION ALL
+        SELECT d.industry_id, {year}, 0, 0, 0, 0, m.contracted_yuan, 0
+        FROM deal m JOIN deal d ON d.id = m.increases_id WHERE m.signed_on <= :as_of AND {_COHORT}
+        UNION ALL
+        SELECT d.industry_id, {year}, 0, 0, 0, 0, 0, c.arrived_yuan
+        FROM capital_arrival c JOIN deal m ON m.id = c.deal_id JOIN deal d ON d.id = COALESCE(m.increases_id, m.id)
+        WHERE c.arrived_on <= :as_of AND {_COHORT}
+    ) x LEFT JOIN industry i ON i.id = x.industry_id
+    GROUP BY i.name, x.y ORDER BY i.name, x.y
+    """
+    df = pd.DataFrame(db.run(sql, {"as_of": as_of}), columns=[*KPI_KEYS, *KPI_EXACT])
+    df[KPI_EXACT] = df[KPI_EXACT].astype("int64")
+    return kpi_rates(df)
+
+
+def _window_sums(column: str, value: str, as_of: date) -> tuple[str, dict[str, date]]:
+    params: dict[str, date] = {}
+    parts = []
+    for i, (start, end) in enumerate(_windows(as_of)):
+        params[f"w{i}s"], params[f"w{i}e"] = start, end
+        parts.append(f"SUM(CASE WHEN {column} BETWEEN :w{i}s AND :w{i}e THEN {value} ELSE 0 END)")
+    return ", ".join(parts), params
+
+
+def hand_sql_targets(db: Sql, as_of: date) -> pd.DataFrame:
+    """Targets of as_of's year with their actuals: one statement (targets UNION ALL window sums per unit)."""
+    arrived, params = _window_sums("c.arrived_on", "c.arrived_yuan", as_of)
+    signed, _ = _window_sums("m.signed_on", "CASE WHEN m.increases_id IS NULL THEN 1 ELSE 0 END", as_of)
+    started, _ = _window_sums("m.started_on", "CASE WHEN m.increases_id IS NULL THEN 1 ELSE 0 END", as_of)
+    contracted, _ = _window_sums("m.signed_on", "m.contracted_yuan", as_of)
+    nulls6 = ", ".join(["NULL"] * 6)
+    lo, hi = min(s for s, _ in _windows(as_of)), as_of
+    params.update(as_of=as_of, lo=lo, hi=hi, y0=date(as_of.year, 1, 1), y1=date(as_of.year, 12, 31))
+    unit_key = "COALESCE(d.credited_unit_id, d.unit_id)"
+    sql = f"""
+    SELECT 'target', t.metric, t.period_kind, t.period_start, COALESCE(u.name, p.name, 'county'), t.amount,
+           t.growth, {nulls6}
+    FROM target t LEFT JOIN unit u ON u.id = t.unit_id LEFT JOIN person p ON p.id = t.leader_id
+    WHERE t.period_start BETWEEN :y0 AND :y1
+    UNION ALL
+    SELECT 'arrived_yuan', NULL, NULL, NULL, CAST({unit_key} AS VARCHAR(16)), NULL, NULL, {arrived}
+    FROM capital_arrival c JOIN deal m ON m.id = c.deal_id JOIN deal d ON d.id = COALESCE(m.increases_id, m.id)
+    WHERE c.arrived_on BETWEEN :lo AND :hi AND {_NOT_REPLACED}
+    GROUP BY {unit_key}
+    UNION ALL
+    SELECT 'deals_signed', NULL, NULL, NULL, CAST({unit_key} AS VARCHAR(16)), NULL, NULL, {signed}
+    FROM deal m JOIN deal d ON d.id = COALESCE(m.increases_id, m.id) WHERE d.signed_on <= :hi AND {_NOT_REPLACED}
+    GROUP BY {unit_key}
+    UNION ALL
+    SELECT 'deals_started', NULL, NULL, NULL, CAST({unit_key} AS VARCHAR(16)), NULL, NULL, {started}
+    FROM deal m JOIN deal d ON d.id = COALESCE(m.increases_id, m.id) WHERE d.signed_on <= :hi AND {_NOT_REPLACED}
+    GROUP BY {unit_key}
+    UNION ALL
+    SELECT 'contracted_yuan', NULL, NULL, NULL, CAST({unit_key} AS VARCHAR(16)), NULL, NULL, {contracted}
+    FROM deal m JOIN deal d ON d.id = COALESCE(m.increases_id, m.id) WHERE d.signed_on <= :hi AND {_NOT_REPLACED}
+    GROUP BY {unit_key}
+    """
+    rows = db.run(sql, params)
+    targets = pd.DataFrame(
+        [r[1:7] for r in rows if r[0] == "target"],
+        columns=["metric", "period_kind", "period_start", "scope", "amount", "growth"],
+    )
+    targets["period_start"] = [v if isinstance(v, date) else date.fromisoformat(v) for v in targets["period_start"]]
+    unit_names = dict(db.run("SELECT CAST(id AS VARCHAR(16)), name FROM unit", {}))
+    actuals: dict[tuple[str, str], list[int]] = {}
+    for r in rows:
+        if r[0] == "target":
+            continue
+        sums = [int(v or 0) for v in r[7:]]
+        for scope in ("county", unit_names.get(str(r[4]), str(r[4]))):
+            acc = actuals.setdefault((r[0], scope), [0] * 6)
+            for i, v in enumerate(sums):
+                acc[i] += v
+    return target_rows(targets, actuals, as_of)
+
+
+def hand_sql_ranking(db: Sql, as_of: date) -> pd.DataFrame:
+    """Unit year targets and the year's arrivals per credited unit, in one grouped pass."""
+    sql = f"""
+    SELECT u.name, x.amount, x.actual
+    FROM (
+        SELECT unit_id, SUM(amount) AS amount, SUM(actual) AS actual FROM (
+            SELECT t.unit_id AS unit_id, t.amount AS amount, 0 AS actual FROM target t
+            WHERE t.metric = 'arrived_yuan' AND t.scope_kind = 'unit' AND t.period_kind = 'year'
+              AND t.period_start = :y0
+            UNION ALL
+            SELECT COALESCE(d.credited_unit_id, d.unit_id), NULL, c.arrived_yuan
+            FROM capital_arrival c JOIN deal m ON m.id = c.deal_id JOIN deal d ON d.id = COALESCE(m.increases_id, m.id)
+            WHERE c.arrived_on BETWEEN :y0 AND :as_of AND {_NOT_REPLACED}
+        ) y GROUP BY unit_id
+    ) x JOIN unit u ON u.id = x.unit_id
+    """
+    rows = db.run(sql, {"as_of": as_of, "y0": date(as_of.year, 1, 1)})
+    units = pd.DataFrame(
+        {
+            "name": [r[0] for r in rows],
+            "amount": pd.array([None if r[1] is None else int(r[1]) for r in rows], dtype="Int64"),
+            "actual": pd.array([int(r[2] or 0) for r in rows], dtype="int64"),
+        }
+    )
+    return ranking_rows(units, as_of)
+
+
+def hand_sql_figures(db: Sql, as_of: date) -> dict[str, pd.DataFrame]:
+    return {
+        "kpis": hand_sql_kpis(db, as_of),
+        "targets": hand_sql_targets(db, as_of),
+        "ranking": hand_sql_ranking(db, as_of),
+    }
+
+
+HAND_SQL: dict[str, Callable[[Sql, date], pd.DataFrame]] = {
+    "kpis": hand_sql_kpis,
+    "targets": hand_sql_targets,
+    "ranking": hand_sql_ranking,
+}
+
+
+# ---------------------------------------------------------------- pandas over the ledgers (what analysts do today)
+
+
+def read_ledger(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype={"是否核实": "string"})
+    return pd.read_excel(path, engine="calamine")
+
+
+def _dates(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s.replace("", None), errors="coerce")
+
+
+def pandas_figures(directory: Path, ext: str, as_of: date) -> dict[str, pd.DataFrame]:
+    """The three figures from the ledgers in `directory` (deals, arrivals, targets .`ext`)."""
+    deals = read_ledger(directory / f"deals.{ext}")
+    arrivals = read_ledger(directory / f"arrivals.{ext}")
+    targets = read_ledger(directory / f"targets.{ext}")
+    return pandas_compute(deals, arrivals, targets, as_of)
+
+
+def pandas_compute(
+    deals: pd.DataFrame, arrivals: pd.DataFrame, targets: pd.DataFrame, as_of: date
+) -> dict[str, pd.DataFrame]:
+    cut = pd.Timestamp(as_of)
+    key = ["项目名称", "投资方名称"]
+    signed = _dates(deals["签约日期"])
+    started_on, done_on, ended_on = (_dates(deals[c]) for c in ("开工时间", "竣工投产时间", "终止时间"))
+    terminated = ended_on <= cut
+    d = pd.DataFrame(
+        {
+            "项目名称": deals["项目名称"],
+            "投资方名称": deals["投资方名称"],
+            "industry": deals["所属行业"],
+            "unit": deals["责任单位"],
+            "signed_on": signed,
+            "signing_year": signed.dt.year,
+            "started": ((started_on <= cut) & ~terminated).astype("int64"),
+            "in_production": ((done_on <= cut) & ~terminated).astype("int64"),
+            "terminated": terminated.astype("int64"),
+            "contracted_yuan": (deals["总投资（万元）"].astype("float64") * 10_000).round().astype("int64"),
+            "started_on": started_on,
+        }
+    )
+    a = pd.DataFrame(
+        {
+            "项目名称": arrivals["项目名称"],
+            "投资方名称": arrivals["投资方名称"],
+            "arrived_on": _dates(arrivals["到位日期"]),
+            "yuan": (arrivals["到位资金（万元）"].astype("float64") * 10_000).round().astype("int64"),
+        }
+    ).merge(d[[*key, "unit"]], on=key, how="inner", validate="many_to_one")
+
+    # kpis by industry x signing year
+    cohort = d[d["signed_on"] <= cut]
+    arrived = a[a["arrived_on"] <= cut].groupby(key, sort=False)["yuan"].sum().rename("arrived_yuan")
+    cohort = cohort.merge(arrived, left_on=key, right_index=True, how="left")
+    cohort["arrived_yuan"] = cohort["arrived_yuan"].fillna(0).astype("int64")
+    kpis = (
+        cohort.groupby(KPI_KEYS, sort=True)
+        .agg(
+            signed=("项目名称", "size"),
+            started=("started", "sum"),
+            in_production=("in_production", "sum"),
+            terminated=("terminated", "sum"),
+            contracted_yuan=("contracted_yuan", "sum"),
+            arrived_yuan=("arrived_yuan", "sum"),
+        )
+        .reset_index()
+    )
+    kpis[KPI_EXACT] = kpis[KPI_EXACT].astype("int64")
+    kpis = kpi_rates(kpis)
+
+    # actuals per unit and window
+    windows = _windows(as_of)
+    actuals: dict[tuple[str, str], list[int]] = {}
+
+    def add(metric: str, frame: pd.DataFrame, on: str, value: str | None) -> None:
+        for i, (start, end) in enumerate(windows):
+            inside = frame[(frame[on] >= pd.Timestamp(start)) & (frame[on] <= pd.Timestamp(end))]
+            sums = inside.groupby("unit")[value].sum() if value else inside.groupby("unit").size()
+            for scope, v in [("county", int(sums.sum())), *((str(u), int(x)) for u, x in sums.items())]:
+                actuals.setdefault((metric, scope), [0] * 6)[i] += v
+
+    add("arrived_yuan", a, "arrived_on", "yuan")
+    add("contracted_yuan", d, "signed_on", "contracted_yuan")
+    add("deals_signed", d, "signed_on", None)
+    add("deals_started", d, "started_on", None)
+
+    t = targets.rename(columns={"指标": "metric", "范围": "scope", "目标": "amount", "增长目标": "growth"})
+    t["scope"] = t["scope"].replace({"全县": "county"})
+    t["period_kind"] = ["quarter" if "Q" in str(p) else "year" for p in t["期间"]]
+    t["period_start"] = [
+        date(int(str(p)[:4]), 3 * int(str(p)[5]) - 2, 1) if "Q" in str(p) else date(int(str(p)[:4]), 1, 1)
+        for p in t["期间"]
+    ]
+    t = t[[s.year == as_of.year for s in t["period_start"]]]
+    t["amount"] = t["amount"].astype("Int64")
+    t["growth"] = t["growth"].astype("float64")
+    progress = target_rows(t, actuals, as_of)
+
+    unit_targets = t[(t["metric"] == "arrived_yuan") & (t["scope"] != "county") & (t["period_kind"] == "year")]
+    year_actual = {
+        scope: sums[0] for (metric, scope), sums in actuals.items() if metric == "arrived_yuan" and scope != "county"
+    }
+    names = sorted(set(unit_targets["scope"]) | {u for u, v in year_actual.items() if v})
+    amounts = dict(zip(unit_targets["scope"], unit_targets["amount"], strict=True))
+    units = pd.DataFrame(
+        {
+            "name": names,
+            "amount": pd.array([amounts.get(n) for n in names], dtype="Int64"),
+            "actual": [year_actual.get(n, 0) for n in names],
+        }
+    )
+    units["actual"] = units["actual"].astype("int64")
+    return {"kpis": kpis, "targets": progress, "ranking": ranking_rows(units, as_of)}
+
+
+# ---------------------------------------------------------------- comparing figures
+
+
+def compare(name: str, library: pd.DataFrame, baseline: pd.DataFrame, *, against: str) -> list[str]:
+    """Differences between the library's figure and a baseline's, as plain messages (empty: equal)."""
+    keys, exact, rates = COMPARE[name]
+    problems: list[str] = []
+    if len(library) != len(baseline):
+        problems.append(f"{name} vs {against}: {len(library)} rows in the library, {len(baseline)} in the baseline")
+    lib = library.copy()
+    base = baseline.copy()
+    for frame in (lib, base):
+        for k in keys:
+            frame[k] = frame[k].astype(str)
+    merged = lib.merge(base, on=keys, how="outer", suffixes=("", "_b"), indicator=True)
+    lonely = merged[merged["_merge"] != "both"]
+    for _, row in lonely.head(5).iterrows():
+        side = "library" if row["_merge"] == "left_only" else "baseline"
+        problems.append(f"{name} vs {against}: group {tuple(row[k] for k in keys)} only in the {side}")
+    both = merged[merged["_merge"] == "both"]
+    for column in exact:
+        a, b = both[column], both[f"{column}_b"]
+        differ = ~((a.isna() & b.isna()) | (a.astype("object") == b.astype("object")))
+        if column != "last":
+            differ = ~((a.isna() & b.isna()) | (pd.to_numeric(a, errors="coerce") == pd.to_numeric(b, errors="coerce")))
+        for _, row in both[differ].head(3).iterrows():
+            problems.append(
+                f"{name} vs {against}: {column} of {tuple(row[k] for k in keys)}: library "
+                f"{row[column]!r}, baseline {row[f'{column}_b']!r}"
+            )
+    for column in rates:
+        a = pd.to_numeric(both[column], errors="coerce").astype("float64")
+        b = pd.to_numeric(both[f"{column}_b"], errors="coerce").astype("float64")
+        differ = ~((a.isna() & b.isna()) | ((a - b).abs() <= 1e-9))
+        for _, row in both[differ].head(3).iterrows():
+            problems.append(
+                f"{name} vs {against}: {column} of {tuple(row[k] for k in keys)}: library "
+                f"{row[column]!r}, baseline {row[f'{column}_b']!r}"
+            )
+    return problems
+
+
+# ---------------------------------------------------------------- the import floor
+
+
+def floor_rows(path: Path, deal_ids: dict[tuple[str, str], int], created_at: str) -> list[tuple[Any, ...]]:
+    """The arrivals CSV parsed into insert tuples with the least work that is still exact.
+
+    (deal_id, arrived_on ISO text, arrived_yuan int, source, verified 0/1, 'CNY', created_at);
+    万元 with up to four decimals becomes whole yuan by string arithmetic, no float.
+    """
+    sources = SOURCE_VALUES
+    rows = []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for project, investor, on, wan, source, verified in reader:
+            whole, _, frac = wan.partition(".")
+            yuan = int(whole) * 10_000 + (int(frac.ljust(4, "0")) if frac else 0)
+            rows.append((deal_ids[(project, investor)], on, yuan, sources[source], verified == "是", "CNY", created_at))
+    return rows
+
+
+INSERT_COLUMNS = ["deal_id", "arrived_on", "arrived_yuan", "source", "verified", "currency", "created_at"]
+
+
+def sqlite_executemany(connection: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    marks = ", ".join("?" * len(INSERT_COLUMNS))
+    connection.execute("BEGIN")
+    connection.executemany(f"INSERT INTO capital_arrival ({', '.join(INSERT_COLUMNS)}) VALUES ({marks})", rows)
+    connection.execute("COMMIT")
+
+
+def postgres_copy(connection: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    with connection.cursor() as cur, cur.copy(f"COPY capital_arrival ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    connection.commit()
+
+
+def deal_id_map(db: Sql) -> dict[tuple[str, str], int]:
+    rows = db.run("SELECT d.project_name, i.name, d.id FROM deal d JOIN investor i ON i.id = d.investor_id", {})
+    return {(p, i): d for p, i, d in rows}
+
+
+def calamine_read(path: Path) -> int:
+    """Read every cell of the first sheet with python-calamine; returns the row count."""
+    from python_calamine import CalamineWorkbook
+
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    return len(rows)
+
+
+__all__ = [
+    "HAND_SQL",
+    "Sql",
+    "calamine_read",
+    "compare",
+    "deal_id_map",
+    "floor_rows",
+    "hand_sql_figures",
+    "pandas_figures",
+    "postgres_copy",
+    "sqlite_executemany",
+]
