@@ -65,7 +65,7 @@ def demo(args: list[str]) -> None:
 def test(args: list[str]) -> None:
     ensure_venv("test")
     run(BIN / "ruff", "check", "crm", "tests", "bench", "tools", "dev.py", env=env())
-    run(BIN / "ruff", "format", "--check", "crm", "tests", "tools", "dev.py", env=env())
+    run(BIN / "ruff", "format", "--check", "crm", "tests", "bench", "tools", "dev.py", env=env())
     run(BIN / "mypy", env=env())
     run(PY, "-m", "pytest", "-n", "2", "--dist", "loadgroup", *args, env=env())
 

@@ -693,6 +693,7 @@ class Prepared:
     totals: dict[str, int]
     name_key: str
     seconds: dict[str, float]
+    schema: str = ""
 
     @property
     def deals_db(self) -> Path:
@@ -714,13 +715,49 @@ def _name_key_source() -> str:
     return "crm.deals"
 
 
+def _schema_fingerprint() -> str:
+    """A digest of the shipped migrations: cached databases built under another schema are stale."""
+    import hashlib
+
+    from crm.db import MIGRATIONS
+
+    digest = hashlib.sha256()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _load_databases(directory: Path, ds: Any) -> None:
+    deals_db = directory / "deals.db"
+    for path in (deals_db, directory / "full.db"):
+        path.unlink(missing_ok=True)
+    _init_sqlite(deals_db)
+    load_sqlite(deals_db, ds, [t_ for t_ in ORDER if t_ != "capital_arrival"])
+    shutil.copyfile(deals_db, directory / "full.db")
+    load_sqlite(directory / "full.db", ds, ["capital_arrival"])
+
+
 def prepare(scale: str, seed: int = 1, *, data_dir: Path | None = None, log: Any = print) -> Prepared:
-    """The cached files of `scale` and `seed`, generated first when missing or stale."""
+    """The cached files of `scale` and `seed`, generated first when missing or stale.
+
+    When only the schema changed (a new migration, an index), the SQLite files are rebuilt
+    from the same draw and the ledgers are kept (writing the province .xlsx takes minutes).
+    """
     directory = (data_dir or DATA_DIR) / f"{scale}-s{seed}-v{GENERATOR_VERSION}"
     manifest = directory / "manifest.json"
     if manifest.exists():
         info = json.loads(manifest.read_text())
         if info["name_key"] == _name_key_source():
+            if info.get("schema") != _schema_fingerprint():
+                log(f"[bench] {scale}: the schema changed since generation; rebuilding the SQLite files")
+                t = time.perf_counter()
+                ds = build_dataset(SCALES[scale], seed)
+                _load_databases(directory, ds)
+                del ds
+                gc.collect()
+                info["schema"] = _schema_fingerprint()
+                info["seconds"]["sqlite"] = time.perf_counter() - t
+                manifest.write_text(json.dumps(info, indent=1, ensure_ascii=False))
             return Prepared(directory=directory, **{k: v for k, v in info.items() if k != "directory"})
         log(f"[bench] {scale}: investor name keys changed since generation; regenerating")
     if directory.exists():
@@ -733,11 +770,7 @@ def prepare(scale: str, seed: int = 1, *, data_dir: Path | None = None, log: Any
     log(f"[bench] {scale}: drew {len(ds.deals):,} deals, {len(ds.arrivals):,} arrivals in {seconds['draw']:.1f}s")
 
     t = time.perf_counter()
-    deals_db = directory / "deals.db"
-    _init_sqlite(deals_db)
-    load_sqlite(deals_db, ds, [t_ for t_ in ORDER if t_ != "capital_arrival"])
-    shutil.copyfile(deals_db, directory / "full.db")
-    load_sqlite(directory / "full.db", ds, ["capital_arrival"])
+    _load_databases(directory, ds)
     seconds["sqlite"] = time.perf_counter() - t
     log(f"[bench] {scale}: SQLite files in {seconds['sqlite']:.1f}s")
 
@@ -768,6 +801,7 @@ def prepare(scale: str, seed: int = 1, *, data_dir: Path | None = None, log: Any
         totals=totals,
         name_key=_name_key_source(),
         seconds=seconds,
+        schema=_schema_fingerprint(),
     )
     info = asdict(prepared)
     info.pop("directory")
