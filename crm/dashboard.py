@@ -51,6 +51,8 @@ def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
         ]
         lines.append(_table(to_display(targets[columns], unit="亿元")))
         lines.append("")
+    else:
+        lines.extend(["目标任务: 未设置 (crm target set ...)", ""])
     rates = figures["rates"]
     if not rates.empty:
         row = rates.iloc[0]
@@ -59,8 +61,9 @@ def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
             f"终止 {int(row['terminated'])} 个"
         )
         lines.append(
-            f"履约率 {percent(row['fulfillment_rate'])}  资金到位率 {percent(row['capital_arrival_rate'])}  "
-            f"竣工投产率 {percent(row['completion_rate'])}  (口径: {rates.attrs.get('rules', '')})"
+            f"履约率 {percent(row['fulfillment_rate']) or '—'}  "
+            f"资金到位率 {percent(row['capital_arrival_rate']) or '—'}  "
+            f"竣工投产率 {percent(row['completion_rate']) or '—'}  (口径: {rates.attrs.get('rules', '')})"
         )
         lines.append("")
     levels = figures["unstarted"]
