@@ -512,6 +512,27 @@ def terminate(session: Session, deal_id: int, *, on: date, reason: str, actor: s
     return deal
 
 
+def register(
+    session: Session, deal_id: int, *, on: date, actor: str, note: str | None = None, commit: bool = True
+) -> Deal:
+    """The started project entered the fixed-asset-investment statistics (入库) on `on`.
+
+    Only a started (or producing) deal can be registered, and not before its start date;
+    registering it again with another date corrects the date (audited).
+    """
+    actor = _actor(actor)
+    day = _required_date("on", on)
+    note_text = _text("note", note, 10_000)
+    deal = get_deal(session, deal_id, for_update=True)
+    if deal.started_on is None or deal.state in (DealState.signed, DealState.terminated):
+        raise Refused(f"{_label(deal)}: only a started deal can be registered (入库); this one is {deal.state}")
+    if day < deal.started_on:
+        raise Refused(f"{_label(deal)}: the registration date {day} is before the start date {deal.started_on}")
+    with unit_of_work(session, commit=commit):
+        record_changes(session, deal, {"registered_on": day}, actor=actor, action="register", note=note_text)
+    return deal
+
+
 def reassign(
     session: Session,
     deal_id: int,

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from factories import make_deal
 from sqlalchemy import Engine, func
 from sqlmodel import Session, SQLModel, select
 
@@ -1022,3 +1023,40 @@ def test_warning_level_thresholds_are_configurable(age: int, level: str) -> None
 def test_warning_level_refuses_bad_thresholds(thresholds: Any) -> None:
     with pytest.raises(InvalidValue, match="thresholds"):
         deals.warning_level(10, thresholds)
+
+
+# ---------------------------------------------------------------- 入库 (registered in the statistics)
+
+
+def test_register_a_started_deal_once_per_change(session: Session) -> None:
+    deal = make_deal(session, state="started", started_on=date(2026, 4, 1))
+    session.commit()
+    assert deal.id is not None
+    deals.register(session, deal.id, on=date(2026, 6, 30), actor="张三")
+    rows = session.exec(select(AuditLog).where(AuditLog.action == "register")).all()
+    assert [(r.field, r.old, r.new, r.actor) for r in rows] == [("registered_on", None, "2026-06-30", "张三")]
+    deals.register(session, deal.id, on=date(2026, 6, 30), actor="张三")  # the same date changes nothing
+    assert len(session.exec(select(AuditLog).where(AuditLog.action == "register")).all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "on", "message"),
+    [
+        ({}, date(2026, 6, 30), "only a started deal can be registered"),
+        ({"state": "started", "started_on": date(2026, 4, 1)}, date(2026, 3, 31), "before the start date"),
+        (
+            {"state": "terminated", "terminated_on": date(2026, 5, 1)},
+            date(2026, 6, 30),
+            "only a started deal can be registered",
+        ),
+    ],
+)
+def test_register_refusals_change_nothing(session: Session, fields: dict[str, Any], on: date, message: str) -> None:
+    deal = make_deal(session, **fields)
+    session.commit()
+    assert deal.id is not None
+    with pytest.raises(Refused, match=message) as info:
+        deals.register(session, deal.id, on=on, actor="张三")
+    assert f"deal {deal.id}" in str(info.value)
+    session.expire_all()
+    assert session.get(Deal, deal.id).registered_on is None  # type: ignore[union-attr]

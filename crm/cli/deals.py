@@ -114,6 +114,25 @@ def start_command(
         _say(deals.start(session, deal_id, on=day, actor=actor, note=note))
 
 
+@deal_app.command("register")
+def register_command(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help="Deal id."),
+    on: str = typer.Option(..., "--on", help="Date entered in the fixed-asset-investment statistics, YYYY-MM-DD."),
+    note: str | None = typer.Option(None, "--note", help="Note for the audit log."),
+    actor: str = ActorOption,
+) -> None:
+    """A started project entered the fixed-asset-investment statistics (入库).
+
+    Example: crm deal register 12 --on 2026-06-30 --actor 张三
+    """
+    day = parse_date(on, "--on")
+    assert day is not None
+    with session_for(ctx) as session:
+        deal = deals.register(session, deal_id, on=day, actor=actor, note=note)
+        typer.echo(f"deal {deal.id} registered (入库) on {deal.registered_on}: {deal.project_name}")
+
+
 @deal_app.command("complete")
 def complete_command(
     ctx: typer.Context,
