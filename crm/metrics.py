@@ -21,17 +21,18 @@ else in production when completed_on <= as_of, else started when started_on <= a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import BigInteger, Integer, Select, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import BigInteger, Integer, Select, and_, case, cast, func, literal, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
 from crm.errors import InvalidValue
-from crm.models import CountingRules, LeadStage, PeriodKind, TargetMetric
+from crm.models import CountingRules, LeadStage, PeriodKind, ScopeKind, TargetMetric
 from crm.targets import (
     Period,
     cohort_start,
@@ -121,15 +122,58 @@ def _state_flags(d: Any, as_of: date) -> tuple[ColumnElement[Any], ColumnElement
     return started, in_production, case((terminated, 1), else_=0)
 
 
-def _not_replaced(d: Any, as_of: date) -> ColumnElement[bool]:
+def _not_replaced(d: Any, as_of: date, *, per_arrival: bool = False) -> ColumnElement[bool]:
     """Root deal `d` was not replaced by a deal signed on or before `as_of`.
 
-    An uncorrelated NOT IN: both databases build the (small) set of replaced ids once and
-    probe it per row. A LEFT JOIN on replaces_id instead lets SQLite, whose statistics rate
-    that mostly-NULL index as useless, scan the deal table for every row.
+    Over one row per deal (the usual case, arrivals summed per deal first): a correlated NOT
+    EXISTS, which SQLite answers by probing the unique index on replaces_id and PostgreSQL
+    as an anti-join. Over one row per arrival (`per_arrival`): an uncorrelated NOT IN, the
+    (small) set of replaced ids built once and probed per row, cheaper than an index probe
+    per arrival on both databases (measured on 1M arrivals). Never a LEFT JOIN on
+    replaces_id: SQLite, rating that mostly-NULL index as useless, then scans the deal
+    table for every row.
     """
-    replaced = select(DEAL.c.replaces_id).where(DEAL.c.replaces_id.is_not(None), DEAL.c.signed_on <= as_of)
-    return d.c.id.not_in(replaced)
+    if per_arrival:
+        replaced = select(DEAL.c.replaces_id).where(DEAL.c.replaces_id.is_not(None), DEAL.c.signed_on <= as_of)
+        return d.c.id.not_in(replaced)
+    r = DEAL.alias("r")
+    return ~select(r.c.id).where(r.c.replaces_id == d.c.id, r.c.signed_on <= as_of).exists()
+
+
+def _arrivals_per_deal(
+    rs: CountingRules,
+    *,
+    start: date | None,
+    end: date,
+    windows: Mapping[str, tuple[date, date]] | None = None,
+) -> Any:
+    """Counted arrivals (the rules' sources, verified if asked) dated start..end, summed per deal.
+
+    A subquery with ``deal_id`` and one BIGINT column per window (named by
+    `windows`, each the sum of arrivals dated in its inclusive range) or, without windows,
+    ``arrived``. Summing per deal first (one pass over the covering index
+    ix_arrival_deal_on_cover) leaves one row per deal, not per arrival, to be mapped to its
+    root deal and grouped.
+    """
+    conditions: list[ColumnElement[bool]] = [ARRIVAL.c.arrived_on <= end, ARRIVAL.c.source.in_(list(rs.sources))]
+    if start is not None:
+        conditions.append(ARRIVAL.c.arrived_on >= start)
+    if rs.verified_only:
+        conditions.append(ARRIVAL.c.verified.is_(True))
+    if windows is None:
+        sums = [_big_sum(ARRIVAL.c.arrived_yuan).label("arrived")]
+    else:
+        sums = [
+            _big_sum(
+                ARRIVAL.c.arrived_yuan
+                if (lo, hi) == (start, end)  # the window is the whole range
+                else case(
+                    (and_(ARRIVAL.c.arrived_on >= lo, ARRIVAL.c.arrived_on <= hi), ARRIVAL.c.arrived_yuan), else_=0
+                )
+            ).label(name)
+            for name, (lo, hi) in windows.items()
+        ]
+    return select(ARRIVAL.c.deal_id, *sums).where(*conditions).group_by(ARRIVAL.c.deal_id).subquery("arrivals_per_deal")
 
 
 # ---------------------------------------------------------------- kpis
@@ -177,27 +221,29 @@ def kpis(
 
     # One row per fact, each tagged with its root deal (the deal itself, or the parent of an
     # increase): the root's own row (is_deal = 1, its contracted amount), each increase's
-    # increment, each counted arrival. Joined to the root by primary key and grouped once.
+    # increment, each deal's counted arrivals (summed per deal first). Joined to the root by
+    # primary key and grouped once.
     m = DEAL.alias("m")
     zero = literal(0, BigInteger)
-    arrival_conditions = [ARRIVAL.c.arrived_on <= as_of, ARRIVAL.c.source.in_(list(rs.sources))]
-    if rs.verified_only:
-        arrival_conditions.append(ARRIVAL.c.verified.is_(True))
+    arrived = _arrivals_per_deal(rs, start=None, end=as_of)
     facts = union_all(
+        # every deal row once (a plain scan): a root counts as a deal with its amount, an
+        # increase signed by as_of adds its increment to its root
         select(
-            DEAL.c.id.label("root_id"),
-            literal(1, Integer).label("is_deal"),
-            cast(DEAL.c.contracted_yuan, BigInteger).label("contracted"),
+            func.coalesce(DEAL.c.increases_id, DEAL.c.id).label("root_id"),
+            case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
+            case(
+                (
+                    or_(DEAL.c.increases_id.is_(None), DEAL.c.signed_on <= as_of),
+                    cast(DEAL.c.contracted_yuan, BigInteger),
+                ),
+                else_=zero,
+            ).label("contracted"),
             zero.label("arrived"),
-        ).where(DEAL.c.increases_id.is_(None)),
-        select(DEAL.c.increases_id, literal(0, Integer), cast(DEAL.c.contracted_yuan, BigInteger), zero).where(
-            DEAL.c.increases_id.is_not(None), DEAL.c.signed_on <= as_of
         ),
-        select(
-            func.coalesce(m.c.increases_id, m.c.id), literal(0, Integer), zero, cast(ARRIVAL.c.arrived_yuan, BigInteger)
-        )
-        .select_from(ARRIVAL.join(m, ARRIVAL.c.deal_id == m.c.id))
-        .where(*arrival_conditions),
+        select(func.coalesce(m.c.increases_id, m.c.id), literal(0, Integer), zero, arrived.c.arrived).select_from(
+            arrived.join(m, arrived.c.deal_id == m.c.id)
+        ),
     ).subquery("facts")
     d = DEAL.alias("d")
     source: Any = facts.join(d, d.c.id == facts.c.root_id)
@@ -298,60 +344,79 @@ def _in_window(column: Any, d: Any, w: _Window) -> ColumnElement[bool]:
     return and_(*parts)
 
 
-_KEYS = ("unit_key", "leader_id", "introducer_id")
+def _in_cohort(value: Any, d: Any, w: _Window) -> Any:
+    """`value` where root deal `d` is in window `w`'s cohort (signed within the rules' window), else 0."""
+    return value if w.cohort_from is None else case((d.c.signed_on >= w.cohort_from, value), else_=0)
+
+
+_KEY_OF_SCOPE = {"unit": "unit_key", "leader": "leader_id", "introducer": "introducer_id"}
+
+
+@dataclass
+class _Actuals:
+    """Window sums (columns ``<metric>__<i>``) over everything and per entity of one key.
+
+    ``total`` is the county's figure (every group, the one without an entity too); ``by``
+    maps column -> entity id -> sum; ``entities`` holds every entity with a group row.
+    """
+
+    total: dict[str, int] = field(default_factory=dict)
+    by: dict[str, dict[int, int]] = field(default_factory=dict)
+    entities: set[int] = field(default_factory=set)
+
+    def get(self, column: str, entity: int | None = None) -> int:
+        """The sum of `column` for `entity` (None: the county), 0 when nothing counted."""
+        if entity is None:
+            return self.total.get(column, 0)
+        return self.by.get(column, {}).get(entity, 0)
+
+
+def _key_column(d: Any, key: str) -> ColumnElement[Any]:
+    if key == "unit_key":
+        return func.coalesce(d.c.credited_unit_id, d.c.unit_id).label("unit_key")
+    return d.c[key].label(key)
 
 
 def _partials(
-    session: Session, rs: CountingRules, as_of: date, windows: Sequence[_Window], metrics: set[str]
-) -> pd.DataFrame:
-    """Per (unit_key, leader_id, introducer_id): each needed metric summed over each window.
+    session: Session,
+    rs: CountingRules,
+    as_of: date,
+    windows: Sequence[_Window],
+    metrics: set[str],
+    key: str | None = None,
+) -> _Actuals:
+    """Each needed metric summed over each window, in total and per `key` (one grouped query per table).
 
-    Columns ``<metric>__<i>`` for window i. unit_key is the credited unit (招引单位), else the
-    responsible unit. One grouped query per source table (arrivals, deals).
+    `key` is ``unit_key`` (the credited unit, 招引单位, else the responsible unit), ``leader_id``,
+    ``introducer_id`` or None (the county total only). Columns ``<metric>__<i>`` for window i.
+    Arrivals are summed per deal and window first, then mapped to their root deal, whose
+    signing date decides the cohort window and whose unit, leader or introducer the group.
     """
-    frames: list[pd.DataFrame] = []
+    actuals = _Actuals()
     if not windows:
-        return pd.DataFrame(columns=list(_KEYS))
+        return actuals
     lo = min(w.start for w in windows)
     hi = max(w.end for w in windows)
-
-    def keys(d: Any) -> list[ColumnElement[Any]]:
-        return [
-            func.coalesce(d.c.credited_unit_id, d.c.unit_id).label("unit_key"),
-            d.c.leader_id.label("leader_id"),
-            d.c.introducer_id.label("introducer_id"),
-        ]
+    statements: list[Select] = []
 
     if TargetMetric.arrived_yuan in metrics:
         m, d = DEAL.alias("m"), DEAL.alias("d")
-        key_columns = keys(d)
-        sums = [
-            _big_sum(case((_in_window(ARRIVAL.c.arrived_on, d, w), ARRIVAL.c.arrived_yuan), else_=0)).label(
-                f"arrived_yuan__{i}"
-            )
-            for i, w in enumerate(windows)
-        ]
-        conditions = [
-            _not_replaced(d, as_of),
-            ARRIVAL.c.arrived_on >= lo,
-            ARRIVAL.c.arrived_on <= hi,
-            ARRIVAL.c.source.in_(list(rs.sources)),
-        ]
-        if rs.verified_only:
-            conditions.append(ARRIVAL.c.verified.is_(True))
-        statement: Select = (
-            select(*key_columns, *sums)
-            .select_from(
-                ARRIVAL.join(m, ARRIVAL.c.deal_id == m.c.id).join(d, d.c.id == func.coalesce(m.c.increases_id, m.c.id))
-            )
-            .where(*conditions)
-            .group_by(*key_columns)
+        arrived = _arrivals_per_deal(
+            rs, start=lo, end=hi, windows={f"w{i}": (w.start, w.end) for i, w in enumerate(windows)}
         )
-        frames.append(_frame(session, statement))
+        sums = [
+            _big_sum(_in_cohort(arrived.c[f"w{i}"], d, w)).label(f"arrived_yuan__{i}") for i, w in enumerate(windows)
+        ]
+        statements.append(
+            select(*([_key_column(d, key)] if key else []), *sums)
+            .select_from(
+                arrived.join(m, arrived.c.deal_id == m.c.id).join(d, d.c.id == func.coalesce(m.c.increases_id, m.c.id))
+            )
+            .where(_not_replaced(d, as_of))
+        )
     deal_metrics = metrics & {TargetMetric.contracted_yuan, TargetMetric.deals_signed, TargetMetric.deals_started}
     if deal_metrics:
         m, d = DEAL.alias("m"), DEAL.alias("d")
-        key_columns = keys(d)
         is_deal = m.c.increases_id.is_(None)
         sums = []
         for i, w in enumerate(windows):
@@ -366,47 +431,45 @@ def _partials(
                     f"deals_started__{i}"
                 ),
             ]
-        statement = (
-            select(*key_columns, *sums)
+        statements.append(
+            select(*([_key_column(d, key)] if key else []), *sums)
             .select_from(m.join(d, d.c.id == func.coalesce(m.c.increases_id, m.c.id)))
             .where(_not_replaced(d, as_of), d.c.signed_on <= hi)
-            .group_by(*key_columns)
         )
-        frames.append(_frame(session, statement))
-    if not frames:
-        return pd.DataFrame(columns=list(_KEYS))
-    merged = frames[0]
-    for other in frames[1:]:
-        merged = merged.merge(other, on=list(_KEYS), how="outer")
-    value_columns = [c for c in merged.columns if c not in _KEYS]
-    merged[value_columns] = merged[value_columns].fillna(0).astype("int64")
-    return merged
+    for statement in statements:
+        if key:
+            statement = statement.group_by(statement.selected_columns[0])
+        result = session.connection().execute(statement)
+        columns = list(result.keys())[1 if key else 0 :]
+        for column in columns:
+            actuals.total.setdefault(column, 0)
+            actuals.by.setdefault(column, {})
+        for row in result:
+            entity = row[0] if key else None
+            values = row[1:] if key else row
+            if entity is not None:
+                actuals.entities.add(int(entity))
+            for column, value in zip(columns, values, strict=True):
+                actuals.total[column] += int(value)
+                if entity is not None:
+                    actuals.by[column][int(entity)] = int(value)
+    return actuals
 
 
 def _frame(session: Session, statement: Select) -> pd.DataFrame:
-    rows = session.connection().execute(statement).mappings().all()
-    return pd.DataFrame([dict(row) for row in rows], columns=[c.key for c in statement.selected_columns])
+    result = session.connection().execute(statement)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
-def _reserve(session: Session) -> pd.DataFrame:
-    """Planned yuan of leads still in the reserve (not signed, not dropped), per unit."""
+def _reserve(session: Session) -> tuple[int, dict[int, int]]:
+    """Planned yuan of leads still in the reserve (not signed, not dropped): in total and per unit."""
     statement = (
-        select(LEAD.c.unit_id.label("unit_key"), _big_sum(func.coalesce(LEAD.c.planned_yuan, 0)).label("reserve"))
+        select(LEAD.c.unit_id, _big_sum(func.coalesce(LEAD.c.planned_yuan, 0)))
         .where(LEAD.c.stage.in_(_RESERVE_STAGES))
         .group_by(LEAD.c.unit_id)
     )
-    return _frame(session, statement)
-
-
-def _scope_total(partials: pd.DataFrame, scope_key: str, column: str) -> int:
-    if partials.empty or column not in partials.columns:
-        return 0
-    if scope_key == "county":
-        return int(partials[column].sum())
-    kind, _, ident = scope_key.partition(":")
-    key = {"unit": "unit_key", "leader": "leader_id", "introducer": "introducer_id"}[kind]
-    values = pd.to_numeric(partials[key], errors="coerce")
-    return int(partials.loc[values == int(ident), column].sum())
+    rows = session.connection().execute(statement).all()
+    return sum(int(r) for _, r in rows), {int(u): int(r) for u, r in rows if u is not None}
 
 
 # ---------------------------------------------------------------- targets
@@ -454,6 +517,47 @@ def targets_of_year(session: Session, year: int) -> pd.DataFrame:
     return df[columns]
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One target row of a metric and scope."""
+
+    period: Period
+    amount: int | None
+    growth: float | None
+    weight: float | None
+    days: int  # of the period
+
+
+@lru_cache(maxsize=256)
+def _span(period: Period) -> tuple[date, int]:
+    """(last day, number of days) of a period; a dashboard asks this of the same few periods thousands of times."""
+    return period.end, period.days
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _group_targets(targets: pd.DataFrame) -> dict[tuple[str, str], tuple[str, list[_Entry]]]:
+    """Target rows by (metric, scope_key), sorted: the scope's name and its entries, in one pass."""
+    groups: dict[tuple[str, str], tuple[str, list[_Entry]]] = {}
+    if targets.empty:
+        return groups
+    columns = ("metric", "scope_key", "scope", "period_kind", "period_start", "amount", "growth", "weight")
+    for metric, key, name, kind, start, amount, growth, weight in zip(
+        *(targets[c].tolist() for c in columns), strict=True
+    ):
+        period = Period(start, kind)
+        entry = _Entry(period, amount, _number(growth), _number(weight), _span(period)[1])
+        groups.setdefault((str(metric), str(key)), (name, []))[1].append(entry)
+    return dict(sorted(groups.items()))
+
+
+def _entity(scope_key: str) -> int | None:
+    """The unit or leader id of a scope key (``unit:12`` -> 12), None for the county."""
+    return None if scope_key == "county" else int(scope_key.partition(":")[2])
+
+
 @dataclass
 class _Due:
     """What one scope must reach for one period."""
@@ -467,25 +571,32 @@ class _Due:
     time_progress: float
 
 
-def _due(rows: pd.DataFrame, period: Period, as_of: date) -> _Due:
-    """Target, target to date and growth of `period` from the target rows of one metric and scope."""
-    inside = [
-        (Period(start, kind), amount, growth, weight)
-        for kind, start, amount, growth, weight in zip(
-            rows["period_kind"], rows["period_start"], rows["amount"], rows["growth"], rows["weight"], strict=True
-        )
-        if period.contains(start)
-    ]
-    own = next((t for t in inside if t[0] == period), None)
-    finer = [(p, a) for p, a, _, _ in inside if a is not None and p.days <= period.days]
-    target = own[1] if own is not None and own[1] is not None else target_to_date(finer, period.end)
-    to_date = target_to_date(finer, min(as_of, period.end)) if finer else None
+def _due_by(finer: Sequence[tuple[Period, int]], until: date) -> int | None:
+    """crm.targets.target_to_date, in closed form for the common case of one year target.
+
+    amount × elapsed ÷ days rounded half up is exactly what target_to_date sums month by month.
+    """
+    if len(finer) == 1 and finer[0][0].kind == PeriodKind.year:
+        period, amount = finer[0]
+        days, elapsed = period.days, period.elapsed_days(until)
+        return (2 * amount * elapsed + days) // (2 * days)
+    return target_to_date(finer, until)
+
+
+def _due(entries: Sequence[_Entry], period: Period, as_of: date) -> _Due:
+    """Target, target to date and growth of `period` from the target entries of one metric and scope."""
+    end, days = _span(period)
+    inside = [e for e in entries if period.start <= e.period.start <= end]
+    own = next((e for e in inside if e.period == period), None)
+    finer = [(e.period, e.amount) for e in inside if e.amount is not None and e.days <= days]
+    target = own.amount if own is not None and own.amount is not None else _due_by(finer, end)
+    to_date = _due_by(finer, min(as_of, end)) if finer else None
     if to_date is not None and as_of < period.start:
         to_date = 0
-    growth = None if own is None or own[2] is None or pd.isna(own[2]) else float(own[2])
-    weights = [float(w) for _, _, _, w in inside if w is not None and not pd.isna(w)]
+    growth = None if own is None else own.growth
+    weight = next((e.weight for e in inside if e.weight is not None), None)
     first = min((p.start for p, _ in finer), default=None)
-    return _Due(period, target, to_date, growth, weights[0] if weights else None, first, time_progress(period, as_of))
+    return _Due(period, target, to_date, growth, weight, first, time_progress(period, as_of))
 
 
 def _completion(actual: int | None, due: _Due, as_of: date) -> tuple[float | None, str]:
@@ -499,6 +610,31 @@ def _completion(actual: int | None, due: _Due, as_of: date) -> tuple[float | Non
     if actual is None:
         return None, "no actual"
     return actual / due.target, ""
+
+
+def _actuals_by_scope(
+    session: Session, rs: CountingRules, as_of: date, windows: Sequence[_Window], targets: pd.DataFrame
+) -> dict[str, _Actuals]:
+    """Window sums for every scope kind with targets, one grouped query per kind and table.
+
+    The county's totals come with the first kind's query (every group counts for the county),
+    so the county alone costs no query of its own when units or leaders have targets.
+    """
+    wanted: dict[str, set[str]] = {}
+    for kind, metric in set(zip(targets["scope_kind"], targets["metric"], strict=True)):
+        if metric != TargetMetric.reserve_yuan:
+            wanted.setdefault(str(kind), set()).add(str(metric))
+    keyed = [kind for kind in ("unit", "leader") if kind in wanted]
+    county = wanted.pop(ScopeKind.county.value, set())
+    out: dict[str, _Actuals] = {}
+    if not keyed:
+        out[ScopeKind.county.value] = _partials(session, rs, as_of, windows, county)
+        return out
+    for index, kind in enumerate(keyed):
+        metrics = wanted[kind] | (county if index == 0 else set())
+        out[kind] = _partials(session, rs, as_of, windows, metrics, _KEY_OF_SCOPE[kind])
+    out[ScopeKind.county.value] = out[keyed[0]]
+    return out
 
 
 def target_progress(
@@ -539,27 +675,27 @@ def target_progress(
         end = min(as_of, p.end)
         windows.append(_window(rs, p.start, end))
         windows.append(_window(rs, same_day_last_year(p.start), same_day_last_year(end)))
-    metrics = set(targets["metric"])
-    partials = _partials(session, rs, as_of, windows, metrics)
-    reserve = _reserve(session) if TargetMetric.reserve_yuan in metrics else None
+    actuals = _actuals_by_scope(session, rs, as_of, windows, targets)
+    reserve = _reserve(session) if TargetMetric.reserve_yuan in set(targets["metric"]) else None
+    label = rules_label(rs)
 
     records: list[dict[str, Any]] = []
-    for (metric, scope_key), rows in targets.groupby(["metric", "scope_key"], sort=True):
+    for (metric, scope_key), (name, entries) in _group_targets(targets).items():
+        scope_kind = scope_key.partition(":")[0]
+        entity = _entity(scope_key)
         for index, period in enumerate(periods):
-            if (
-                period.kind != PeriodKind.year
-                and not ((rows["period_kind"] == period.kind) & (rows["period_start"] == period.start)).any()
-            ):
+            if period.kind != PeriodKind.year and not any(e.period == period for e in entries):
                 continue
-            due = _due(rows, period, as_of)
+            due = _due(entries, period, as_of)
             if metric == TargetMetric.reserve_yuan:
-                actual: int | None = None if reserve is None else _reserve_total(reserve, str(scope_key))
+                actual: int | None = None if reserve is None else _reserve_total(reserve, scope_kind, entity)
                 last: int | None = None
             elif as_of < period.start:
                 actual, last = 0, None
             else:
-                actual = _scope_total(partials, str(scope_key), f"{metric}__{2 * index}")
-                last = _scope_total(partials, str(scope_key), f"{metric}__{2 * index + 1}")
+                sums = actuals[scope_kind]
+                actual = sums.get(f"{metric}__{2 * index}", entity)
+                last = sums.get(f"{metric}__{2 * index + 1}", entity)
             completion, note = _completion(actual, due, as_of)
             yoy = (actual - last) / last if actual is not None and last else None
             if last == 0:
@@ -567,7 +703,7 @@ def target_progress(
             records.append(
                 {
                     "metric": metric,
-                    "scope": rows["scope"].iloc[0],
+                    "scope": name,
                     "period": period.label,
                     "target": due.target,
                     "target_to_date": due.to_date,
@@ -581,7 +717,7 @@ def target_progress(
                     "growth_target": due.growth,
                     "growth_gap": None if yoy is None or due.growth is None else (yoy - due.growth) * 100,
                     "note": note,
-                    "rules": rules_label(rs),
+                    "rules": label,
                 }
             )
     df = pd.DataFrame.from_records(records, columns=TARGET_COLUMNS)
@@ -589,19 +725,18 @@ def target_progress(
         df[column] = df[column].astype("Int64")
     for column in ("completion", "yoy", "growth_target", "growth_gap"):
         df[column] = df[column].astype("float64")
-    df.attrs["rules"] = rules_label(rs)
+    df.attrs["rules"] = label
     df.attrs["as_of"] = as_of
     return df
 
 
-def _reserve_total(reserve: pd.DataFrame, scope_key: str) -> int | None:
-    if scope_key == "county":
-        return int(reserve["reserve"].sum())
-    kind, _, ident = scope_key.partition(":")
-    if kind != "unit":
+def _reserve_total(reserve: tuple[int, dict[int, int]], scope_kind: str, entity: int | None) -> int | None:
+    total, by_unit = reserve
+    if scope_kind == ScopeKind.county:
+        return total
+    if scope_kind != ScopeKind.unit or entity is None:
         return None
-    values = pd.to_numeric(reserve["unit_key"], errors="coerce")
-    return int(reserve.loc[values == int(ident), "reserve"].sum())
+    return by_unit.get(entity, 0)
 
 
 # ---------------------------------------------------------------- rankings
@@ -622,29 +757,22 @@ def _check_rank_args(by: str, metric: str) -> None:
 
 def _year_progress(
     session: Session, rs: CountingRules, *, as_of: date, year: int, by: str, metrics: Sequence[str]
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], Period]:
-    """Actuals of the year up to as_of per entity (column per metric) and the year's targets per metric."""
+) -> tuple[_Actuals, dict[str, dict[int, list[_Entry]]], Period]:
+    """Actuals of the year up to as_of per entity (columns ``<metric>__0``) and the year's target
+    entries per metric and entity."""
     period = Period(date(year, 1, 1), PeriodKind.year.value)
     window = _window(rs, period.start, min(as_of, period.end))
-    partials = _partials(session, rs, as_of, [window] if as_of >= period.start else [], set(metrics))
-    key = {"unit": "unit_key", "leader": "leader_id", "introducer": "introducer_id"}[by]
-    columns = [f"{m}__0" for m in metrics if f"{m}__0" in partials.columns]
-    if partials.empty or not columns:
-        actuals = pd.DataFrame(columns=["entity", *metrics])
-    else:
-        actuals = partials.dropna(subset=[key]).groupby(key)[columns].sum().reset_index()
-        actuals = actuals.rename(columns={key: "entity", **{f"{m}__0": m for m in metrics}})
-        actuals["entity"] = actuals["entity"].astype("int64")
-    targets: dict[str, pd.DataFrame] = {}
+    actuals = _partials(session, rs, as_of, [window] if as_of >= period.start else [], set(metrics), _KEY_OF_SCOPE[by])
+    targets: dict[str, dict[int, list[_Entry]]] = {}
     if by != "introducer":
         all_targets = _targets_of_year(session, year)
+        if not all_targets.empty:
+            all_targets = all_targets[all_targets["scope_kind"] == by]
         for metric in metrics:
-            rows = (
-                all_targets[(all_targets["metric"] == metric) & (all_targets["scope_kind"] == by)]
-                if not all_targets.empty
-                else all_targets
-            )
-            targets[metric] = rows
+            targets[metric] = {}
+        for (metric, scope_key), (_, entries) in _group_targets(all_targets).items():
+            if metric in targets:
+                targets[metric][int(scope_key.partition(":")[2])] = entries
     return actuals, targets, period
 
 
@@ -669,24 +797,19 @@ def ranking(
     actuals, targets, period = _year_progress(session, rs, as_of=as_of, year=year, by=by, metrics=[metric])
     names = _names(session, by)
     records: list[dict[str, Any]] = []
-    entity_targets = targets.get(metric)
-    by_entity: dict[int, pd.DataFrame] = {}
-    if entity_targets is not None and not entity_targets.empty:
-        for scope_key, rows in entity_targets.groupby("scope_key"):
-            by_entity[int(str(scope_key).partition(":")[2])] = rows
-    actual_of = dict(zip(actuals["entity"], actuals[metric], strict=True)) if not actuals.empty else {}
-    for entity in sorted(set(actual_of) | set(by_entity)):
-        actual = int(actual_of.get(entity, 0))
-        rows = by_entity.get(entity)
-        if rows is None:
+    by_entity = targets.get(metric, {})
+    for entity in sorted(actuals.entities | set(by_entity)):
+        actual = actuals.get(f"{metric}__0", entity)
+        entries = by_entity.get(entity)
+        if entries is None:
             target, to_date, completion, note = None, None, None, "no target"
         else:
-            due = _due(rows, period, as_of)
+            due = _due(entries, period, as_of)
             target, to_date = due.target, due.to_date
             completion, note = _completion(actual, due, as_of)
         records.append(
             {
-                "name": names.get(int(entity), str(entity)),
+                "name": names.get(entity, str(entity)),
                 "target": target,
                 "target_to_date": to_date,
                 "actual": actual,
@@ -762,19 +885,18 @@ def scorecard(
             raise InvalidValue("weights", metric, f"weights are per metric: {', '.join(m.value for m in TargetMetric)}")
     actuals, targets, period = _year_progress(session, rs, as_of=as_of, year=year, by=by, metrics=metrics)
     names = _names(session, by)
-    actual_of = actuals.set_index("entity") if not actuals.empty else pd.DataFrame()
-    entities = sorted({int(str(k).partition(":")[2]) for rows in targets.values() for k in rows["scope_key"]})
+    entities = sorted({entity for by_entity in targets.values() for entity in by_entity})
     records: list[dict[str, Any]] = []
     for entity in entities:
         record: dict[str, Any] = {"name": names.get(entity, str(entity)), "score": 0.0}
         skipped: list[str] = []
         for metric in metrics:
-            rows = targets[metric][targets[metric]["scope_key"] == f"{by}:{entity}"]
+            entries = targets[metric].get(entity)
             record[f"{metric}_ratio"] = None
-            if rows.empty:
+            if not entries:
                 continue
-            due = _due(rows, period, as_of)
-            actual = int(actual_of.at[entity, metric]) if entity in actual_of.index else 0
+            due = _due(entries, period, as_of)
+            actual = actuals.get(f"{metric}__0", entity)
             if not due.to_date:
                 skipped.append(metric)
                 continue
@@ -812,7 +934,7 @@ def arrivals_by_month(
     m, d = DEAL.alias("m"), DEAL.alias("d")
     month = cast(func.extract("month", ARRIVAL.c.arrived_on), Integer).label("month")
     conditions = [
-        _not_replaced(d, as_of),
+        _not_replaced(d, as_of, per_arrival=True),
         ARRIVAL.c.arrived_on >= last.start,
         ARRIVAL.c.arrived_on <= this.end,
         ARRIVAL.c.source.in_(list(rs.sources)),

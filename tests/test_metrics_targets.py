@@ -292,3 +292,38 @@ def test_scorecard_before_any_target_is_due(session: Session) -> None:
     assert list(df["score"]) == [0.0, 0.0, 0.0]
     assert set(df["note"]) == {"no target to date yet: arrived_yuan"}
     assert not df["last"].any()  # all tied
+
+
+def test_county_unit_and_leader_targets_in_one_report_and_the_cohort_window(session: Session) -> None:
+    """County, unit and leader targets of different metrics together; the cohort rule on each."""
+    build_ledger(session)
+    set_target(session, metric="contracted_yuan", period="2026", amount_yuan="1亿", actor="t")
+    set_target(session, metric="arrived_yuan", period="2026", amount_yuan="1000万", scope="工业园区", actor="t")
+    set_target(session, metric="arrived_yuan", period="2026", amount_yuan="1000万", scope="李副县长", actor="t")
+    save_rules(session, "one year", cohort_years=1, actor="t")
+    as_of = date(2026, 7, 31)  # 31 + 28 + 31 + 30 + 31 + 30 + 31 = 212 days of 365
+    df = metrics.target_progress(session, as_of=as_of)
+    assert len(df) == 3
+    # county contracted in 2026 up to 07-31: D7's increment 30M + D8 10M (07-15);
+    # 2025 up to 07-31: D2 50M + D3 80M. 100,000,000 × 212 / 365 = 58,082,191.8 -> 58,082,192
+    assert_figures(
+        row(df, metric="contracted_yuan", scope="county"),
+        {"actual": 40_000_000, "last_year": 130_000_000, "target_to_date": 58_082_192, "completion": 0.4},
+    )
+    # 工业园区 (D3, D4): A7 1M on D3 (07-01); nothing in 2025 up to 07-31 (A8 is 2025-12-01)
+    # 10,000,000 × 212 / 365 = 5,808,219.2 -> 5,808,219
+    assert_figures(
+        row(df, scope="工业园区"),
+        {"actual": 1_000_000, "last_year": 0, "yoy": None, "target_to_date": 5_808_219, "completion": 0.1},
+    )
+    # 李副县长 (D3, D4, D6; D5 replaced by D6): A6 6M + A7 1M; A5 (2025-01-10) is on the replaced D5
+    leader = row(df, scope="李副县长")
+    assert_figures(leader, {"actual": 7_000_000, "last_year": 0, "completion": 0.7})
+    assert "no data last year" in leader["note"]
+
+    # cohort of one year: deals signed after 2025-07-31 this year, after 2024-07-31 for last year
+    one_year = metrics.target_progress(session, as_of=as_of, rules="one year")
+    # D7 counts with its root D1 (signed 2024): out; D8 in. Last year: D2 and D3 signed after 2024-07-31
+    assert_figures(row(one_year, scope="county"), {"actual": 10_000_000, "last_year": 130_000_000})
+    assert_figures(row(one_year, scope="工业园区"), {"actual": 0})  # D3 signed 2025-06-01: out
+    assert_figures(row(one_year, scope="李副县长"), {"actual": 6_000_000})  # D6 signed 2025-12-01: in
