@@ -46,6 +46,7 @@ from crm.targets import (
 _T = SQLModel.metadata.tables
 DEAL = _T["deal"]
 ARRIVAL = _T["capital_arrival"]
+VISIT = _T["visit"]
 INDUSTRY = _T["industry"]
 REGION = _T["region"]
 UNIT = _T["unit"]
@@ -198,13 +199,15 @@ def kpis(
     signed_to: date | None = None,
     as_of: date | None = None,
     rules: str | CountingRules | None = None,
+    trip: int | None = None,
     **filters: str,
 ) -> pd.DataFrame:
     """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, one row per group.
 
     The cohort: deals signed between `signed_from` and `signed_to` (inclusive) and on or
     before `as_of` (default today), within the rules' cohort window, matching `filters`
-    (industry=, origin=, unit=, leader=, introducer=, credited_unit=, signing_event= by name).
+    (industry=, origin=, unit=, leader=, introducer=, credited_unit=, signing_event= by name)
+    and, with `trip`, signed from leads met on that trip (a lead's visit belongs to the trip).
     `by` names dimensions (see DIMENSIONS, comma-separated or a list).
 
     Columns: the dimensions, then signed (deals in the cohort), started (started or in
@@ -259,6 +262,13 @@ def kpis(
         conditions.append(d.c.signed_on >= signed_from)
     if signed_to is not None:
         conditions.append(d.c.signed_on <= signed_to)
+    if trip is not None:
+        from_trip = (
+            select(LEAD.c.deal_id)
+            .join(VISIT, VISIT.c.id == LEAD.c.visit_id)
+            .where(VISIT.c.trip_id == trip, LEAD.c.deal_id.is_not(None))
+        )
+        conditions.append(d.c.id.in_(from_trip))
 
     named: dict[str, tuple[Any, Any]] = {
         "industry": (INDUSTRY.alias("g_industry"), "industry_id"),

@@ -279,6 +279,11 @@ def report_kpis(
     signed_from: str | None = typer.Option(None, "--signed-from", help="Cohort: signed on or after this date."),
     signed_to: str | None = typer.Option(None, "--signed-to", help="Cohort: signed on or before this date."),
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    industry: str | None = typer.Option(None, "--industry", help="Cohort: deals of this industry."),
+    unit: str | None = typer.Option(None, "--unit", help="Cohort: deals of this responsible unit."),
+    leader: str | None = typer.Option(None, "--leader", help="Cohort: deals of this leader."),
+    origin: str | None = typer.Option(None, "--origin", help="Cohort: investors from this province (short name)."),
+    trip: int | None = typer.Option(None, "--trip", help="Cohort: deals signed from leads met on this trip."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
@@ -290,7 +295,12 @@ def report_kpis(
     end = parse_date(signed_to, "--signed-to") or (date(year, 12, 31) if year else None)
     day = _today(as_of)
     with session_for(ctx) as session:
-        df = metrics.kpis(session, by=by, signed_from=start, signed_to=end, as_of=day, rules=rules)
+        filters = {
+            k: v for k, v in {"industry": industry, "unit": unit, "leader": leader, "origin": origin}.items() if v
+        }
+        df = metrics.kpis(
+            session, by=by, signed_from=start, signed_to=end, as_of=day, rules=rules, trip=trip, **filters
+        )
     title = f"KPIs as of {day.isoformat()} (counting rules {df.attrs['rules']})"
     _show(
         df,
