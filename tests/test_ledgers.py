@@ -621,6 +621,107 @@ def test_bad_arrivals_are_reported_and_nothing_lands(
     assert session.exec(select(CapitalArrival.arrived_yuan)).all() == [50_000_000]
 
 
+# The importer reads, checks and inserts arrivals chunk by chunk (CHUNK rows); these tests use chunks
+# of two rows so that a seven-row ledger spans four chunks.
+CHUNKED = """
+项目名称,投资方,到位日期,到位资金（万元）,资金来源
+物流园,,2026-04-01,1,省外
+物流园,,2026-04-02,2,省外
+物流园,,2026-04-03,3,省外
+无此项目,,2026-04-04,4,省外
+物流园,,2026-04-05,5,省外
+物流园,,2026-02-01,6,省外
+物流园,,2026-04-07,7,省外
+"""
+
+
+def test_a_bad_row_in_a_later_chunk_undoes_the_chunks_already_inserted(
+    session: Session, tmp_path: Path, two_investors_one_project: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("crm.ledgers.imports.CHUNK", 2)
+    path = write_csv(tmp_path, CHUNKED)
+    with pytest.raises(LedgerError, match=r"2 bad row\(s\) of 7; nothing was imported") as caught:
+        import_ledger(session, "arrivals", path, actor="t")
+    assert [(e.row, e.column, e.value) for e in caught.value.errors] == [
+        (5, "项目名称", "无此项目"),  # chunk 2: chunk 1 was already inserted
+        (7, "到位日期", "2026-02-01"),  # chunk 3: found though nothing more is written
+    ]
+    assert count(session, CapitalArrival) == 0
+    assert session.exec(select(AuditLog).where(AuditLog.action == "import")).all() == []
+
+    partial = import_ledger(session, "arrivals", path, actor="t", partial=True)
+    assert (partial.rows, partial.inserted, len(partial.errors)) == (7, 5, 2)
+    assert sorted(session.exec(select(CapitalArrival.arrived_yuan)).all()) == [10_000, 20_000, 30_000, 50_000, 70_000]
+
+
+REPEATS = """
+项目名称,到位日期,到位资金（万元）,资金来源
+物流园,2026-07-01,0.01,县际
+物流园,2026-07-02,1,县际
+物流园,2026-07-03,1,县际
+物流园,2026-07-01,0.01,县际
+物流园,2026-07-03,1,县际
+物流园,2026-07-01,0.01,县际
+"""
+
+
+def test_reimport_in_chunks_counts_repeats_against_the_rows_stored_before(
+    session: Session, tmp_path: Path, two_investors_one_project: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("crm.ledgers.imports.CHUNK", 2)
+    ids = two_investors_one_project
+    stored_one = write_csv(tmp_path, "项目名称,到位日期,到位资金（万元）,资金来源\n物流园,2026-07-01,0.01,县际\n")
+    import_ledger(session, "arrivals", stored_one, actor="t")
+    path = write_csv(tmp_path, REPEATS, name="repeats.csv")
+    # 0.01万 on 07-01 three times in three chunks, one stored: two are new; the rows this import
+    # inserts in chunk 1 are not taken for stored ones in chunks 2 and 3
+    result = import_ledger(session, "arrivals", path, actor="t")
+    assert (result.inserted, result.already_present) == (5, 1)
+    payments = session.exec(
+        select(CapitalArrival.arrived_on, func.count())
+        .where(CapitalArrival.deal_id == ids["c"])
+        .group_by(col(CapitalArrival.arrived_on))
+        .order_by(col(CapitalArrival.arrived_on))
+    ).all()
+    assert payments == [(date(2026, 7, 1), 3), (date(2026, 7, 2), 1), (date(2026, 7, 3), 2)]
+    again = import_ledger(session, "arrivals", path, actor="t")
+    assert (again.inserted, again.already_present) == (0, 6)
+    assert count(session, CapitalArrival) == 6
+
+
+def test_reader_yields_chunks_with_excel_row_numbers(tmp_path: Path) -> None:
+    from crm.ledgers import LedgerReader, read_table
+
+    rows: list[list[Any]] = [["项目名称", "到位日期", "到位资金（万元）", "资金来源"]]
+    rows += [["物流园", date(2026, 7, d), d, "县际"] for d in (1, 2, 3)]
+    rows += [[None, None, None, None], ["物流园", date(2026, 7, 4), 4, "县际"], ["合计", None, 10, None]]
+    rows += [["物流园", date(2026, 7, 5), 5, "县际"]]
+    xlsx = write_xlsx(tmp_path, rows, title="2026年到位资金台账")  # title row 1, header row 2
+    csv_path = write_csv(
+        tmp_path, "2026年到位资金台账\n" + "\n".join(",".join("" if c is None else str(c) for c in r) for r in rows)
+    )
+    kind = ledger_kind("arrivals")
+    for path in (xlsx, csv_path):
+        with LedgerReader(path, kind) as reader:
+            assert reader.header_row == 2
+            assert reader.expected_rows == (7 if path.suffix == ".xlsx" else None)
+            chunks = list(reader.chunks(3))
+        assert [t.rows for t in chunks] == [[3, 4, 5], [7], [9]]  # row 6 blank, row 8 a total
+        assert [[float(c) for c in t.cells["arrived_yuan"]] for t in chunks] == [[1, 2, 3], [4], [5]]
+        assert any("row 8" in w and "合计" in w for w in reader.warnings)
+        whole = read_table(path, kind)
+        assert whole.rows == [3, 4, 5, 7, 9]
+        assert [float(c) for c in whole.cells["arrived_yuan"]] == [1, 2, 3, 4, 5]
+
+
+def test_reader_of_a_ledger_without_data_rows_yields_one_empty_table(tmp_path: Path) -> None:
+    from crm.ledgers import LedgerReader
+
+    path = write_csv(tmp_path, "项目名称,到位日期,到位资金,资金来源\n,,,\n")
+    with LedgerReader(path, ledger_kind("arrivals")) as reader:
+        assert [t.rows for t in reader.chunks(2)] == [[]]
+
+
 def test_arrival_after_termination_is_refused(session: Session, tmp_path: Path) -> None:
     make_deal(
         session,

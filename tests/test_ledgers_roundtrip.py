@@ -303,8 +303,13 @@ def test_export_filters_by_date_unit_and_industry(session: Session, tmp_path: Pa
     assert [r["counterpart"] for r in ledger_rows(session, "visits", unit="县商务局")] == ["深圳某光伏集团"]
 
 
-def test_large_arrivals_import_in_bulk_and_export(session: Session, tmp_path: Path) -> None:
-    """20,000 rows go through the bulk path (executemany / COPY) and come back with the same sum."""
+@pytest.mark.parametrize("chunk", [50_000, 7_000])
+def test_large_arrivals_import_in_bulk_and_export(
+    session: Session, tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 rows go through the bulk path (executemany / COPY), in one chunk or three, and come back
+    with the same sum; the re-import of the export finds every row present across chunks."""
+    monkeypatch.setattr("crm.ledgers.imports.CHUNK", chunk)
     deal = deals.sign(
         session, actor="t", project_name="大项目", investor="大集团", signed_on=date(2026, 1, 1), contracted_yuan=10**12
     )

@@ -10,7 +10,7 @@ in the unit the header names (``总投资（万元）``), else 万元; they are 
 
 from crm.ledgers.export import export_ledger, ledger_rows
 from crm.ledgers.imports import ImportResult, import_ledger
-from crm.ledgers.read import Table, read_table
+from crm.ledgers.read import LedgerReader, Table, read_table
 from crm.ledgers.schema import KINDS, Column, LedgerKind, json_schema, ledger_kind, write_schemas
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Column",
     "ImportResult",
     "LedgerKind",
+    "LedgerReader",
     "Table",
     "export_ledger",
     "import_ledger",

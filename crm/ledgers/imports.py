@@ -14,7 +14,6 @@ changes something adds one audit row (action ``import``) naming the file and the
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -26,7 +25,7 @@ from sqlalchemy import func, insert
 from sqlalchemy import select as _select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm import audit
 from crm.errors import CrmError, InvalidValue, LedgerError, RowError
@@ -47,7 +46,7 @@ from crm.ledgers.cells import (
     split_place,
 )
 from crm.ledgers.progress import Advance, progress_bar
-from crm.ledgers.read import Table, read_table
+from crm.ledgers.read import LedgerReader, Table
 from crm.ledgers.schema import MONEY_METRICS, Column, LedgerKind, ledger_kind
 from crm.models import (
     CapitalArrival,
@@ -74,7 +73,7 @@ def select(*columns: Any) -> Any:
     return _select(*columns)
 
 
-CHUNK = 50_000
+CHUNK = 25_000  # rows read, checked and inserted at a time (arrivals); ~40 MB of Python objects
 # Required columns whose cell may be blank in some rows: a foreign-currency arrival gives 原币金额 × 汇率.
 _REQUIRED_UNLESS = {("arrivals", "arrived_yuan")}
 _MISSING = object()
@@ -475,124 +474,141 @@ ARRIVAL_COLUMNS = (
 )
 
 
-def _validate_arrivals(session: Session, batch: Batch) -> tuple[list[tuple[Any, ...]], int]:
-    from crm.arrivals import arrival_refusal
-    from crm.deals import normalize_investor_name
+_Deal = tuple[int, str, date, str, date | None]  # id, investor name key, signed_on, state, terminated_on
+_CACHE_LIMIT = 50_000  # entries in a lookup cache; cleared when full, so memory stays flat on any ledger
 
-    deals: dict[str, list[tuple[int, str, date, str, date | None]]] = {}
-    for id_, project, key, signed_on, state, terminated_on in session.execute(
-        select(Deal.id, Deal.project_name, Investor.name_key, Deal.signed_on, Deal.state, Deal.terminated_on).join(
-            Investor, Investor.id == Deal.investor_id
-        )
-    ):
-        deals.setdefault(fold(project), []).append((id_, key, signed_on, state, terminated_on))
 
-    resolved: dict[tuple[Any, ...], tuple[int, str, date, str, date | None] | str] = {}
-    refusals: dict[tuple[int, date], str | None] = {}
-    investor_keys: dict[str, str] = {}
-    v = batch.col
-    projects, investors, signed, days = v("project_name"), v("investor"), v("signed_on"), v("arrived_on")
-    amounts, sources, uses = v("arrived_yuan"), v("source"), v("use")
-    ev_kind, ev_ref, verified, notes = v("evidence_kind"), v("evidence_ref"), v("verified"), v("note")
-    currencies, originals, rates = v("currency"), v("original_amount"), v("fx_rate")
-    rows: list[tuple[Any, ...]] = []
-    for i in range(batch.n):
-        project = projects[i]
-        if project is None:
-            continue
-        investor = investors[i]
-        ikey = None
-        if investor is not None:
-            ikey = investor_keys.get(investor)
-            if ikey is None:
-                try:
-                    ikey = investor_keys[investor] = normalize_investor_name(investor)
-                except InvalidValue as exc:
-                    batch.fail(i, "investor", exc.reason)
-                    continue
-        day = days[i]
-        key = (fold(project), ikey, signed[i], day)
-        deal = resolved.get(key)
-        if deal is None:
-            deal = resolved[key] = _resolve_deal(batch, deals.get(key[0], []), ikey, signed[i], day)
-        if isinstance(deal, str):
-            batch.fail(
-                i,
-                "investor" if "investor" in deal else "project_name",
-                deal,
-                value=project if "investor" not in deal else investor,
-            )
-            continue
-        deal_id = deal[0]
-        if day is not None:
-            rkey = (deal_id, day)
-            if rkey not in refusals:
-                refusals[rkey] = arrival_refusal(deal[3], deal[2], deal[4], day)
-            if refusals[rkey]:
-                batch.fail(i, "arrived_on", f"{project}: {refusals[rkey]}")
-        currency = "CNY"
-        cents = None
-        rate = rates[i]
-        amount = amounts[i]
-        if currencies[i] is not None:
-            text = currencies[i].strip()
-            currency = _CURRENCIES.get(fold(text), text.upper())
-            if len(currency) != 3 or not currency.isalpha():
-                batch.fail(i, "currency", "a three-letter code such as CNY, USD, EUR")
-        if currency != "CNY":
-            original = originals[i]
-            if original is None or rate is None:
-                batch.fail(i, "currency", "a foreign-currency arrival needs 原币金额 and 汇率")
+class _ArrivalCheck:
+    """Checks arrival rows chunk by chunk against the stored deals; what it keeps does not grow with the file."""
+
+    def __init__(self, session: Session) -> None:
+        from crm.arrivals import arrival_refusal
+        from crm.deals import normalize_investor_name
+
+        self.refusal = arrival_refusal
+        self.normalize_investor_name = normalize_investor_name
+        # folded project name -> its deals; held for the whole import, so kept compact (100,000 deals: ~45 MB)
+        self.deals: dict[str, list[_Deal]] = {}
+        shared: dict[Any, Any] = {}  # one object per distinct state and date
+        query = select(
+            Deal.id, Deal.project_name, Investor.name_key, Deal.signed_on, Deal.state, Deal.terminated_on
+        ).join(Investor, Investor.id == Deal.investor_id)
+        for id_, project, key, signed_on, state, terminated_on in session.execute(
+            query.execution_options(yield_per=20_000)
+        ):
+            deal = (id_, key, shared.setdefault(signed_on, signed_on), shared.setdefault(state, state), terminated_on)
+            self.deals.setdefault(fold(project), []).append(deal)
+        self.investor_keys: dict[str, str] = {}  # investor as written -> name key (a cache)
+
+    def rows(self, batch: Batch) -> list[tuple[Any, ...]]:
+        """The insert tuples of the good rows of `batch` (ARRIVAL_COLUMNS but created_at); bad rows go to batch."""
+        if len(self.investor_keys) > _CACHE_LIMIT:
+            self.investor_keys.clear()
+        deals, investor_keys = self.deals, self.investor_keys
+        refusals: dict[tuple[int, date], str | None] = {}
+        v = batch.col
+        projects, investors, signed, days = v("project_name"), v("investor"), v("signed_on"), v("arrived_on")
+        amounts, sources, uses = v("arrived_yuan"), v("source"), v("use")
+        ev_kind, ev_ref, verified, notes = v("evidence_kind"), v("evidence_ref"), v("verified"), v("note")
+        currencies, originals, rates = v("currency"), v("original_amount"), v("fx_rate")
+        rows: list[tuple[Any, ...]] = []
+        for i in range(batch.n):
+            project = projects[i]
+            if project is None:
+                continue
+            investor = investors[i]
+            ikey = None
+            if investor is not None:
+                ikey = investor_keys.get(investor)
+                if ikey is None:
+                    try:
+                        ikey = investor_keys[investor] = self.normalize_investor_name(investor)
+                    except InvalidValue as exc:
+                        batch.fail(i, "investor", exc.reason)
+                        continue
+            day = days[i]
+            candidates = deals.get(fold(project))
+            if candidates is not None and len(candidates) == 1 and ikey in (None, candidates[0][1]):
+                found: _Deal | str | list[_Deal] = candidates[0]  # the common case, without building lists
+                if signed[i] is not None and signed[i] != found[2]:
+                    found = f"no deal of this project signed on {signed[i]}"
             else:
-                cents_exact = original * 100
-                try:
-                    rate_value = Decimal(rate)
-                except ArithmeticError:
-                    rate_value = Decimal(-1)
-                if original < 0 or cents_exact != cents_exact.to_integral_value():
-                    batch.fail(i, "original_amount", "an amount of 0 or more with at most two decimals")
-                elif not rate_value.is_finite() or rate_value <= 0:
-                    batch.fail(i, "fx_rate", "a positive number of yuan per unit")
+                found = _resolve_deal(batch, candidates or [], ikey, signed[i])
+            deal = _standing(batch, found, day) if isinstance(found, list) else found
+            if isinstance(deal, str):
+                batch.fail(
+                    i,
+                    "investor" if "investor" in deal else "project_name",
+                    deal,
+                    value=project if "investor" not in deal else investor,
+                )
+                continue
+            deal_id = deal[0]
+            if day is not None:
+                rkey = (deal_id, day)
+                if rkey not in refusals:
+                    refusals[rkey] = self.refusal(deal[3], deal[2], deal[4], day)
+                if refusals[rkey]:
+                    batch.fail(i, "arrived_on", f"{project}: {refusals[rkey]}")
+            currency = "CNY"
+            cents = None
+            rate = rates[i]
+            amount = amounts[i]
+            if currencies[i] is not None:
+                text = currencies[i].strip()
+                currency = _CURRENCIES.get(fold(text), text.upper())
+                if len(currency) != 3 or not currency.isalpha():
+                    batch.fail(i, "currency", "a three-letter code such as CNY, USD, EUR")
+            if currency != "CNY":
+                original = originals[i]
+                if original is None or rate is None:
+                    batch.fail(i, "currency", "a foreign-currency arrival needs 原币金额 and 汇率")
                 else:
-                    cents = int(cents_exact)
-                    rate = str(rate_value)
-                    computed = parse_yuan(original * rate_value, "元")
-                    if amount is not None and amount != computed:
-                        batch.fail(i, "arrived_yuan", f"disagrees with 原币金额 × 汇率 = {computed} yuan")
-                    amount = computed
-        elif originals[i] is not None or rate is not None:
-            batch.fail(i, "currency", "原币金额 and 汇率 are for foreign currencies; give 币种")
-        elif amount is None and batch.table.cells["arrived_yuan"][i] is None:
-            batch.fail(i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required")
-        if not batch.ok(i):
-            continue
-        rows.append(
-            (
-                deal_id,
-                day,
-                amount,
-                sources[i],
-                uses[i],
-                ev_kind[i],
-                ev_ref[i],
-                bool(verified[i]),
-                currency,
-                cents,
-                rate,
-                notes[i],
+                    cents_exact = original * 100
+                    try:
+                        rate_value = Decimal(rate)
+                    except ArithmeticError:
+                        rate_value = Decimal(-1)
+                    if original < 0 or cents_exact != cents_exact.to_integral_value():
+                        batch.fail(i, "original_amount", "an amount of 0 or more with at most two decimals")
+                    elif not rate_value.is_finite() or rate_value <= 0:
+                        batch.fail(i, "fx_rate", "a positive number of yuan per unit")
+                    else:
+                        cents = int(cents_exact)
+                        rate = str(rate_value)
+                        computed = parse_yuan(original * rate_value, "元")
+                        if amount is not None and amount != computed:
+                            batch.fail(i, "arrived_yuan", f"disagrees with 原币金额 × 汇率 = {computed} yuan")
+                        amount = computed
+            elif originals[i] is not None or rate is not None:
+                batch.fail(i, "currency", "原币金额 and 汇率 are for foreign currencies; give 币种")
+            elif amount is None and batch.table.cells["arrived_yuan"][i] is None:
+                batch.fail(i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required")
+            if not batch.ok(i):
+                continue
+            rows.append(
+                (
+                    deal_id,
+                    day,
+                    amount,
+                    sources[i],
+                    uses[i],
+                    ev_kind[i],
+                    ev_ref[i],
+                    bool(verified[i]),
+                    currency,
+                    cents,
+                    rate,
+                    notes[i],
+                )
             )
-        )
-    return _new_arrivals(session, rows)
+        return rows
 
 
 def _resolve_deal(
-    batch: Batch,
-    candidates: list[tuple[int, str, date, str, date | None]],
-    investor_key: str | None,
-    signed_on: date | None,
-    day: date | None,
-) -> tuple[int, str, date, str, date | None] | str:
-    """The one deal a row names, or why it names none."""
+    batch: Batch, candidates: list[_Deal], investor_key: str | None, signed_on: date | None
+) -> _Deal | str | list[_Deal]:
+    """The one deal a row names, why it names none, or the deals of a reassigned project (picked by date)."""
     if not candidates:
         return "no deal with this project name"
     found = candidates
@@ -604,7 +620,12 @@ def _resolve_deal(
         found = [d for d in found if d[2] == signed_on]
         if not found:
             return f"no deal of this project signed on {signed_on}"
-    if len(found) > 1 and day is not None:  # a reassigned project: the deal that stood on the day
+    return found[0] if len(found) == 1 else found
+
+
+def _standing(batch: Batch, found: list[_Deal], day: date | None) -> _Deal | str:
+    """Of several deals with one project name, the one that stood on `day` (a reassigned project)."""
+    if day is not None:
         standing = [d for d in found if d[2] <= day and (d[4] is None or d[4] >= day)]
         found = standing or found
     if len(found) > 1:
@@ -615,59 +636,115 @@ def _resolve_deal(
     return found[0]
 
 
-def _new_arrivals(session: Session, rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], int]:
-    """The rows not yet stored: a (deal, day, amount, source) repeated k times in the file and j times in the
-    database gives k - j new rows, so a re-import adds nothing and equal payments on one day stay."""
-    if not rows:
-        return [], 0
-    first, last = min(r[1] for r in rows), max(r[1] for r in rows)
-    stored: Counter[tuple[Any, ...]] = Counter()
-    t = CapitalArrival
-    for deal_id, day, amount, source, count in session.execute(
-        select(t.deal_id, t.arrived_on, t.arrived_yuan, t.source, func.count())
-        .where(t.arrived_on >= first, t.arrived_on <= last)
-        .group_by(t.deal_id, t.arrived_on, t.arrived_yuan, t.source)
-    ):
-        stored[(deal_id, day, amount, source)] = count
-    if not stored:
-        return rows, 0
-    new = []
-    present = 0
-    for row in rows:
-        key = row[:4]
-        if stored[key] > 0:
-            stored[key] -= 1
-            present += 1
-        else:
-            new.append(row)
-    return new, present
+class _StoredArrivals:
+    """Which ledger rows are stored already: a (deal, day, amount, source) repeated k times in the file and
+    j times in the database gives k - j new rows, so a re-import adds nothing and equal payments on one day stay.
+
+    Counted chunk by chunk against the rows stored before the import began (id <= the largest id then),
+    so the rows this import inserts are never taken for stored ones. Only the stored rows already
+    matched are remembered across chunks (one small int each); into a table without arrivals, nothing.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.before: int = session.execute(select(func.max(CapitalArrival.id))).scalar() or 0
+        self.taken: dict[int, int] = {}  # key -> stored rows already matched by earlier rows of the file
+        self._sources: dict[Any, int] = {}
+
+    def key(self, deal_id: int, day: date, amount: int, source: Any) -> int:
+        """(deal, day, amount, source) as one int: deal ids below 2**40, day ordinals below 2**22."""
+        src = self._sources.setdefault(source, len(self._sources))
+        return ((((amount << 8) | src) << 22 | day.toordinal()) << 40) | deal_id
+
+    def new(self, rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], int]:
+        """(the rows to insert, how many were present)."""
+        if not rows or not self.before:
+            return rows, 0
+        key = self.key
+        keys = [key(*row[:4]) for row in rows]
+        wanted = set(keys)
+        t = CapitalArrival
+        query = (
+            select(t.deal_id, t.arrived_on, t.arrived_yuan, t.source, func.count())
+            .where(t.arrived_on >= min(r[1] for r in rows), t.arrived_on <= max(r[1] for r in rows))
+            .where(col(t.id) <= self.before)
+            .group_by(t.deal_id, t.arrived_on, t.arrived_yuan, t.source)
+            .execution_options(yield_per=20_000)
+        )
+        stored: dict[int, int] = {}
+        for deal_id, day, amount, source, count in self.session.execute(query):
+            k = key(deal_id, day, amount, source)
+            if k in wanted:
+                stored[k] = count
+        if not stored:
+            return rows, 0
+        new = []
+        present = 0
+        taken = self.taken
+        for row, k in zip(rows, keys, strict=True):
+            used = taken.get(k, 0)
+            if used < stored.get(k, 0):
+                taken[k] = used + 1
+                present += 1
+            else:
+                new.append(row)
+        return new, present
 
 
-def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], advance: Advance) -> int:
+def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> int:
     """Insert in bulk on the session's own connection and transaction: no ORM objects, no RETURNING."""
+    if not rows:
+        return 0
     connection = session.connection()
     dbapi: Any = connection.connection.dbapi_connection
-    now = datetime.now(UTC)
     columns = ", ".join(ARRIVAL_COLUMNS)
     if connection.dialect.name == "postgresql":
         with dbapi.cursor() as cursor, cursor.copy(f"COPY capital_arrival ({columns}) FROM STDIN") as copy:
-            for start in range(0, len(rows), CHUNK):
-                for row in rows[start : start + CHUNK]:
-                    copy.write_row((*row, now))
-                advance(min(CHUNK, len(rows) - start))
+            for row in rows:
+                copy.write_row((*row, now))
         return len(rows)
     # SQLite keeps dates as ISO text and timestamps as SQLAlchemy writes them (no zone)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     sql = f"INSERT INTO capital_arrival ({columns}) VALUES ({', '.join('?' * len(ARRIVAL_COLUMNS))})"
     cursor = dbapi.cursor()
     try:
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            cursor.executemany(sql, [(r[0], r[1].isoformat(), *r[2:7], int(r[7]), *r[8:], stamp) for r in chunk])
-            advance(len(chunk))
+        cursor.executemany(sql, [(r[0], r[1].isoformat(), *r[2:7], int(r[7]), *r[8:], stamp) for r in rows])
     finally:
         cursor.close()
     return len(rows)
+
+
+def _import_arrivals(
+    session: Session, reader: LedgerReader, *, actor: str, partial: bool, progress: bool | None
+) -> tuple[ImportResult, int]:
+    """Read, check and insert the ledger chunk by chunk (CHUNK rows) in the session's one transaction.
+
+    Holds one chunk at a time. After the first bad row without `partial`, nothing more is
+    written but every later row is still checked, so the LedgerError lists every bad row;
+    the caller's rollback then undoes the chunks already inserted. Returns (result, bad rows).
+    """
+    spec, p = reader.kind, reader.path
+    result = ImportResult(spec.name, 0, 0, 0, warnings=reader.warnings, file=p.name)
+    check = _ArrivalCheck(session)
+    stored = _StoredArrivals(session)
+    now = datetime.now(UTC)
+    bad = 0
+    with progress_bar(f"import {p.name}", reader.expected_rows, progress) as advance:
+        for table in reader.chunks(CHUNK):
+            batch = parse_batch(spec, table)
+            rows = check.rows(batch)
+            result.rows += batch.n
+            if batch.bad:
+                bad += len(batch.bad)
+                result.errors.extend(batch.errors())
+            if bad and not partial:  # nothing will be written: only look for the other bad rows
+                advance(batch.n)
+                continue
+            new, present = stored.new(rows)
+            result.already_present += present
+            result.inserted += _write_arrivals(session, new, now)
+            advance(batch.n)
+    return result, bad
 
 
 # ---------------------------------------------------------------- targets
@@ -1048,7 +1125,10 @@ def import_ledger(
     """
     spec = ledger_kind(kind)
     p = Path(path)
-    table = read_table(p, spec)
+    with LedgerReader(p, spec) as reader:
+        if spec.name == "arrivals":
+            return _import_streamed(session, reader, actor=actor, partial=partial, progress=progress, commit=commit)
+        table = next(reader.chunks())
     batch = parse_batch(spec, table)
     result = ImportResult(spec.name, batch.n, 0, 0, warnings=table.warnings, file=p.name)
     try:
@@ -1058,10 +1138,6 @@ def import_ledger(
                 deal_plan, result.already_present = _validate_deals(session, batch)
                 _refuse_if_bad(batch, partial, p)
                 inserted, updated = _write_deals(session, batch, deal_plan, actor=actor, advance=advance)
-            elif spec.name == "arrivals":
-                rows, result.already_present = _validate_arrivals(session, batch)
-                _refuse_if_bad(batch, partial, p)
-                inserted = _write_arrivals(session, rows, advance)
             elif spec.name == "targets":
                 target_plan, result.already_present = _validate_targets(session, batch)
                 _refuse_if_bad(batch, partial, p)
@@ -1079,33 +1155,56 @@ def import_ledger(
                 _refuse_if_bad(batch, partial, p)
                 inserted = _write_leads(session, lead_plan, actor=actor, advance=advance)
         _refuse_if_bad(batch, partial, p)  # a row the library refused while writing
-        if inserted or updated:
-            audit.record(
-                session,
-                actor=actor,
-                action="import",
-                entity=spec.entity,
-                entity_id=None,
-                field="rows",
-                new=inserted,
-                note=f"{p.name}: {spec.name} ledger, {inserted} rows inserted, "
-                f"{updated} updated, {result.already_present} already present",
-            )
-        if commit:
-            session.commit()
-        else:
-            session.flush()
+        result.inserted, result.updated = inserted, updated
+        _finish(session, result, spec, actor=actor, commit=commit)
     except BaseException:
         session.rollback()
         raise
-    result.inserted, result.updated, result.errors = inserted, updated, batch.errors()
+    result.errors = batch.errors()
     return result
+
+
+def _import_streamed(
+    session: Session, reader: LedgerReader, *, actor: str, partial: bool, progress: bool | None, commit: bool
+) -> ImportResult:
+    try:
+        result, bad = _import_arrivals(session, reader, actor=actor, partial=partial, progress=progress)
+        if bad and not partial:
+            raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
+        _finish(session, result, reader.kind, actor=actor, commit=commit)
+    except BaseException:
+        session.rollback()
+        raise
+    return result
+
+
+def _finish(session: Session, result: ImportResult, spec: LedgerKind, *, actor: str, commit: bool) -> None:
+    """One audit row for an import that changed something; commit (or flush, for the caller to commit)."""
+    if result.inserted or result.updated:
+        audit.record(
+            session,
+            actor=actor,
+            action="import",
+            entity=spec.entity,
+            entity_id=None,
+            field="rows",
+            new=result.inserted,
+            note=f"{result.file}: {spec.name} ledger, {result.inserted} rows inserted, "
+            f"{result.updated} updated, {result.already_present} already present",
+        )
+    if commit:
+        session.commit()
+    else:
+        session.flush()
+
+
+def _refusal(path: Path, bad: int, rows: int) -> str:
+    return (
+        f"{path.name}: {bad} bad row(s) of {rows}; nothing was "
+        "imported (fix them, or import the good rows with --partial)"
+    )
 
 
 def _refuse_if_bad(batch: Batch, partial: bool, path: Path) -> None:
     if batch.bad and not partial:
-        raise LedgerError(
-            batch.errors(),
-            f"{path.name}: {len(batch.bad)} bad row(s) of {batch.n}; nothing was "
-            "imported (fix them, or import the good rows with --partial)",
-        )
+        raise LedgerError(batch.errors(), _refusal(path, len(batch.bad), batch.n))

@@ -15,10 +15,13 @@ def _noop(_: int) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, total: int, enabled: bool | None = None) -> Iterator[Advance]:
-    """Yield ``advance(n)``; draws a rich bar when `enabled` (None: stderr is a TTY and the job is long)."""
+def progress_bar(description: str, total: int | None, enabled: bool | None = None) -> Iterator[Advance]:
+    """Yield ``advance(n)``; draws a rich bar when `enabled` (None: stderr is a TTY and the job is long).
+
+    `total` None (a CSV read in chunks: its row count is known only at the end) counts rows without a bar end.
+    """
     if enabled is None:
-        enabled = total >= MIN_ROWS and sys.stderr.isatty()
+        enabled = (total is None or total >= MIN_ROWS) and sys.stderr.isatty()
     if not enabled:
         yield _noop
         return
