@@ -28,6 +28,18 @@ MARK = "BENCH-RESULT "
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process in MB.
+
+    VmHWM belongs to this program's own address space. ``ru_maxrss`` would not do: Linux keeps it
+    across fork and exec, so every child would report at least the bench parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:  # pragma: no cover
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
