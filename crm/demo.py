@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from crm import arrivals, deals, targets, trips
 from crm.errors import Refused
 from crm.models import Deal
 
@@ -268,8 +269,6 @@ def build_demo(
     session: Session, *, seed: int = 1, as_of: date | None = None, progress: Callable[[str], None] | None = None
 ) -> DemoSummary:
     """Fill an empty, initialised database with the demo county as of `as_of` (default today)."""
-    from crm import arrivals, deals, targets, trips
-
     as_of = as_of or date.today()
     if session.exec(select(func.count()).select_from(Deal)).one():
         raise Refused(
@@ -502,11 +501,11 @@ def build_demo(
 
     # --- targets: county year and quarters (263亿 arrived this year), units, leaders
     say("targets")
-    summary.targets += _set_targets(session, targets, county)
+    summary.targets += _set_targets(session, county)
 
     # --- trips: five squads, the June–October campaign of this year
     say("squads, trips, visits, leads")
-    _build_trips(session, trips, county, summary)
+    _build_trips(session, county, summary)
 
     session.commit()
     summary.deals = session.exec(select(func.count()).select_from(Deal)).one()
@@ -539,7 +538,7 @@ def _source_for(rng: random.Random, session: Session, deal: Deal) -> str:
     return "other_province"
 
 
-def _set_targets(session: Session, targets: Any, county: _County) -> int:
+def _set_targets(session: Session, county: _County) -> int:
     year = county.year
     n = 0
     quarters = [0.18, 0.27, 0.27, 0.28]
@@ -617,7 +616,7 @@ def _set_targets(session: Session, targets: Any, county: _County) -> int:
     return n
 
 
-def _build_trips(session: Session, trips: Any, county: _County, summary: DemoSummary) -> None:
+def _build_trips(session: Session, county: _County, summary: DemoSummary) -> None:
     rng = county.rng
     year = county.year
     for name, leader, unit, members in SQUADS:
@@ -666,6 +665,7 @@ def _build_trips(session: Session, trips: Any, county: _County, summary: DemoSum
             summary.trips += 1
             if ends > county.as_of:
                 continue
+            assert trip.id is not None
             for visit in trips.planned_visits(session, trip.id):
                 day = starts + timedelta(days=rng.randint(0, 4))
                 trips.record_visit(
@@ -695,6 +695,7 @@ def _build_trips(session: Session, trips: Any, county: _County, summary: DemoSum
                     commit=False,
                 )
                 summary.leads += 1
+                assert lead.id is not None and lead.planned_yuan is not None
                 # most leads are acknowledged next day; some slip past their deadlines
                 if rng.random() < 0.85:
                     trips.acknowledge_lead(
@@ -727,11 +728,10 @@ def _build_trips(session: Session, trips: Any, county: _County, summary: DemoSum
                         commit=False,
                     )
                     first_money = signed_on + timedelta(days=20)
+                    assert deal.id is not None
                     if first_money <= county.as_of:
-                        deals_mod = __import__("crm.deals", fromlist=["start"])
-                        deals_mod.start(session, deal.id, on=first_money, actor=ACTOR, commit=False)
-                        arrivals_mod = __import__("crm.arrivals", fromlist=["record_arrival"])
-                        arrivals_mod.record_arrival(
+                        deals.start(session, deal.id, on=first_money, actor=ACTOR, commit=False)
+                        arrivals.record_arrival(
                             session,
                             deal.id,
                             on=first_money,
