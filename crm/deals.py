@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -54,11 +54,13 @@ __all__ = [
     "find_stall_reason",
     "get_deal",
     "get_or_create_investor",
+    "history",
     "missing_procedures",
     "normalize_credit_code",
     "normalize_investor_name",
     "procedures",
     "reassign",
+    "register",
     "set_procedure",
     "set_stall",
     "sign",
@@ -716,6 +718,26 @@ def procedures(session: Session, deal_id: int) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(records, columns=["kind", "label", "state", "started_on", "done_on", "note"], dtype=object)
+
+
+def history(session: Session, deal_id: int) -> pd.DataFrame:
+    """Everything recorded about a deal, oldest first, from the audit log: at, actor, action,
+    entity (deal, procedure, follow_up, capital_arrival), field, old, new, note."""
+    from crm.models import AuditLog, CapitalArrival
+
+    deal = get_deal(session, deal_id)
+    owned = {
+        "procedure": select(Procedure.id).where(Procedure.deal_id == deal.id),
+        "follow_up": select(FollowUp.id).where(FollowUp.deal_id == deal.id),
+        "capital_arrival": select(CapitalArrival.id).where(CapitalArrival.deal_id == deal.id),
+    }
+    about_deal = or_(
+        and_(col(AuditLog.entity) == "deal", col(AuditLog.entity_id) == deal.id),
+        *(and_(col(AuditLog.entity) == entity, col(AuditLog.entity_id).in_(ids)) for entity, ids in owned.items()),
+    )
+    rows = session.exec(select(AuditLog).where(about_deal).order_by(col(AuditLog.id))).all()
+    columns = ["at", "actor", "action", "entity", "field", "old", "new", "note"]
+    return pd.DataFrame([[getattr(r, c) for c in columns] for r in rows], columns=columns)
 
 
 # ---------------------------------------------------------------- stalls and follow-ups

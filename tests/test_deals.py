@@ -1060,3 +1060,51 @@ def test_register_refusals_change_nothing(session: Session, fields: dict[str, An
     assert f"deal {deal.id}" in str(info.value)
     session.expire_all()
     assert session.get(Deal, deal.id).registered_on is None  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- a deal's history
+
+
+def test_history_lists_the_deal_and_what_belongs_to_it(session: Session, db_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from crm.arrivals import record_arrival
+    from crm.cli import app
+
+    deal = deals.sign(
+        session,
+        actor="张三",
+        project_name=PROJECT,
+        investor="甘肃示例能源有限公司",
+        signed_on=SIGNED,
+        contracted_yuan=100_000_000,
+        industry="光伏发电",
+    )
+    other = deals.sign(
+        session,
+        actor="张三",
+        project_name="另一个项目",
+        investor="乙公司",
+        signed_on=SIGNED,
+        contracted_yuan=1,
+    )
+    assert deal.id is not None and other.id is not None
+    deals.set_procedure(session, deal.id, "environment", state="done", done_on=date(2026, 3, 20), actor="李四")
+    deals.add_follow_up(session, deal.id, on=date(2026, 3, 25), action="约谈投资方", actor="李四")
+    deals.start(session, deal.id, on=date(2026, 4, 1), actor="王五")
+    record_arrival(session, deal.id, on=date(2026, 5, 1), amount_yuan=5_000_000, source="省外", actor="王五")
+    deals.start(session, other.id, on=date(2026, 4, 2), actor="赵六")
+
+    h = deals.history(session, deal.id)
+    assert set(h["entity"]) == {"deal", "procedure", "follow_up", "capital_arrival"}
+    assert "赵六" not in set(h["actor"])  # the other deal's start is not this deal's history
+    started = h[(h["action"] == "start") & (h["field"] == "state")]
+    assert started[["old", "new", "actor"]].values.tolist() == [["signed", "started", "王五"]]
+    assert list(h["at"]) == sorted(h["at"])  # oldest first
+
+    result = CliRunner().invoke(app, ["--db", db_url, "deal", "show", str(deal.id)])
+    assert result.exit_code == 0, result.output
+    assert f"deal {deal.id} started (已开工): {PROJECT}" in result.output
+    assert "立项、用地、规划许可、施工许可" in result.output  # environment is done, the rest is missing
+    missing = CliRunner().invoke(app, ["--db", db_url, "deal", "show", "999"])
+    assert missing.exit_code == 1 and "999" in missing.output

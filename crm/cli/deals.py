@@ -25,7 +25,7 @@ from crm.cli.common import (
 )
 from crm.cli.reports import register_report
 from crm.models import DEAL_STATE_LABELS, PROCEDURE_LABELS, Deal, DealState, ProcedureKind
-from crm.money import parse_yuan
+from crm.money import parse_yuan, wan
 
 AMOUNT_UNIT = "万元"
 
@@ -41,6 +41,32 @@ deal_app = typer.Typer(
 def _say(deal: Deal) -> None:
     state = DealState(deal.state)
     typer.echo(f"deal {deal.id} {state.value} ({DEAL_STATE_LABELS[state]}): {deal.project_name}")
+
+
+@deal_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    deal_id: int = typer.Argument(..., help="Deal id."),
+) -> None:
+    """Show a deal: where it stands, its procedures, what is missing, and its history (who changed what).
+
+    Example: crm deal show 12
+    """
+    with session_for(ctx) as session:
+        deal = deals.get_deal(session, deal_id)
+        _say(deal)
+        typer.echo(
+            f"  signed {deal.signed_on}, contracted {wan(deal.contracted_yuan)}"
+            + (f", started {deal.started_on}" if deal.started_on else "")
+            + (f", in production {deal.completed_on}" if deal.completed_on else "")
+            + (f", terminated {deal.terminated_on}: {deal.termination_reason}" if deal.terminated_on else "")
+        )
+        missing = [PROCEDURE_LABELS[ProcedureKind(k)] for k in deals.missing_procedures(session, deal_id)]
+        typer.echo(f"  missing procedures (缺少手续): {'、'.join(missing) if missing else 'none'}")
+        typer.echo("")
+        history = deals.history(session, deal_id)
+        history["at"] = history["at"].astype(str).str[:19]
+        emit(history.fillna(""), Format.table, None, title="history (audit log)")
 
 
 @deal_app.command("sign")
