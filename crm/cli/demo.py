@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import typer
 
-from crm.cli.common import AsOfOption, engine_from, handled, parse_date, session_for
+from crm.cli.common import AsOfOption, OutOption, engine_from, handled, parse_date, session_for
 from crm.cli.reports import register_report
 
 
@@ -39,13 +40,19 @@ def register(app: typer.Typer) -> None:
         )
 
     @register_report("weekly")
-    def weekly(ctx: typer.Context, as_of: str = AsOfOption) -> None:
+    def weekly(ctx: typer.Context, as_of: str = AsOfOption, out: Path | None = OutOption) -> None:
         """The short dashboard: county targets, the three rates, unstarted deals by warning level.
 
-        Example: crm report weekly --as-of 2026-11-30
+        With --out FILE.xlsx it writes a workbook to forward (one sheet per table); other files get the text.
+
+        Example: crm report weekly --as-of 2026-11-30 --out 周报.xlsx
         """
-        from crm.dashboard import dashboard, format_dashboard
+        from crm.dashboard import dashboard, format_dashboard, write_dashboard
 
         day = parse_date(as_of, "--as-of") or date.today()
         with session_for(ctx) as session:
-            typer.echo(format_dashboard(dashboard(session, as_of=day), as_of=day))
+            figures = dashboard(session, as_of=day)
+        if out is None:
+            typer.echo(format_dashboard(figures, as_of=day))
+        else:
+            typer.echo(f"wrote {write_dashboard(figures, out, as_of=day)}", err=True)
