@@ -1,7 +1,7 @@
 """The ``crm`` command: a thin, scriptable face of the library.
 
-Each capability adds its commands in its own module here; this module opens the
-app, the global ``--db`` option and the ``report`` dispatcher.
+Each capability adds its commands in its own module here (``register(app)``); this
+module holds the app, the global ``--db`` option and the ``report`` dispatcher.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from crm.cli import common
+from crm.cli import common, deals, demo, figures, ledgers, trips
 from crm.cli.core import register as _register_core
 from crm.cli.reports import report_app
 
@@ -32,21 +32,8 @@ _register_core(app)
 app.add_typer(report_app, name="report")
 
 
-def _load_capabilities() -> None:
-    """Attach the commands of every capability module that exists."""
-    import importlib
-
-    for name in ("deals", "figures", "ledgers", "trips", "demo"):
-        try:
-            module = importlib.import_module(f"crm.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"crm.cli.{name}":
-                raise
-            continue
-        module.register(app)
-
-
-_load_capabilities()
+for _capability in (deals, figures, ledgers, trips, demo):
+    _capability.register(app)
 
 
 def main(argv: list[str] | None = None) -> Any:
