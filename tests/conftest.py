@@ -129,3 +129,24 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         build_demo(session, seed=1, as_of=DEMO_AS_OF)
     engine.dispose()
     return url
+
+
+_BACKEND_OUTCOMES: dict[str, dict[str, int]] = {name: {} for name in BACKENDS}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Count each database test's outcome per backend (also on the xdist controller)."""
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    for name in BACKENDS:
+        if f"[{name}" in report.nodeid:
+            counts = _BACKEND_OUTCOMES[name]
+            counts[report.outcome] = counts.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how the database tests did on each backend, so a run shows both were exercised."""
+    terminalreporter.section("database tests per backend")
+    for name, counts in _BACKEND_OUTCOMES.items():
+        shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "none ran"
+        terminalreporter.write_line(f"{name}: {shown}")
