@@ -68,19 +68,6 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that rolls back on error and always closes."""
-    session = Session(engine)
-    try:
-        yield session
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-@contextmanager
 def unit_of_work(session: Session, *, commit: bool = True) -> Iterator[None]:
     """One library write: commit on success (or only flush when the caller batches with
     ``commit=False``); on error roll back when this call owns the transaction."""

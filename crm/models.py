@@ -569,15 +569,6 @@ class AuditLog(SQLModel, table=True):
     note: str | None = None
 
 
-def audit_values(value: Any) -> str | None:
-    """How an old or new value is written into the audit log."""
-    if value is None:
-        return None
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
 # The audit log is append-only in the database too, not only by convention.
 AUDIT_APPEND_ONLY_DDL: dict[str, list[str]] = {
     "sqlite": [
