@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from datetime import date
@@ -32,3 +33,13 @@ def test_notebook_runs_on_the_demo_database(notebook: Path, demo_url: str, demo_
     charts = notebook.read_text(encoding="utf-8").count("charts.plot_")
     pictures = re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]{2000,}", text)  # not the page's tiny logo
     assert len(pictures) >= charts  # every chart is embedded as a picture
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_committed_without_outputs(notebook: Path) -> None:
+    """Notebooks are sources: no outputs, no execution counts, ASCII file names (Chinese titles inside)."""
+    book = json.loads(notebook.read_text(encoding="utf-8"))
+    code = [cell for cell in book["cells"] if cell["cell_type"] == "code"]
+    assert code, "a notebook without code computes nothing"
+    assert all(cell.get("outputs", []) == [] and cell.get("execution_count") is None for cell in code)
+    assert notebook.name.isascii()
