@@ -18,6 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
+from sqlalchemy import select as _select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -65,6 +66,12 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(resolved, **kwargs)
+
+
+def core_select(*columns: Any) -> Any:
+    """SQLAlchemy ``select`` over model attributes, for bulk Core work (sqlmodel types the
+    attributes as plain Python values, which its own ``select`` overloads reject)."""
+    return _select(*columns)
 
 
 @contextmanager

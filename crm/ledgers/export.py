@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy import select as _select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from crm.db import core_select as select
 from crm.errors import InvalidValue, NotFound
 from crm.ledgers.cells import format_period, neutralise
 from crm.ledgers.progress import progress_bar
@@ -43,12 +43,6 @@ from crm.models import (
     Visit,
 )
 from crm.money import UNITS
-
-
-def select(*columns: Any) -> Any:
-    """``select`` over model attributes (sqlmodel types them as plain Python values)."""
-    return _select(*columns)
-
 
 EXCEL_MAX_ROWS = 1_048_575  # one row for the header
 MONEY_FORMAT = "#,##0.00"

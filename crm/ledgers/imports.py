@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert
-from sqlalchemy import select as _select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from crm import audit
+from crm.db import core_select as select
 from crm.errors import CrmError, InvalidValue, LedgerError, RowError
 from crm.ledgers.cells import (
     choice_parser,
@@ -66,12 +66,6 @@ from crm.models import (
     VisitStatus,
 )
 from crm.money import parse_yuan
-
-
-def select(*columns: Any) -> Any:
-    """``select`` over model attributes (sqlmodel types them as plain Python values)."""
-    return _select(*columns)
-
 
 CHUNK = 25_000  # rows read, checked and inserted at a time (arrivals); ~40 MB of Python objects
 # Required columns whose cell may be blank in some rows: a foreign-currency arrival gives 原币金额 × 汇率.
