@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from crm import arrivals, deals, targets, trips
 from crm.errors import Refused
-from crm.models import Deal
+from crm.models import Deal, Investor, Region, Unit
 
 ACTOR = "demo"
 YI = 100_000_000
@@ -220,10 +220,6 @@ class DemoSummary:
     leads: int = 0
     targets: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def _month_start(d: date) -> date:
-    return d.replace(day=1)
 
 
 def _add_months(d: date, months: int) -> date:
@@ -474,7 +470,7 @@ def build_demo(
         months = rng.randint(6, 24)
         per_month = deal.contracted_yuan * share / months
         source = _source_for(rng, session, deal)
-        first_month = _month_start(deal.started_on)
+        first_month = trips.month_start(deal.started_on)
         end = deal.terminated_on or as_of
         for i in range(months):
             day = _add_months(first_month, i) + timedelta(days=rng.randint(5, 25))
@@ -493,7 +489,7 @@ def build_demo(
                 use="fixed_assets" if rng.random() < 0.8 else "working_capital",
                 evidence_kind=rng.choice(["银行进账单", "验资报告", "发票"]),
                 evidence_ref=f"JZ{day:%Y%m}{deal.id:04d}{i:02d}",
-                verified=day < _add_months(_month_start(as_of), -1),
+                verified=day < _add_months(trips.month_start(as_of), -1),
                 commit=False,
             )
             summary.arrivals += 1
@@ -514,22 +510,16 @@ def build_demo(
 
 
 def _investor_name(session: Session, deal: Deal) -> str:
-    from crm.models import Investor
-
     investor = session.get(Investor, deal.investor_id)
     assert investor is not None
     return investor.name
 
 
 def _unit_names(session: Session) -> dict[int, str]:
-    from crm.models import Unit
-
     return {u.id: u.name for u in session.exec(select(Unit)).all() if u.id is not None}
 
 
 def _source_for(rng: random.Random, session: Session, deal: Deal) -> str:
-    from crm.models import Region
-
     region = session.get(Region, deal.origin_region_id) if deal.origin_region_id else None
     if region is not None and region.name == "香港":
         return "overseas"
