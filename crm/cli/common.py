@@ -37,6 +37,11 @@ DbOption = typer.Option(None, "--db", help="Database URL or SQLite file (default
 ActorOption = typer.Option("cli", "--actor", help="Who makes the change; written to the audit log.")
 FormatOption = typer.Option(Format.table, "--format", help="table for people; csv or json for tools.")
 OutOption = typer.Option(None, "--out", help="Write the output to this file instead of the terminal.")
+# Who a deal is credited to and who answers for it: the same options wherever a deal is signed.
+UnitOption = typer.Option(None, "--unit", help="Responsible unit (责任单位).")
+LeaderOption = typer.Option(None, "--leader", help="Accountable leader (包抓领导).")
+IntroducerOption = typer.Option(None, "--introducer", help="First introducer (第一引资人).")
+CreditedUnitOption = typer.Option(None, "--credited-unit", help="Credited unit (招引单位).")
 AsOfOption = typer.Option(None, "--as-of", help="Report as of this date (YYYY-MM-DD); default today.")
 
 

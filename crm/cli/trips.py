@@ -18,9 +18,13 @@ from crm import trips
 from crm.cli.common import (
     ActorOption,
     AsOfOption,
+    CreditedUnitOption,
     Format,
     FormatOption,
+    IntroducerOption,
+    LeaderOption,
     OutOption,
+    UnitOption,
     emit,
     fail,
     parse_date,
@@ -469,10 +473,10 @@ def lead_sign(
     signed_on: str = typer.Option(..., "--signed-on", help="Signing date, YYYY-MM-DD."),
     amount: str = typer.Option(..., "--amount", help="Contracted investment; a bare number is 万元."),
     investor: str | None = typer.Option(None, "--investor", help="Investor (default: the lead's)."),
-    unit: str | None = typer.Option(None, "--unit", help="Responsible unit (责任单位)."),
-    leader: str | None = typer.Option(None, "--leader", help="Accountable leader (包抓领导)."),
-    introducer: str | None = typer.Option(None, "--introducer", help="First introducer (第一引资人)."),
-    credited_unit: str | None = typer.Option(None, "--credited-unit", help="Credited unit (招引单位)."),
+    unit: str | None = UnitOption,
+    leader: str | None = LeaderOption,
+    introducer: str | None = IntroducerOption,
+    credited_unit: str | None = CreditedUnitOption,
     actor: str = ActorOption,
 ) -> None:
     """Sign a lead: creates the deal and links it, so its capital is credited to the trip.
