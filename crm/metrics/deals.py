@@ -1,0 +1,184 @@
+"""履约率, 资金到位率 and 竣工投产率 of a cohort of deals (``kpis``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import BigInteger, Integer, case, cast, func, literal, or_, select, union_all
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from crm.errors import InvalidValue
+from crm.metrics.common import (
+    DEAL,
+    DIMENSIONS,
+    INDUSTRY,
+    LEAD,
+    PERSON,
+    REGION,
+    SIGNING_EVENT,
+    UNIT,
+    VISIT,
+    parse_by,
+    ratio,
+    resolve_rules,
+)
+from crm.models import CountingRules
+from crm.rules import arrivals_per_deal, big_sum, cohort_start, not_replaced, root_deal_id, rules_label, state_flags
+
+KPI_COLUMNS = [
+    "signed",
+    "started",
+    "in_production",
+    "terminated",
+    "contracted_yuan",
+    "arrived_yuan",
+    "fulfillment_rate",
+    "capital_arrival_rate",
+    "completion_rate",
+]
+
+
+def kpis(
+    session: Session,
+    *,
+    by: str | Sequence[str] | None = None,
+    signed_from: date | None = None,
+    signed_to: date | None = None,
+    as_of: date | None = None,
+    rules: str | CountingRules | None = None,
+    trip: int | None = None,
+    **filters: str,
+) -> pd.DataFrame:
+    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, one row per group.
+
+    The cohort: deals signed between `signed_from` and `signed_to` (inclusive) and on or
+    before `as_of` (default today), within the rules' cohort window, matching `filters`
+    (industry=, origin=, unit=, leader=, introducer=, credited_unit=, signing_event= by name)
+    and, with `trip`, signed from leads met on that trip (a lead's visit belongs to the trip).
+    `by` names dimensions (see DIMENSIONS, comma-separated or a list).
+
+    Columns: the dimensions, then signed (deals in the cohort), started (started or in
+    production, not terminated, as of as_of), in_production, terminated, contracted_yuan
+    (including increases), arrived_yuan (arrivals up to as_of of the counted sources),
+    fulfillment_rate, capital_arrival_rate (arrived ÷ contracted), completion_rate.
+    """
+    as_of = as_of or date.today()
+    rs = resolve_rules(session, rules)
+    dims = parse_by(by)
+    unknown = set(filters) - set(DIMENSIONS[:7])
+    if unknown:
+        raise InvalidValue("filter", sorted(unknown)[0], f"filter by one of {', '.join(DIMENSIONS[:7])}")
+
+    # One row per fact, each tagged with its root deal (the deal itself, or the parent of an
+    # increase): the root's own row (is_deal = 1, its contracted amount), each increase's
+    # increment, each deal's counted arrivals (summed per deal first). Joined to the root by
+    # primary key and grouped once.
+    m = DEAL.alias("m")
+    zero = literal(0, BigInteger)
+    arrived = arrivals_per_deal(rs, start=None, end=as_of)
+    facts = union_all(
+        # every deal row once (a plain scan): a root counts as a deal with its amount, an
+        # increase signed by as_of adds its increment to its root
+        select(
+            func.coalesce(DEAL.c.increases_id, DEAL.c.id).label("root_id"),
+            case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
+            case(
+                (
+                    or_(DEAL.c.increases_id.is_(None), DEAL.c.signed_on <= as_of),
+                    cast(DEAL.c.contracted_yuan, BigInteger),
+                ),
+                else_=zero,
+            ).label("contracted"),
+            zero.label("arrived"),
+        ),
+        select(root_deal_id(m), literal(0, Integer), zero, arrived.c.arrived).select_from(
+            arrived.join(m, arrived.c.deal_id == m.c.id)
+        ),
+    ).subquery("facts")
+    d = DEAL.alias("d")
+    source: Any = facts.join(d, d.c.id == facts.c.root_id)
+    conditions: list[ColumnElement[bool]] = [
+        d.c.increases_id.is_(None),
+        not_replaced(d, as_of),
+        d.c.signed_on <= as_of,
+    ]
+    start = cohort_start(rs, as_of)
+    if start is not None:
+        conditions.append(d.c.signed_on >= start)
+    if signed_from is not None:
+        conditions.append(d.c.signed_on >= signed_from)
+    if signed_to is not None:
+        conditions.append(d.c.signed_on <= signed_to)
+    if trip is not None:
+        from_trip = (
+            select(LEAD.c.deal_id)
+            .join(VISIT, VISIT.c.id == LEAD.c.visit_id)
+            .where(VISIT.c.trip_id == trip, LEAD.c.deal_id.is_not(None))
+        )
+        conditions.append(d.c.id.in_(from_trip))
+
+    named: dict[str, tuple[Any, Any]] = {
+        "industry": (INDUSTRY.alias("g_industry"), "industry_id"),
+        "origin": (REGION.alias("g_origin"), "origin_region_id"),
+        "unit": (UNIT.alias("g_unit"), "unit_id"),
+        "leader": (PERSON.alias("g_leader"), "leader_id"),
+        "introducer": (PERSON.alias("g_introducer"), "introducer_id"),
+        "credited_unit": (UNIT.alias("g_credited_unit"), "credited_unit_id"),
+        "signing_event": (SIGNING_EVENT.alias("g_signing_event"), "signing_event_id"),
+    }
+    group_columns: list[ColumnElement[Any]] = []
+    for dim in {*dims, *filters}:
+        if dim in named:
+            table, fk = named[dim]
+            source = source.outerjoin(table, table.c.id == d.c[fk])
+    for dim in dims:
+        if dim in named:
+            group_columns.append(named[dim][0].c.name.label(dim))
+        elif dim == "signing_year":
+            group_columns.append(cast(func.extract("year", d.c.signed_on), Integer).label("signing_year"))
+        else:  # signing_month: year and month, made a first-of-month date below
+            group_columns.append(cast(func.extract("year", d.c.signed_on), Integer).label("_sm_year"))
+            group_columns.append(cast(func.extract("month", d.c.signed_on), Integer).label("_sm_month"))
+    for dim, value in filters.items():
+        conditions.append(named[dim][0].c.name == value)
+
+    started, in_production, terminated = state_flags(d, as_of)
+    statement = (
+        select(
+            *group_columns,
+            big_sum(facts.c.is_deal).label("signed"),
+            big_sum(facts.c.is_deal * started).label("started"),
+            big_sum(facts.c.is_deal * in_production).label("in_production"),
+            big_sum(facts.c.is_deal * terminated).label("terminated"),
+            big_sum(facts.c.contracted).label("contracted_yuan"),
+            big_sum(facts.c.arrived).label("arrived_yuan"),
+        )
+        .select_from(source)
+        .where(*conditions)
+    )
+    if group_columns:
+        statement = statement.group_by(*group_columns).order_by(*group_columns)
+    rows = session.connection().execute(statement).mappings().all()
+    df = pd.DataFrame([dict(row) for row in rows], columns=[c.key for c in statement.selected_columns])
+    if "signing_month" in dims:
+        df.insert(
+            list(df.columns).index("_sm_year"),
+            "signing_month",
+            [date(int(y), int(mo), 1) for y, mo in zip(df["_sm_year"], df["_sm_month"], strict=True)],
+        )
+        df = df.drop(columns=["_sm_year", "_sm_month"])
+    for column in KPI_COLUMNS[:6]:
+        df[column] = df[column].astype("int64")
+    fulfilled = df["started"] if rs.fulfillment_basis == "started_or_later" else df["signed"] - df["terminated"]
+    df["fulfillment_rate"] = ratio(fulfilled, df["signed"])
+    df["capital_arrival_rate"] = ratio(df["arrived_yuan"], df["contracted_yuan"])
+    completion_base = df["started"] if rs.completion_basis == "started" else df["signed"]
+    df["completion_rate"] = ratio(df["in_production"], completion_base)
+    df = df[[*dims, *KPI_COLUMNS]].reset_index(drop=True)
+    df.attrs["rules"] = rules_label(rs)
+    df.attrs["as_of"] = as_of
+    return df
