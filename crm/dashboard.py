@@ -13,18 +13,11 @@ from crm.display import percent, to_display
 
 def dashboard(session: Session, *, as_of: date) -> dict[str, pd.DataFrame]:
     """The dashboard's three tables as figures: county targets, overall rates, unstarted deals by level."""
-    from crm import deals, metrics
+    from crm import metrics
 
     progress = metrics.target_progress(session, as_of=as_of, scope="county")
     rates = metrics.kpis(session, as_of=as_of)
-    unstarted = deals.unstarted(session, as_of=as_of)
-    levels = (
-        unstarted.groupby("level")
-        .size()
-        .reindex(["red", "yellow", "green"], fill_value=0)
-        .rename_axis("level")
-        .reset_index(name="deals")
-    )
+    levels = metrics.unstarted_by_level(session, as_of=as_of)
     return {"targets": progress.reset_index(drop=True), "rates": rates, "unstarted": levels}
 
 

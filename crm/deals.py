@@ -1001,9 +1001,7 @@ def unstarted(
 
     df["age_days"] = pd.Series([(day - d).days for d in df["signed_on"]], index=df.index, dtype="int64")
     df["level"] = pd.Series(
-        ["green" if a < yellow else "yellow" if a < red else "red" for a in df["age_days"]],
-        index=df.index,
-        dtype="object",
+        [warning_level(a, (yellow, red)) for a in df["age_days"].tolist()], index=df.index, dtype="object"
     )
     df["follow_up_overdue"] = pd.Series(
         [due is not None and not pd.isna(due) and due < day for due in df["next_due"]], index=df.index, dtype="bool"

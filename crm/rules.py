@@ -13,7 +13,9 @@ uses to apply them, so that one rule has one definition:
 - a deal's state as of a day from its dates (``state_flags``): terminated when
   terminated_on <= as_of, else in production when completed_on <= as_of, else started when
   started_on <= as_of;
-- the cohort window: deals signed in the last N years before as_of (``cohort_start``).
+- the cohort window: deals signed in the last N years before as_of (``cohort_start``);
+- the reserve (项目储备): leads in an open stage (``OPEN_LEAD_STAGES``: neither signed nor
+  dropped) received on or before as_of (``in_reserve``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, case, cast, func, select
+from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as sqlmodel_select
@@ -31,10 +33,14 @@ from sqlmodel import select as sqlmodel_select
 from crm.audit import record_creation
 from crm.db import unit_of_work
 from crm.errors import InvalidValue, NotFound
-from crm.models import CapitalSource, CompletionBasis, CountingRules, FulfillmentBasis
+from crm.models import CapitalSource, CompletionBasis, CountingRules, FulfillmentBasis, LeadStage
 
 DEAL = SQLModel.metadata.tables["deal"]
 ARRIVAL = SQLModel.metadata.tables["capital_arrival"]
+LEAD = SQLModel.metadata.tables["lead"]
+
+# The stages of a lead still open: neither signed nor dropped. A lead is in the reserve in them.
+OPEN_LEAD_STAGES = (LeadStage.contact, LeadStage.negotiation, LeadStage.intent)
 
 # ---------------------------------------------------------------- counting rules
 
@@ -239,3 +245,57 @@ def arrivals_per_deal(
             for name, (lo, hi) in windows.items()
         ]
     return select(ARRIVAL.c.deal_id, *sums).where(*conditions).group_by(ARRIVAL.c.deal_id).subquery("arrivals_per_deal")
+
+
+def in_reserve(as_of: date | None) -> list[ColumnElement[bool]]:
+    """Conditions on the lead table: the lead is in the reserve (open stage, received by as_of)."""
+    conditions: list[ColumnElement[bool]] = [LEAD.c.stage.in_([s.value for s in OPEN_LEAD_STAGES])]
+    if as_of is not None:
+        conditions.append(LEAD.c.received_on <= as_of)
+    return conditions
+
+
+def cohort_facts(rs: CountingRules, as_of: date) -> Any:
+    """The facts of a cohort figure, one row per fact, each tagged with its root deal (``root_id``).
+
+    The root's own row (``is_deal`` = 1, its contracted amount), each capital increase's
+    increment (counted when the increase is signed by as_of), each deal's counted arrivals up
+    to as_of (summed per deal first, ``arrived``). Join it to the root deal by primary key,
+    filter with ``cohort_conditions`` and group once.
+    """
+    m = DEAL.alias("m")
+    zero = literal(0, BigInteger)
+    arrived = arrivals_per_deal(rs, start=None, end=as_of)
+    return union_all(
+        # every deal row once (a plain scan): a root counts as a deal with its amount, an
+        # increase signed by as_of adds its increment to its root
+        select(
+            root_deal_id(DEAL).label("root_id"),
+            case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
+            case(
+                (
+                    or_(DEAL.c.increases_id.is_(None), DEAL.c.signed_on <= as_of),
+                    cast(DEAL.c.contracted_yuan, BigInteger),
+                ),
+                else_=zero,
+            ).label("contracted"),
+            zero.label("arrived"),
+        ),
+        select(root_deal_id(m), literal(0, Integer), zero, arrived.c.arrived).select_from(
+            arrived.join(m, arrived.c.deal_id == m.c.id)
+        ),
+    ).subquery("facts")
+
+
+def cohort_conditions(d: Any, rs: CountingRules, as_of: date) -> list[ColumnElement[bool]]:
+    """Root deal alias `d` is in the cohort as of `as_of`: a root (not an increase), not replaced,
+    signed on or before as_of and within the rules' cohort window."""
+    conditions: list[ColumnElement[bool]] = [
+        d.c.increases_id.is_(None),
+        not_replaced(d, as_of),
+        d.c.signed_on <= as_of,
+    ]
+    start = cohort_start(rs, as_of)
+    if start is not None:
+        conditions.append(d.c.signed_on >= start)
+    return conditions

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -32,25 +32,22 @@ from sqlmodel import Session, col, select
 from crm import audit
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
+from crm.metrics.reserve import reserve
+from crm.metrics.trips import coverage, funnel
 from crm.models import (
     LEAD_STAGE_LABELS,
     CampaignIndustry,
     CampaignMonth,
     CampaignRegion,
-    CapitalArrival,
     CounterpartKind,
     Deal,
     Industry,
     Lead,
     LeadStage,
-    PeriodKind,
     Person,
     Region,
-    ScopeKind,
     Squad,
     SquadMember,
-    Target,
-    TargetMetric,
     Trip,
     TripDestination,
     TripIndustry,
@@ -61,6 +58,7 @@ from crm.models import (
 )
 from crm.money import parse_yuan
 from crm.reference import find_industry, find_region, get_or_create_person, get_or_create_unit
+from crm.rules import OPEN_LEAD_STAGES
 
 __all__ = [
     "COUNTERPART_KIND_LABELS",
@@ -120,10 +118,7 @@ LEAD_STEPS: tuple[tuple[str, str, str], ...] = (
 )
 DEFAULT_DEADLINES = (1, 3, 7)  # days after received_on: acknowledge, assess, feed back
 
-_OPEN_STAGES = (LeadStage.contact, LeadStage.negotiation, LeadStage.intent)
 _STAGE_ORDER = {LeadStage.contact: 0, LeadStage.negotiation: 1, LeadStage.intent: 2, LeadStage.signed: 3}
-FUNNEL_DIMENSIONS = ("trip", "squad", "region", "industry")
-NO_CATEGORY = "未分类"
 
 
 @dataclass(frozen=True)
@@ -1087,7 +1082,7 @@ def add_lead(
     if name is None:
         raise InvalidValue("project_name", project_name, "a lead needs a project name")
     start_stage = _lead_stage(stage)
-    if start_stage not in _OPEN_STAGES:
+    if start_stage not in OPEN_LEAD_STAGES:
         raise InvalidValue(
             "stage", stage, "a new lead starts as contact, negotiation or intent; sign it with sign_lead"
         )
@@ -1393,247 +1388,6 @@ def itinerary(session: Session, *, year: int | None = None) -> pd.DataFrame:
             row[name] = "; ".join(cells.get((m, sid), []))
         rows.append(row)
     return pd.DataFrame(rows, columns=["month", "plan", *(name for _, name in squad_rows)])
-
-
-def coverage(session: Session, *, year: int | None = None) -> pd.DataFrame:
-    """Month × region × industry: whether it was planned, how many trips and held visits covered it.
-
-    A trip covers every pair of its destination provinces and target industries; a held visit
-    counts for the province it took place in (its own, else its trip's single province) and
-    each industry of its trip. Columns: month, region, industry, planned, trips, visits, visited
-    (a trip went there for that industry).
-    """
-    planned = session.exec(
-        _query(CampaignMonth.month, Region.id, Region.name, Industry.id, Industry.name)
-        .join(CampaignRegion, col(CampaignRegion.campaign_month_id) == col(CampaignMonth.id))
-        .join(Region, col(Region.id) == col(CampaignRegion.region_id))
-        .join(CampaignIndustry, col(CampaignIndustry.campaign_month_id) == col(CampaignMonth.id))
-        .join(Industry, col(Industry.id) == col(CampaignIndustry.industry_id))
-        .where(*_year_filter(col(CampaignMonth.month), year))
-    ).all()
-    covered = session.exec(
-        _query(Trip.month, Region.id, Region.name, Industry.id, Industry.name, func.count(func.distinct(Trip.id)))
-        .join(TripDestination, col(TripDestination.trip_id) == col(Trip.id))
-        .join(Region, col(Region.id) == col(TripDestination.region_id))
-        .join(TripIndustry, col(TripIndustry.trip_id) == col(Trip.id))
-        .join(Industry, col(Industry.id) == col(TripIndustry.industry_id))
-        .where(*_year_filter(col(Trip.month), year))
-        .group_by(col(Trip.month), col(Region.id), col(Region.name), col(Industry.id), col(Industry.name))
-    ).all()
-    visits = session.exec(
-        _query(Trip.month, Region.id, Region.name, Industry.id, Industry.name, func.count(func.distinct(Visit.id)))
-        .join(Trip, col(Trip.id) == col(Visit.trip_id))
-        .join(Region, col(Region.id) == col(Visit.region_id))
-        .join(TripIndustry, col(TripIndustry.trip_id) == col(Trip.id))
-        .join(Industry, col(Industry.id) == col(TripIndustry.industry_id))
-        .where(Visit.status == VisitStatus.done.value, *_year_filter(col(Trip.month), year))
-        .group_by(col(Trip.month), col(Region.id), col(Region.name), col(Industry.id), col(Industry.name))
-    ).all()
-    keys = ["month", "region_id", "region", "industry_id", "industry"]
-    frame = pd.DataFrame([(*r, True) for r in planned], columns=[*keys, "planned"])
-    frame = frame.merge(pd.DataFrame(covered, columns=[*keys, "trips"]), on=keys, how="outer")
-    frame = frame.merge(pd.DataFrame(visits, columns=[*keys, "visits"]), on=keys, how="outer")
-    frame["planned"] = frame["planned"].astype("boolean").fillna(False).astype(bool)
-    frame["trips"] = frame["trips"].fillna(0).astype("int64")
-    frame["visits"] = frame["visits"].fillna(0).astype("int64")
-    frame["visited"] = frame["trips"] > 0
-    frame = frame.sort_values(["month", "region_id", "industry_id"]).reset_index(drop=True)
-    return frame[["month", "region", "industry", "planned", "trips", "visits", "visited"]]
-
-
-def _split(total: int, parts: int) -> list[int]:
-    """`total` yuan in `parts` whole-yuan shares that add up exactly (the remainder goes to the first)."""
-    share, remainder = divmod(total, parts)
-    return [share + (1 if i < remainder else 0) for i in range(parts)]
-
-
-def funnel(session: Session, *, by: str = "trip", year: int | None = None, as_of: date | None = None) -> pd.DataFrame:
-    """What trips produced, per trip, squad, region or industry: visits → leads → signed → money, and cost.
-
-    Columns: the group (``trip_id`` with ``month`` and ``squad``; or ``squad``, ``region``,
-    ``industry``), visits (held), leads (from those visits), signed (leads that became deals),
-    contracted_yuan, arrived_yuan (every capital arrival on those deals, up to `as_of` when
-    given), cost_yuan (spent, else budget) and cost_per_signed_yuan (whole yuan; None when
-    nothing was signed). `year` keeps the trips of that year.
-
-    By region, a visit counts for its own province, and a trip's cost is split evenly over its
-    destination provinces. By industry, leads count for their own industry, while visits count
-    for every industry their trip targeted and a trip's cost is split evenly over them.
-    """
-    if by not in FUNNEL_DIMENSIONS:
-        raise InvalidValue("by", by, f"group the funnel by one of {', '.join(FUNNEL_DIMENSIONS)}")
-    trip_filter = _year_filter(col(Trip.month), year)
-    arrived = select(CapitalArrival.deal_id, func.sum(CapitalArrival.arrived_yuan).label("arrived_yuan"))
-    if as_of is not None:
-        arrived = arrived.where(col(CapitalArrival.arrived_on) <= as_of)
-    arrived_sub = arrived.group_by(col(CapitalArrival.deal_id)).subquery()
-    done = Visit.status == VisitStatus.done.value
-
-    visit_key: Any
-    lead_key: Any
-    if by == "trip":
-        visit_key = lead_key = col(Trip.id)
-    elif by == "squad":
-        visit_key = lead_key = col(Trip.squad_id)
-    elif by == "region":
-        visit_key = lead_key = col(Visit.region_id)
-    else:
-        visit_key, lead_key = col(TripIndustry.industry_id), col(Lead.industry_id)
-
-    visit_q = select(visit_key, func.count(func.distinct(Visit.id))).join(Trip, col(Trip.id) == col(Visit.trip_id))
-    if by == "industry":
-        visit_q = visit_q.join(TripIndustry, col(TripIndustry.trip_id) == col(Trip.id))
-    visit_counts = {k: n for k, n in session.exec(visit_q.where(done, *trip_filter).group_by(visit_key)).all()}
-
-    lead_q = (
-        _query(
-            lead_key,
-            func.count(col(Lead.id)),
-            func.count(col(Lead.deal_id)),
-            func.coalesce(func.sum(col(Deal.contracted_yuan)), 0),
-            func.coalesce(func.sum(arrived_sub.c.arrived_yuan), 0),
-        )
-        .select_from(Lead)
-        .join(Visit, col(Visit.id) == col(Lead.visit_id))
-        .join(Trip, col(Trip.id) == col(Visit.trip_id))
-        .outerjoin(Deal, col(Deal.id) == col(Lead.deal_id))
-        .outerjoin(arrived_sub, arrived_sub.c.deal_id == col(Lead.deal_id))
-        .where(*trip_filter)
-        .group_by(lead_key)
-    )
-    lead_sums = {row[0]: row[1:] for row in session.exec(lead_q).all()}
-
-    cost_expr = func.coalesce(col(Trip.spent_yuan), col(Trip.budget_yuan))
-    costs: dict[Any, int] = defaultdict(int)  # absent key: no trip of the group has a budget or spending
-    if by in ("trip", "squad"):
-        key = col(Trip.id) if by == "trip" else col(Trip.squad_id)
-        for k, total in session.exec(select(key, func.sum(cost_expr)).where(*trip_filter).group_by(key)).all():
-            if total is not None:
-                costs[k] = int(total)
-    else:
-        link = TripDestination if by == "region" else TripIndustry
-        link_key = col(TripDestination.region_id) if by == "region" else col(TripIndustry.industry_id)
-        shared: dict[int, tuple[int, list[Any]]] = {}
-        for tid, cost, k in session.exec(
-            select(Trip.id, cost_expr, link_key)
-            .join(link, col(link.trip_id) == col(Trip.id))
-            .where(cost_expr.is_not(None), *trip_filter)
-            .distinct()
-            .order_by(col(Trip.id), link_key)
-        ).all():
-            assert tid is not None
-            shared.setdefault(tid, (int(cost), []))[1].append(k)
-        for cost, keys in shared.values():
-            for k, part in zip(keys, _split(cost, len(keys)), strict=True):
-                costs[k] += part
-
-    if by == "trip":
-        groups = session.exec(
-            _query(Trip.id, Trip.month, Squad.name)
-            .join(Squad, col(Squad.id) == col(Trip.squad_id))
-            .where(*trip_filter)
-            .order_by(col(Trip.month), col(Trip.id))
-        ).all()
-        labels: list[tuple[Any, dict[str, Any]]] = [
-            (tid, {"trip_id": tid, "month": m, "squad": name}) for tid, m, name in groups
-        ]
-    else:
-        present = set(visit_counts) | set(lead_sums) | set(costs)
-        entity: Any = {"squad": Squad, "region": Region, "industry": Industry}[by]
-        names = dict(
-            session.exec(
-                select(entity.id, entity.name).where(col(entity.id).in_([k for k in present if k is not None]))
-            ).all()
-        )
-        ordered = sorted(present, key=lambda k: (k is None, k or 0))
-        labels = [(k, {by: names.get(k) if k is not None else None}) for k in ordered]
-
-    rows = []
-    for k, label in labels:
-        leads, signed, contracted, arrived_total = lead_sums.get(k, (0, 0, 0, 0))
-        group_cost: int | None = costs.get(k)
-        per_signed = (
-            int((Decimal(group_cost) / signed).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-            if group_cost is not None and signed
-            else None
-        )
-        rows.append(
-            {
-                **label,
-                "visits": int(visit_counts.get(k, 0)),
-                "leads": int(leads),
-                "signed": int(signed),
-                "contracted_yuan": int(contracted),
-                "arrived_yuan": int(arrived_total),
-                "cost_yuan": group_cost,
-                "cost_per_signed_yuan": per_signed,
-            }
-        )
-    group_columns = ["trip_id", "month", "squad"] if by == "trip" else [by]
-    columns = [
-        *group_columns,
-        "visits",
-        "leads",
-        "signed",
-        "contracted_yuan",
-        "arrived_yuan",
-        "cost_yuan",
-        "cost_per_signed_yuan",
-    ]
-    df = pd.DataFrame(rows, columns=columns)
-    for name in ("visits", "leads", "signed", "contracted_yuan", "arrived_yuan"):
-        df[name] = df[name].astype("int64")
-    df["cost_yuan"] = df["cost_yuan"].astype("Int64")
-    df["cost_per_signed_yuan"] = df["cost_per_signed_yuan"].astype("Int64")
-    return df
-
-
-def _reserve_target(session: Session, as_of: date) -> int | None:
-    """The county's reserve (项目储备) target for the year of `as_of`, if one is set."""
-    return session.exec(
-        select(Target.amount).where(
-            Target.metric == TargetMetric.reserve_yuan.value,
-            Target.scope_kind == ScopeKind.county.value,
-            Target.period_kind == PeriodKind.year.value,
-            Target.period_start == date(as_of.year, 1, 1),
-        )
-    ).first()
-
-
-def reserve(session: Session, *, target_yuan: int | str | None = None, as_of: date | None = None) -> pd.DataFrame:
-    """The project reserve (项目储备): open leads and planned projects by category, against a target.
-
-    Open means neither signed nor dropped (and received by `as_of` when given). `target_yuan`
-    (e.g. ``"350亿"``) defaults to the county's reserve_yuan year target for `as_of`'s year.
-    Columns: category, leads, planned_yuan, target_yuan, share (planned ÷ target, None without
-    a target). ``df.attrs`` holds total_yuan, target_yuan and gap_yuan (target − total).
-    """
-    target = (
-        _yuan(target_yuan, "target_yuan")
-        if target_yuan is not None
-        else _reserve_target(session, as_of or date.today())
-    )
-    category = func.coalesce(col(Lead.category), NO_CATEGORY)
-    query = (
-        select(category, func.count(col(Lead.id)), func.coalesce(func.sum(col(Lead.planned_yuan)), 0))
-        .where(col(Lead.stage).in_([s.value for s in _OPEN_STAGES]))
-        .group_by(category)
-        .order_by(func.coalesce(func.sum(col(Lead.planned_yuan)), 0).desc(), category)
-    )
-    if as_of is not None:
-        query = query.where(col(Lead.received_on) <= as_of)
-    rows = session.exec(query).all()
-    df = pd.DataFrame(rows, columns=["category", "leads", "planned_yuan"])
-    df["leads"] = df["leads"].astype("int64")
-    df["planned_yuan"] = df["planned_yuan"].astype("int64")
-    df["target_yuan"] = pd.array([target] * len(df), dtype="Int64")
-    df["share"] = [float(p) / target if target else None for p in df["planned_yuan"]]
-    df["share"] = df["share"].astype("float64")
-    total = int(df["planned_yuan"].sum())
-    df.attrs.update(
-        {"total_yuan": total, "target_yuan": target, "gap_yuan": (target - total) if target is not None else None}
-    )
-    return df
 
 
 # ---------------------------------------------------------------- listings for people

@@ -364,3 +364,19 @@ def test_unstarted_is_set_based_not_a_query_per_deal(ledger: Session, statements
     assert len(df) == 9
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 2, selects  # the deals with their latest follow-up, and the procedures done
+
+
+def test_unstarted_by_level_counts_the_listed_deals_at_warning_level(ledger: Session) -> None:
+    from crm import metrics
+
+    for thresholds in [(90, 180), (30, 60)]:
+        listed = deals.unstarted(ledger, as_of=AS_OF, thresholds=thresholds)
+        expected = [
+            sum(deals.warning_level(int(a), thresholds) == lv for a in listed["age_days"])
+            for lv in ("red", "yellow", "green")
+        ]
+        counts = metrics.unstarted_by_level(ledger, as_of=AS_OF, thresholds=thresholds)
+        assert list(counts["level"]) == ["red", "yellow", "green"]
+        assert list(counts["deals"]) == expected and sum(expected) == len(listed) == 9
+    # the hand-made table at 90/180 days: red 13, 6, 5; yellow 4, 9, 3; green 2, 12, 1
+    assert list(metrics.unstarted_by_level(ledger, as_of=AS_OF)["deals"]) == [3, 3, 3]

@@ -158,7 +158,8 @@ def test_plan_check_visit_lead_sign_and_report(db_url: str, tmp_path: Path) -> N
         }
     ]
     squads = json_rows(db_url, "report", "trips", "--by", "squad")
-    assert [(r["squad"], r["signed"]) for r in squads] == [("第一小分队", 1)]
+    # every squad is a row, the one without a trip with zeros
+    assert [(r["squad"], r["visits"], r["signed"]) for r in squads] == [("第一小分队", 1, 1), ("第二小分队", 0, 0)]
     out_file = tmp_path / "trips.csv"
     run(db_url, "report", "trips", "--by", "region", "--format", "csv", "--out", str(out_file))
     assert out_file.read_text(encoding="utf-8").splitlines()[1].startswith("北京,1,1,1,300000000,0,42000,42000")

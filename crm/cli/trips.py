@@ -539,13 +539,16 @@ def register(app: typer.Typer) -> None:
         by: str = typer.Option("trip", "--by", help="trip, squad, region or industry."),
         year: int | None = typer.Option(None, "--year", help="Only the trips of this year."),
         as_of: str | None = AsOfOption,
+        rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
         fmt: Format = FormatOption,
         out: Path | None = OutOption,
     ) -> None:
         """What the trips produced: visits → leads → signed deals → contracted and arrived capital, and cost.
 
+        Signed deals and their money are counted as in ``crm report kpis --trip`` (the counting rules).
+
         Example: crm report trips --by squad --format csv
         """
         with session_for(ctx) as session:
-            df = trips.funnel(session, by=by, year=year, as_of=parse_date(as_of, "--as-of"))
-        emit(df, fmt, out, title=f"外出招商成效 (by {by})")
+            df = trips.funnel(session, by=by, year=year, as_of=parse_date(as_of, "--as-of"), rules=rules)
+        emit(df, fmt, out, title=f"外出招商成效 (by {by}, counting rules {df.attrs['rules']})")

@@ -24,7 +24,7 @@ else in production when completed_on <= as_of, else started when started_on <= a
 
 from crm.metrics.arrivals import arrivals_by_month
 from crm.metrics.common import DIMENSIONS
-from crm.metrics.deals import KPI_COLUMNS, kpis
+from crm.metrics.deals import KPI_COLUMNS, kpis, unstarted_by_level
 from crm.metrics.targets import (
     RANK_BY,
     RANKING_COLUMNS,
@@ -47,4 +47,5 @@ __all__ = [
     "scorecard",
     "target_progress",
     "targets_of_year",
+    "unstarted_by_level",
 ]

@@ -31,6 +31,7 @@ PERSON = _T["person"]
 SIGNING_EVENT = _T["signing_event"]
 LEAD = _T["lead"]
 TARGET = _T["target"]
+TRIP = _T["trip"]
 
 DIMENSIONS = (
     "industry",

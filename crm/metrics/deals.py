@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import BigInteger, Integer, case, cast, func, literal, or_, select, union_all
+from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -27,7 +27,7 @@ from crm.metrics.common import (
     resolve_rules,
 )
 from crm.models import CountingRules
-from crm.rules import arrivals_per_deal, big_sum, cohort_start, not_replaced, root_deal_id, rules_label, state_flags
+from crm.rules import big_sum, cohort_conditions, cohort_facts, rules_label, state_flags
 
 KPI_COLUMNS = [
     "signed",
@@ -40,6 +40,9 @@ KPI_COLUMNS = [
     "capital_arrival_rate",
     "completion_rate",
 ]
+
+
+UNSTARTED_LEVELS = ("red", "yellow", "green")
 
 
 def kpis(
@@ -73,42 +76,10 @@ def kpis(
     if unknown:
         raise InvalidValue("filter", sorted(unknown)[0], f"filter by one of {', '.join(DIMENSIONS[:7])}")
 
-    # One row per fact, each tagged with its root deal (the deal itself, or the parent of an
-    # increase): the root's own row (is_deal = 1, its contracted amount), each increase's
-    # increment, each deal's counted arrivals (summed per deal first). Joined to the root by
-    # primary key and grouped once.
-    m = DEAL.alias("m")
-    zero = literal(0, BigInteger)
-    arrived = arrivals_per_deal(rs, start=None, end=as_of)
-    facts = union_all(
-        # every deal row once (a plain scan): a root counts as a deal with its amount, an
-        # increase signed by as_of adds its increment to its root
-        select(
-            func.coalesce(DEAL.c.increases_id, DEAL.c.id).label("root_id"),
-            case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
-            case(
-                (
-                    or_(DEAL.c.increases_id.is_(None), DEAL.c.signed_on <= as_of),
-                    cast(DEAL.c.contracted_yuan, BigInteger),
-                ),
-                else_=zero,
-            ).label("contracted"),
-            zero.label("arrived"),
-        ),
-        select(root_deal_id(m), literal(0, Integer), zero, arrived.c.arrived).select_from(
-            arrived.join(m, arrived.c.deal_id == m.c.id)
-        ),
-    ).subquery("facts")
+    facts = cohort_facts(rs, as_of)
     d = DEAL.alias("d")
     source: Any = facts.join(d, d.c.id == facts.c.root_id)
-    conditions: list[ColumnElement[bool]] = [
-        d.c.increases_id.is_(None),
-        not_replaced(d, as_of),
-        d.c.signed_on <= as_of,
-    ]
-    start = cohort_start(rs, as_of)
-    if start is not None:
-        conditions.append(d.c.signed_on >= start)
+    conditions: list[ColumnElement[bool]] = cohort_conditions(d, rs, as_of)
     if signed_from is not None:
         conditions.append(d.c.signed_on >= signed_from)
     if signed_to is not None:
@@ -182,3 +153,20 @@ def kpis(
     df.attrs["rules"] = rules_label(rs)
     df.attrs["as_of"] = as_of
     return df
+
+
+def unstarted_by_level(
+    session: Session, *, as_of: date, thresholds: tuple[int, int] | None = None, **filters: Any
+) -> pd.DataFrame:
+    """签约未开工 counted by warning level: one row per level (red, yellow, green) with ``deals``.
+
+    The deals are those of ``crm.deals.unstarted`` (the one list of unstarted deals), each at
+    the level ``crm.deals.warning_level`` gives its age; `filters` are unstarted's (unit=, ...).
+    """
+    from crm import deals
+
+    listed = deals.unstarted(session, as_of=as_of, thresholds=thresholds or deals.DEFAULT_THRESHOLDS, **filters)
+    counts = listed["level"].value_counts()
+    return pd.DataFrame(
+        {"level": list(UNSTARTED_LEVELS), "deals": [int(counts.get(level, 0)) for level in UNSTARTED_LEVELS]}
+    )

@@ -253,7 +253,7 @@ def target_progress(
         windows.append(window_of(rs, p.start, end))
         windows.append(window_of(rs, same_day_last_year(p.start), same_day_last_year(end)))
     actuals = _actuals_by_scope(session, rs, as_of, windows, targets)
-    reserve = reserve_by_unit(session) if TargetMetric.reserve_yuan in set(targets["metric"]) else None
+    reserve = reserve_by_unit(session, as_of) if TargetMetric.reserve_yuan in set(targets["metric"]) else None
     label = rules_label(rs)
 
     records: list[dict[str, Any]] = []
