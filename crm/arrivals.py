@@ -56,8 +56,11 @@ def arrival_refusal(
     return None
 
 
-def _fx(currency: str, original_amount: object, fx_rate: object, amount_yuan: int | None) -> tuple[int, int, str]:
-    """(yuan, original_cents, rate text) of a foreign-currency arrival, checked."""
+def convert_fx(
+    currency: str, original_amount: object, fx_rate: object, amount_yuan: int | None
+) -> tuple[int, int, str]:
+    """(yuan, original_cents, rate text) of a foreign-currency arrival, checked: yuan = original × rate,
+    rounded half up to the yuan; a given `amount_yuan` must agree."""
     if original_amount is None or fx_rate is None:
         raise InvalidValue(
             "currency", currency, "a foreign-currency arrival needs both the original amount and fx_rate"
@@ -118,7 +121,7 @@ def record_arrival(
             raise InvalidValue("amount_yuan", amount_yuan, "an amount is required")
         yuan, cents, rate = parsed, None, None
     else:
-        yuan, cents_, rate_ = _fx(currency, original_amount, fx_rate, parsed)
+        yuan, cents_, rate_ = convert_fx(currency, original_amount, fx_rate, parsed)
         cents, rate = cents_, rate_
     source_value = parse_source(source)
     use_value = None if use is None or str(use).strip() == "" else parse_use(use)

@@ -70,7 +70,10 @@ __all__ = [
     "advance_lead",
     "assess_lead",
     "cancel_visit",
+    "check_lead_response",
     "check_plan",
+    "check_trip_dates",
+    "check_visit_date",
     "copy_plan",
     "coverage",
     "create_squad",
@@ -309,6 +312,38 @@ def _query(*columns: Any) -> Any:
     values (a Date column as ``date``), so wide or date-valued queries are built untyped here.
     """
     return select(*columns)
+
+
+# ---------------------------------------------------------------- date rules (also applied by the importer)
+
+
+def check_trip_dates(month: date, starts_on: date | None, ends_on: date | None) -> None:
+    """A trip of `month` starts in that month, ends on or after its start, and has a start if it has an end."""
+    if starts_on is not None and not month <= starts_on <= _month_end(month):
+        raise InvalidValue("starts_on", starts_on, f"a trip of {_month_text(month)} must start in that month")
+    if starts_on is not None and ends_on is not None and ends_on < starts_on:
+        raise InvalidValue("ends_on", ends_on, f"the trip ends before it starts ({starts_on})")
+    if ends_on is not None and starts_on is None:
+        raise InvalidValue("starts_on", None, "give the start date when giving the end date")
+
+
+def check_visit_date(
+    visited_on: date, starts_on: date | None, ends_on: date | None, *, trip_id: int | None = None
+) -> None:
+    """A held visit falls within its trip's dates (start to end, or the start day alone) when they are known."""
+    if starts_on is None:
+        return
+    last = ends_on or starts_on
+    if not starts_on <= visited_on <= last:
+        trip = f"trip {trip_id}'s" if trip_id is not None else "the trip's"
+        raise InvalidValue("visited_on", visited_on, f"outside {trip} dates {starts_on} to {last}")
+
+
+def check_lead_response(field: str, day: date, received_on: date, *, lead_id: int | None = None) -> None:
+    """A lead's response (`field`: acknowledged_on, assessed_on, feedback_on) is not before its receipt."""
+    if day < received_on:
+        lead = f"lead {lead_id}" if lead_id is not None else "the lead"
+        raise InvalidValue(field, day, f"before {lead} was received ({received_on})")
 
 
 # ---------------------------------------------------------------- squads and plans
@@ -637,12 +672,7 @@ def plan_trip(
     if not places:
         raise InvalidValue("destinations", destinations, "a trip needs at least one destination province")
     industry_rows = _industries(session, industries)
-    if starts_on is not None and not first <= starts_on <= _month_end(first):
-        raise InvalidValue("starts_on", starts_on, f"a trip of {_month_text(first)} must start in that month")
-    if starts_on is not None and ends_on is not None and ends_on < starts_on:
-        raise InvalidValue("ends_on", ends_on, f"the trip ends before it starts ({starts_on})")
-    if ends_on is not None and starts_on is None:
-        raise InvalidValue("starts_on", None, "give the start date when giving the end date")
+    check_trip_dates(first, starts_on, ends_on)
     budget = _yuan(budget_yuan, "budget_yuan")
     if members is None:
         member_ids = [squad_row.leader_id] if squad_row.leader_id is not None else []
@@ -787,10 +817,8 @@ def record_visit(
             raise InvalidValue("trip_id", trip_id, f"visit {visit_id} belongs to trip {visit.trip_id}")
         trip_id = visit.trip_id
     trip = _trip(session, trip_id) if trip_id is not None else None
-    if trip is not None and trip.starts_on is not None:
-        last = trip.ends_on or trip.starts_on
-        if not trip.starts_on <= visited_on <= last:
-            raise InvalidValue("visited_on", visited_on, f"outside trip {trip.id}'s dates {trip.starts_on} to {last}")
+    if trip is not None:
+        check_visit_date(visited_on, trip.starts_on, trip.ends_on, trip_id=trip.id)
     who = _text(counterpart) or (visit.counterpart if visit else None)
     if who is None:
         raise InvalidValue("counterpart", counterpart, "a held visit must name the enterprise or chamber met")
@@ -1160,8 +1188,7 @@ def record_lead_response(
     if not changes:
         raise InvalidValue("dates", None, "give at least one of acknowledged_on, assessed_on, feedback_on")
     for field, day in changes.items():
-        if day < lead.received_on:
-            raise InvalidValue(field, day, f"before lead {lead_id} was received ({lead.received_on})")
+        check_lead_response(field, day, lead.received_on, lead_id=lead_id)
     with unit_of_work(session, commit=commit):
         audit.record_changes(session, lead, changes, actor=actor, action="respond")
         session.flush()

@@ -747,7 +747,9 @@ def test_foreign_currency_arrivals(session: Session, tmp_path: Path) -> None:
 外资项目,2026-04-02,100,境外,USD,10,7.1
 """,
     )
-    with pytest.raises(LedgerError, match=r"row 3, column 到位资金（元）: disagrees with 原币金额 × 汇率 = 71 yuan"):
+    with pytest.raises(
+        LedgerError, match=r"row 3, column 到位资金（元）: disagrees with original × fx_rate = 10 × 7.1 = 71 yuan"
+    ):
         import_ledger(session, "arrivals", path, actor="t")
     result = import_ledger(session, "arrivals", path, actor="t", partial=True)
     assert result.inserted == 1

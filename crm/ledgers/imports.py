@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -558,22 +557,13 @@ class _ArrivalCheck:
                 if original is None or rate is None:
                     batch.fail(i, "currency", "a foreign-currency arrival needs 原币金额 and 汇率")
                 else:
-                    cents_exact = original * 100
+                    from crm.arrivals import convert_fx  # the capability's conversion rule
+
                     try:
-                        rate_value = Decimal(rate)
-                    except ArithmeticError:
-                        rate_value = Decimal(-1)
-                    if original < 0 or cents_exact != cents_exact.to_integral_value():
-                        batch.fail(i, "original_amount", "an amount of 0 or more with at most two decimals")
-                    elif not rate_value.is_finite() or rate_value <= 0:
-                        batch.fail(i, "fx_rate", "a positive number of yuan per unit")
-                    else:
-                        cents = int(cents_exact)
-                        rate = str(rate_value)
-                        computed = parse_yuan(original * rate_value, "元")
-                        if amount is not None and amount != computed:
-                            batch.fail(i, "arrived_yuan", f"disagrees with 原币金额 × 汇率 = {computed} yuan")
-                        amount = computed
+                        amount, cents, rate = convert_fx(currency, original, rate, amount)
+                    except InvalidValue as exc:
+                        column = {"amount_yuan": "arrived_yuan"}.get(exc.field, exc.field)
+                        batch.fail(i, column, exc.reason)
             elif originals[i] is not None or rate is not None:
                 batch.fail(i, "currency", "原币金额 and 汇率 are for foreign currencies; give 币种")
             elif amount is None and batch.table.cells["arrived_yuan"][i] is None:
@@ -861,7 +851,7 @@ def _write_targets(
 
 
 def _validate_trips(session: Session, batch: Batch) -> tuple[list[tuple[int, dict[str, Any]]], int]:
-    import calendar
+    from crm import trips as trips_rules
 
     industries = _industries(session)
     squads = {name: leader for name, leader in session.execute(select(Squad.name, Squad.leader_id))}
@@ -891,14 +881,11 @@ def _validate_trips(session: Session, batch: Batch) -> tuple[list[tuple[int, dic
                     f"unknown industry; known: {'、'.join(n for _, n in industries.values())}",
                     value=name,
                 )
-        if month is not None and starts is not None:
-            last = month.replace(day=calendar.monthrange(month.year, month.month)[1])
-            if not month <= starts <= last:
-                batch.fail(i, "starts_on", f"a trip of {month:%Y-%m} starts in that month")
-        if ends is not None and starts is None:
-            batch.fail(i, "ends_on", f"give {batch.header('starts_on')} with {batch.header('ends_on')}")
-        if starts is not None and ends is not None and ends < starts:
-            batch.fail(i, "ends_on", f"the trip ends before it starts ({starts})")
+        if month is not None:
+            try:
+                trips_rules.check_trip_dates(month, starts, ends)  # the capability's date rules
+            except InvalidValue as exc:
+                batch.fail(i, "ends_on" if exc.field == "starts_on" and starts is None else exc.field, exc.reason)
         if squad is not None and squad not in squads and v("leader")[i] is None:
             batch.fail(i, "squad", f"no such squad; give {batch.header('leader')} to create it")
         if not batch.ok(i) or squad is None or month is None:
@@ -963,6 +950,8 @@ def _write_trips(
 
 
 def _validate_visits(session: Session, batch: Batch) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    from crm import trips as trips_rules
+
     trips = {
         (name, month): (id_, starts, ends)
         for id_, name, month, starts, ends in session.execute(
@@ -990,8 +979,11 @@ def _validate_visits(session: Session, batch: Batch) -> tuple[list[tuple[int, di
                     batch.fail(i, "squad", f"no trip of this squad in {month:%Y-%m}; import the trips ledger first")
                 else:
                     trip_id, starts, ends = trip
-                    if day is not None and starts is not None and not starts <= day <= (ends or starts):
-                        batch.fail(i, "visited_on", f"outside the trip's dates {starts} to {ends or starts}")
+                    if day is not None:
+                        try:
+                            trips_rules.check_visit_date(day, starts, ends)  # the capability's rule
+                        except InvalidValue as exc:
+                            batch.fail(i, "visited_on", exc.reason)
         status = v("status")[i] or (VisitStatus.done if day else VisitStatus.planned)
         if status == VisitStatus.done and day is None:
             batch.fail(i, "visited_on", f"a held visit needs {batch.header('visited_on')}")
@@ -1037,6 +1029,8 @@ def _insert_rows(session: Session, table: Any, plan: list[tuple[int, dict[str, A
 
 
 def _validate_leads(session: Session, batch: Batch) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    from crm import trips as trips_rules
+
     industries = _industries(session)
     regions = _regions(session)
     existing = {
@@ -1051,8 +1045,11 @@ def _validate_leads(session: Session, batch: Batch) -> tuple[list[tuple[int, dic
         industry_id = _check_industry(batch, i, v("industry")[i], industries)
         for name in ("acknowledged_on", "assessed_on", "feedback_on"):
             later = v(name)[i]
-            if later is not None and day is not None and later < day:
-                batch.fail(i, name, f"{batch.header(name)} {later} is before {batch.header('received_on')} {day}")
+            if later is not None and day is not None:
+                try:
+                    trips_rules.check_lead_response(name, later, day)  # the capability's rule
+                except InvalidValue:
+                    batch.fail(i, name, f"{batch.header(name)} {later} is before {batch.header('received_on')} {day}")
         if not batch.ok(i) or project is None or day is None:
             continue
         key = (fold(project), fold(investor or ""), day)
