@@ -33,11 +33,8 @@ def test_period_csv_json_and_table(engine: Engine, db_url: str) -> None:
     assert (rows[0]["started"], rows[0]["started_last_year"], rows[0]["started_diff"]) == ("3", "1", "2")
     assert rows[0]["contracted_yuan"] == "180000000" and rows[0]["started_yoy"] == "2.0"
 
-    same = runner.invoke(
-        app,
-        ["--db", db_url, "report", "period", "--from", "2026-01-01", "--to", "2026-06-30", "--by", "size_class"]
-        + ["--format", "json"],
-    )
+    args = ["--from", "2026-01-01", "--to", "2026-06-30", "--by", "size_class", "--format", "json"]
+    same = runner.invoke(app, ["--db", db_url, "report", "period", *args])
     assert same.exit_code == 0, same.output
     groups = {row["size_class"]: row for row in json.loads(same.stdout)}
     assert list(groups) == ["500万以下", "500万以上", "亿元以上", "10亿元以上"]
