@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, and_, case, cast, func, literal, or_, select, union_all
@@ -298,4 +299,70 @@ def cohort_conditions(d: Any, rs: CountingRules, as_of: date) -> list[ColumnElem
     start = cohort_start(rs, as_of)
     if start is not None:
         conditions.append(d.c.signed_on >= start)
+    return conditions
+
+
+# ---------------------------------------------------------------- size classes (规模)
+
+# (name, floor in yuan): 500万以上 is the statistical reporting floor, 亿元以上 a major
+# project (重大项目). A class runs from its floor up to the next class's floor.
+DEFAULT_SIZE_CLASSES: tuple[tuple[str, int], ...] = (
+    ("500万以上", 5_000_000),
+    ("亿元以上", 100_000_000),
+    ("10亿元以上", 1_000_000_000),
+)
+
+
+def size_classes(rules: CountingRules) -> list[tuple[str, int]]:
+    """The rules' size classes as (name, floor in yuan), smallest first (DEFAULT_SIZE_CLASSES when unset)."""
+    stored = getattr(rules, "size_classes", None)
+    if not stored:
+        return list(DEFAULT_SIZE_CLASSES)
+    return sorted(((str(c["name"]), int(c["min_yuan"])) for c in stored), key=lambda c: c[1])
+
+
+def size_class_labels(rules: CountingRules) -> list[str]:
+    """Label of each size-class index: 0 is below the lowest floor (``500万以下``), i the i-th class."""
+    floor = size_classes(rules)[0][1]
+    return [f"{_short_amount(floor)}以下", *(name for name, _ in size_classes(rules))]
+
+
+def _short_amount(yuan: int) -> str:
+    """5000000 -> 500万, 100000000 -> 1亿, 1234 -> 1234元 (a class floor in a label)."""
+    for unit, factor in (("亿", 100_000_000), ("万", 10_000)):
+        if yuan >= factor:
+            text = f"{Decimal(yuan) / factor:f}"
+            return (text.rstrip("0").rstrip(".") if "." in text else text) + unit
+    return f"{yuan}元"
+
+
+def deal_sizes(as_of: date) -> Any:
+    """Each root deal's size as of `as_of`: its contracted amount plus the increases signed by then.
+
+    A subquery with ``root_id`` and ``size_yuan`` (BIGINT), one row per root deal.
+    """
+    root = root_deal_id(DEAL)
+    counted = case(
+        (or_(DEAL.c.increases_id.is_(None), DEAL.c.signed_on <= as_of), cast(DEAL.c.contracted_yuan, BigInteger)),
+        else_=0,
+    )
+    return select(root.label("root_id"), big_sum(counted).label("size_yuan")).group_by(root).subquery("deal_sizes")
+
+
+def size_class_index(size: ColumnElement[Any], rules: CountingRules) -> ColumnElement[int]:
+    """The size-class index (see size_class_labels) of a size in yuan: 0 below the floor, else 1.. upwards."""
+    classes = size_classes(rules)
+    whens = [(size >= floor, index) for index, (_, floor) in reversed(list(enumerate(classes, start=1)))]
+    return case(*whens, else_=0)
+
+
+def size_conditions(
+    size: ColumnElement[Any], min_amount: int | None, max_amount: int | None
+) -> list[ColumnElement[bool]]:
+    """min_amount <= size < max_amount (either bound may be None), so bounds at class floors tile."""
+    conditions: list[ColumnElement[bool]] = []
+    if min_amount is not None:
+        conditions.append(size >= min_amount)
+    if max_amount is not None:
+        conditions.append(size < max_amount)
     return conditions

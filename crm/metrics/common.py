@@ -6,19 +6,28 @@ The counting rules and the SQL that applies them live in ``crm.rules``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Integer, Select, and_, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
 from crm.errors import InvalidValue
 from crm.models import CountingRules, TargetMetric
-from crm.rules import arrivals_per_deal, big_sum, cohort_start, get_rules, not_replaced, root_deal_id
+from crm.rules import (
+    arrivals_per_deal,
+    big_sum,
+    cohort_start,
+    get_rules,
+    not_replaced,
+    root_deal_id,
+    size_class_index,
+    size_class_labels,
+)
 
 _T = SQLModel.metadata.tables
 DEAL = _T["deal"]
@@ -197,3 +206,98 @@ def partials(
 def frame(session: Session, statement: Select) -> pd.DataFrame:
     result = session.connection().execute(statement)
     return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+# ---------------------------------------------------------------- grouping and filtering deals
+
+FILTERS = DIMENSIONS[:7]  # the named dimensions a figure can be filtered by (by name)
+SIZE_CLASS = "size_class"
+
+# named dimension -> (reference table, the deal's foreign key to it)
+NAMED_DIMENSIONS: dict[str, tuple[Any, str]] = {
+    "industry": (INDUSTRY, "industry_id"),
+    "origin": (REGION, "origin_region_id"),
+    "unit": (UNIT, "unit_id"),
+    "leader": (PERSON, "leader_id"),
+    "introducer": (PERSON, "introducer_id"),
+    "credited_unit": (UNIT, "credited_unit_id"),
+    "signing_event": (SIGNING_EVENT, "signing_event_id"),
+}
+
+
+def check_filters(filters: Mapping[str, Any]) -> None:
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise InvalidValue("filter", sorted(unknown)[0], f"filter by one of {', '.join(FILTERS)}")
+
+
+@dataclass
+class Grouping:
+    """What grouping and filtering root deals `d` adds to a statement: joins, group columns, conditions."""
+
+    source: Any
+    columns: list[ColumnElement[Any]]
+    conditions: list[ColumnElement[bool]]
+
+
+def group_deals(
+    source: Any,
+    d: Any,
+    dims: Sequence[str],
+    filters: Mapping[str, str],
+    *,
+    size: ColumnElement[Any] | None = None,
+    rules: CountingRules | None = None,
+    trip: int | None = None,
+) -> Grouping:
+    """Join the reference tables `dims` and `filters` need to root deal alias `d` in `source`.
+
+    Group columns are labelled by dimension, except signing_month (``_sm_year``, ``_sm_month``)
+    and size_class (``_size_class``, the index of rules.size_class_index over `size`), which
+    ``finish_groups`` turns into a first-of-month date and the class name.
+    """
+    columns: list[ColumnElement[Any]] = []
+    conditions: list[ColumnElement[bool]] = []
+    tables = {dim: (table.alias(f"g_{dim}"), fk) for dim, (table, fk) in NAMED_DIMENSIONS.items()}
+    for dim in dict.fromkeys([*dims, *filters]):
+        if dim in tables:
+            table, fk = tables[dim]
+            source = source.outerjoin(table, table.c.id == d.c[fk])
+    for dim in dims:
+        if dim in tables:
+            columns.append(tables[dim][0].c.name.label(dim))
+        elif dim == "signing_year":
+            columns.append(cast(func.extract("year", d.c.signed_on), Integer).label("signing_year"))
+        elif dim == "signing_month":
+            columns.append(cast(func.extract("year", d.c.signed_on), Integer).label("_sm_year"))
+            columns.append(cast(func.extract("month", d.c.signed_on), Integer).label("_sm_month"))
+        elif dim == SIZE_CLASS:
+            if size is None or rules is None:
+                raise InvalidValue("by", dim, "this figure has no deal size to group by")
+            columns.append(size_class_index(size, rules).label("_size_class"))
+    for dim, value in filters.items():
+        conditions.append(tables[dim][0].c.name == value)
+    if trip is not None:
+        from_trip = (
+            select(LEAD.c.deal_id)
+            .join(VISIT, VISIT.c.id == LEAD.c.visit_id)
+            .where(VISIT.c.trip_id == trip, LEAD.c.deal_id.is_not(None))
+        )
+        conditions.append(d.c.id.in_(from_trip))
+    return Grouping(source, columns, conditions)
+
+
+def finish_groups(df: pd.DataFrame, dims: Sequence[str], rules: CountingRules | None = None) -> pd.DataFrame:
+    """Turn the helper columns of ``group_deals`` into the signing_month date and the size_class name."""
+    if "signing_month" in dims:
+        df.insert(
+            list(df.columns).index("_sm_year"),
+            "signing_month",
+            [date(int(y), int(mo), 1) for y, mo in zip(df["_sm_year"], df["_sm_month"], strict=True)],
+        )
+        df = df.drop(columns=["_sm_year", "_sm_month"])
+    if SIZE_CLASS in dims and rules is not None:
+        labels = size_class_labels(rules)
+        df.insert(list(df.columns).index("_size_class"), SIZE_CLASS, [labels[int(i)] for i in df["_size_class"]])
+        df = df.drop(columns=["_size_class"])
+    return df
