@@ -18,9 +18,10 @@ the tables in `UNIT_SCOPED`, a trigger that refuses a unit account's write to an
 plain words, and a trigger that fills ``audit_log.account`` with ``current_user``. Notebooks and any
 SQL client obey them. `apply_access` (re)applies all of it and is run by ``crm init``.
 
-A new table is covered by default (everyone reads it, admin and bureau write it). A table that holds
-one unit's records goes in `UNIT_SCOPED` (with the column naming the unit, directly or through its
-deal); a table only admin may write goes in `ADMIN_ONLY`; a table units may write goes in `UNIT_WRITES`.
+A new table is covered by default on the next ``crm init`` (everyone reads it, admin and bureau write
+it). A table that holds one unit's records goes in `UNIT_SCOPED` (with the column naming the unit,
+directly or through its deal: row-level security, the guard trigger and the audit log's visibility
+follow); a table units may write goes in `UNIT_WRITES`; a table only admin may write in `ADMIN_ONLY`.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ UNIT_WRITES: dict[str, tuple[str, ...]] = {
     "capital_arrival": ("INSERT", "UPDATE"),
     "investor": ("INSERT",),  # signing a deal with an investor not yet known
 }
-# Only admin writes these; bureau reads them.
-ADMIN_ONLY = ("counting_rules", "account_unit", "alembic_version")
+# Only admin writes these; bureau reads them. Nobody writes READ_ONLY tables (migrations run as the owner).
+ADMIN_ONLY = ("counting_rules", "account_unit")
+READ_ONLY = ("alembic_version",)
 AUDIT_TABLE = "audit_log"
 
 
@@ -151,6 +153,8 @@ def apply_access(connection: Connection) -> None:
         connection.exec_driver_sql(f"GRANT SELECT ON {t} TO {everyone}")
         if table == AUDIT_TABLE:  # append-only: INSERT, never UPDATE, DELETE or TRUNCATE
             connection.exec_driver_sql(f"GRANT INSERT ON {t} TO {writers}, {q['unit']}")
+        elif table in READ_ONLY:
+            pass
         elif table in ADMIN_ONLY:
             connection.exec_driver_sql(f"GRANT INSERT, UPDATE, DELETE ON {t} TO {q['admin']}")
         else:

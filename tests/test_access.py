@@ -5,6 +5,8 @@ as each account on its own connection (a login role, not SET ROLE), and the role
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -180,18 +182,27 @@ def test_each_account_logs_in_with_its_password_only(county: County) -> None:
 
 def test_a_unit_account_sees_only_its_own_units_deals_arrivals_and_follow_ups(county: County) -> None:
     with county.engine_for("unit").connect() as connection:
-        assert list(connection.execute(text("SELECT id FROM deal")).scalars()) == [county.deal_b]
+        seen = set(connection.execute(text("SELECT id FROM deal")).scalars())
+        units = set(connection.execute(text("SELECT u.name FROM deal d JOIN unit u ON u.id = d.unit_id")).scalars())
+        assert county.deal_b in seen and county.deal_a not in seen and units == {OTHER_UNIT}
         assert connection.execute(text("SELECT * FROM deal WHERE id = :i"), {"i": county.deal_a}).first() is None
-        visible_arrivals = connection.execute(text("SELECT DISTINCT deal_id FROM capital_arrival")).scalars()
-        assert list(visible_arrivals) == [county.deal_b]
-        notes = list(connection.execute(text("SELECT action FROM follow_up")).scalars())
+        visible_arrivals = set(connection.execute(text("SELECT DISTINCT deal_id FROM capital_arrival")).scalars())
+        assert county.deal_b in visible_arrivals and visible_arrivals <= seen
+        notes = list(
+            connection.execute(text("SELECT action FROM follow_up WHERE deal_id <= :b"), {"b": county.deal_b}).scalars()
+        )
         # another unit's follow-up notes: neither in follow_up nor through the audit log
         in_audit = connection.execute(text("SELECT count(*) FROM audit_log WHERE new LIKE '%密谈A%'")).scalar_one()
     assert notes == ["乙方密谈B"]
     assert in_audit == 0
     with county.engine_for("analyst").connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM audit_log WHERE new LIKE '%密谈A%'")).scalar_one() == 1
-        assert connection.execute(text("SELECT count(*) FROM follow_up")).scalar_one() == 2
+        assert (
+            connection.execute(
+                text("SELECT count(*) FROM follow_up WHERE deal_id <= :b"), {"b": county.deal_b}
+            ).scalar_one()
+            == 2
+        )
 
 
 def test_a_unit_account_updating_another_units_deal_changes_nothing(county: County) -> None:
@@ -305,9 +316,26 @@ def test_bureau_writes_every_units_deals_but_not_counting_rules_or_accounts(coun
         session.commit()
 
 
-def test_an_analyst_runs_the_weekly_report(county: County) -> None:
-    result = runner.invoke(app, ["--db", county.url_for("analyst"), "report", "weekly", "--as-of", AS_OF.isoformat()])
+@pytest.mark.parametrize("kind", ["analyst", "unit"])
+def test_an_analyst_or_a_unit_runs_the_weekly_report(county: County, kind: str) -> None:
+    result = runner.invoke(app, ["--db", county.url_for(kind), "report", "weekly", "--as-of", AS_OF.isoformat()])
     assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_unit_account_shows_its_own_deal_and_not_another_units(county: County) -> None:
+    own = runner.invoke(app, ["--db", county.url_for("unit"), "deal", "show", str(county.deal_b)])
+    assert own.exit_code == 0, own.output
+    assert "乙方密谈B" in own.output  # its own follow-up notes, in the deal's history
+    other = runner.invoke(app, ["--db", county.url_for("unit"), "deal", "show", str(county.deal_a)])
+    assert other.exit_code == 1
+    assert "no deal" in other.output and "Traceback" not in other.output
+
+
+def test_the_cli_refuses_counting_rules_to_bureau_in_plain_words(county: County) -> None:
+    result = runner.invoke(app, ["--db", county.url_for("bureau"), "rules", "save", "city", "--verified-only"])
+    assert result.exit_code == 1
+    assert f"账户 {county.accounts['bureau']}（bureau）不能" in result.output
     assert "Traceback" not in result.output
 
 
@@ -390,3 +418,39 @@ def test_accounts_need_postgresql(tmp_path: Path) -> None:
     with engine.connect() as connection:
         access.apply_access(connection)  # a no-op on SQLite
     engine.dispose()
+
+
+def _pg_tool(name: str) -> str:
+    try:
+        import pgserver
+
+        bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+        if bundled.exists():
+            return str(bundled)
+    except ImportError:
+        pass
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def test_a_pg_dump_backup_restores_with_the_access_rules(county: County, postgres_url: str, tmp_path: Path) -> None:
+    """The README's backup: pg_dump, then into a fresh database of the same name pg_restore and crm init."""
+    libpq_url = make_url(county.url).set(drivername="postgresql").render_as_string(hide_password=False)
+    dump = tmp_path / "crm.dump"
+    subprocess.run([_pg_tool("pg_dump"), "-Fc", "-d", libpq_url, "-f", str(dump)], check=True)
+    server = make_engine(postgres_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE {county.database} WITH (FORCE)")
+        connection.exec_driver_sql(f"CREATE DATABASE {county.database}")
+    server.dispose()
+    subprocess.run([_pg_tool("pg_restore"), "-d", libpq_url, str(dump)], check=True)
+    init_db(county.admin_engine)
+    with county.engine_for("unit").connect() as connection:
+        seen = set(connection.execute(text("SELECT id FROM deal")).scalars())
+        assert county.deal_b in seen and county.deal_a not in seen
+    with county.engine_for("analyst").connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM follow_up")).scalar_one() >= 2
+    assert "permission denied" in _refusal(county.engine_for("analyst"), "DELETE FROM deal")
+    assert "permission denied" in _refusal(county.engine_for("admin"), "TRUNCATE audit_log")
