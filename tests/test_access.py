@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
@@ -347,7 +348,7 @@ def test_figures_as_an_analyst_or_a_unit_equal_the_admins_over_what_they_may_rea
         as_analyst = kpis(session, as_of=AS_OF)
     with Session(county.engine_for("unit_a")) as session:
         as_unit = kpis(session, as_of=AS_OF)
-    assert as_analyst.to_dict("records") == county_total.to_dict("records")
+    pd.testing.assert_frame_equal(as_analyst, county_total)
     assert county_total["signed"].iloc[0] == by_unit["signed"].sum() >= 2
     mine = by_unit.loc[BUREAU_UNIT]
     assert as_unit["signed"].iloc[0] == mine["signed"]
