@@ -178,6 +178,7 @@ def apply_access(connection: Connection) -> None:
         connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS crm_unit_guard ON {t}")
         connection.exec_driver_sql(
             f"CREATE TRIGGER crm_unit_guard BEFORE INSERT OR UPDATE OR DELETE ON {t} FOR EACH ROW "
+            "WHEN (crm_account_unit() IS NOT NULL) "  # only a unit account's rows: bulk writes by others skip it
             f"EXECUTE FUNCTION crm_unit_guard('{scope.column}', '{scope.parent or ''}', '{scope.label}')"
         )
     # The audit log: everyone reads it, except that a unit account reads only its own rows and the
