@@ -265,6 +265,10 @@ def add_account(
                 f"GRANT {_q(connection, roles[other.value])} TO {_q(connection, name)} WITH ADMIN TRUE"
                 + ("" if other is Role.admin else ", INHERIT FALSE, SET FALSE")
             )
+    else:  # every admin account may disable it later, whoever created it
+        connection.exec_driver_sql(
+            f"GRANT {_q(connection, name)} TO {_q(connection, roles['admin'])} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE"
+        )
     if unit_id is not None:
         session.add(AccountUnit(account=name, unit_id=unit_id))
     session.commit()
@@ -296,7 +300,8 @@ def accounts(session: Session) -> pd.DataFrame:
 
 
 def disable_account(session: Session, name: str) -> None:
-    """Stop `name` from logging in (its rows in the audit log keep naming it)."""
+    """Stop `name` from logging in (its rows in the audit log keep naming it). An admin account is
+    disabled by the maintenance role or by the admin account that created it."""
     connection = _postgres_connection(session)
     if name not in set(accounts(session)["account"]):
         raise NotFound("account", name)

@@ -400,6 +400,13 @@ def test_account_commands_add_list_and_disable(county: County) -> None:
     assert runner.invoke(app, ["--db", admin_url, "account", "disable", name]).exit_code == 0
     with pytest.raises(OperationalError, match="not permitted to log in"):
         county.engine_for("new").connect()
+    made_by_maintenance = f"{county.database}_old_acct"
+    with Session(county.admin_engine) as session:
+        access.add_account(session, made_by_maintenance, role="bureau", password=PASSWORD)
+    county.accounts["old"] = made_by_maintenance
+    assert runner.invoke(app, ["--db", admin_url, "account", "disable", made_by_maintenance]).exit_code == 0
+    with pytest.raises(OperationalError, match="not permitted to log in"):
+        county.engine_for("old").connect()
     refused = runner.invoke(app, ["--db", county.url_for("bureau"), "account", "add", "x_acct", "--role", "analyst"])
     assert refused.exit_code == 1
     assert "Traceback" not in refused.output
