@@ -336,6 +336,27 @@ def current_account(connection: Connection) -> Account:
     return Account(name, role, unit)
 
 
+def hidden_row(error: NotFound, engine: Engine | None) -> str | None:
+    """When row-level security hides another unit's row from a unit account, say whose it is (the
+    library only sees that there is no such row); None in every other case."""
+    scope = UNIT_SCOPED.get(error.entity)
+    if engine is None or not is_postgres(engine) or scope is None or scope.parent is not None:
+        return None
+    if isinstance(error.key, bool) or not isinstance(error.key, int):
+        return None
+    with engine.connect() as connection:
+        account = current_account(connection)
+        row = connection.execute(
+            text(
+                "SELECT crm_account_unit() AS mine, (SELECT name FROM unit WHERE id = crm_row_unit(:t, :i)) AS theirs"
+            ),
+            {"t": error.entity, "i": error.key},
+        ).one()
+    if row.mine is None or row.theirs is None or row.theirs == account.unit:
+        return None
+    return f"账户 {account.name}（unit: {account.unit}）不能查看或修改{row.theirs}的{scope.label}（{error.entity} {error.key}）"
+
+
 def refusal(error: DBAPIError, engine: Engine | None = None) -> str | None:
     """A permission error from the database in plain words, or None when `error` is not one."""
     if getattr(error.orig, "sqlstate", None) != "42501":

@@ -330,7 +330,16 @@ def test_a_unit_account_shows_its_own_deal_and_not_another_units(county: County)
     assert "乙方密谈B" in own.output  # its own follow-up notes, in the deal's history
     other = runner.invoke(app, ["--db", county.url_for("unit"), "deal", "show", str(county.deal_a)])
     assert other.exit_code == 1
-    assert "no deal" in other.output and "Traceback" not in other.output
+    hidden = (
+        f"账户 {county.accounts['unit']}（unit: {OTHER_UNIT}）不能查看或修改{BUREAU_UNIT}的项目（deal {county.deal_a}）"
+    )
+    assert hidden in other.output and "Traceback" not in other.output
+    started = runner.invoke(
+        app, ["--db", county.url_for("unit"), "deal", "start", str(county.deal_a), "--on", "2026-05-01"]
+    )
+    assert started.exit_code == 1 and hidden in started.output
+    missing = runner.invoke(app, ["--db", county.url_for("unit"), "deal", "show", "999999"])
+    assert missing.exit_code == 1 and "no deal 999999" in missing.output
 
 
 def test_the_cli_refuses_counting_rules_to_bureau_in_plain_words(county: County) -> None:

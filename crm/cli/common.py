@@ -23,9 +23,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
-from crm.access import refusal
+from crm.access import hidden_row, refusal
 from crm.db import make_engine
-from crm.errors import CrmError
+from crm.errors import CrmError, NotFound
 
 
 class Format(StrEnum):
@@ -67,6 +67,8 @@ def handled(engine: Engine | None = None) -> Iterator[None]:
     message on stderr and exit status 1."""
     try:
         yield
+    except NotFound as exc:  # on PostgreSQL maybe another unit's row, hidden by row-level security
+        raise fail(hidden_row(exc, engine) or str(exc)) from None
     except CrmError as exc:
         raise fail(str(exc)) from None
     except IntegrityError as exc:
