@@ -261,6 +261,7 @@ def test_a_unit_account_writes_its_own_units_deals_and_the_audit_names_it(county
             text("SELECT DISTINCT actor, account FROM audit_log WHERE account = current_user")
         )
         assert written.all() == [("李四", county.accounts["unit"])]
+        assert set(deals.history(session, deal.id)["account"]) == {county.accounts["unit"]}
 
 
 def test_the_cli_refuses_another_units_deal_in_plain_words(county: County) -> None:
