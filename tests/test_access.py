@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -60,18 +60,18 @@ class County:
         return engine
 
 
-def _require_passwords(connection: object, database: str, groups: list[str]) -> list[str] | None:
+def _require_passwords(connection: Connection, database: str, groups: list[str]) -> list[str] | None:
     """Make this database's accounts log in with a password (scram-sha-256) on a server whose
     pg_hba.conf trusts everyone (pgserver's); returns the old file's lines to restore, or None
     when the file is not ours to change (an external server from CRM_TEST_POSTGRES_URL)."""
-    hba = str(connection.execute(text("SHOW hba_file")).scalar_one())  # type: ignore[attr-defined]
+    hba = str(connection.execute(text("SHOW hba_file")).scalar_one())
     if os.environ.get("CRM_TEST_POSTGRES_URL") or not os.access(hba, os.W_OK):
         return None
     old = Path(hba).read_text().splitlines(keepends=True)
     members = ",".join(f"+{g}" for g in groups)
     lines = [f"local {database} {members} scram-sha-256\n", f"host {database} {members} all scram-sha-256\n"]
     Path(hba).write_text("".join(lines + old))
-    connection.execute(text("SELECT pg_reload_conf()"))  # type: ignore[attr-defined]
+    connection.execute(text("SELECT pg_reload_conf()"))
     return old
 
 
