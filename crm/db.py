@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
 import crm.models  # noqa: F401  (every table on the metadata before any create or compare)
+from crm.access import apply_access
 from crm.errors import InvalidValue
 
 DEFAULT_URL = "sqlite:///crm.db"
@@ -122,7 +123,8 @@ def upgrade(engine: Engine) -> None:
 
 
 def init_db(engine: Engine) -> dict[str, Any]:
-    """Create or upgrade the schema, then add missing reference data. Safe to run twice.
+    """Create or upgrade the schema, then (PostgreSQL) the roles and access rules of crm.access,
+    then add missing reference data. Safe to run twice.
 
     Returns what happened: the revision before and after, and how many reference rows were added.
     """
@@ -130,6 +132,8 @@ def init_db(engine: Engine) -> dict[str, Any]:
 
     before = current_revision(engine)
     upgrade(engine)
+    with engine.begin() as connection:
+        apply_access(connection)  # PostgreSQL: roles, grants, row-level security (crm.access)
     with Session(engine) as session:
         added = seed_reference(session)
     return {"revision_before": before, "revision": current_revision(engine), "reference_rows_added": added}

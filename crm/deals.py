@@ -721,8 +721,9 @@ def procedures(session: Session, deal_id: int) -> pd.DataFrame:
 
 
 def history(session: Session, deal_id: int) -> pd.DataFrame:
-    """Everything recorded about a deal, oldest first, from the audit log: at, actor, action,
-    entity (deal, procedure, follow_up, capital_arrival), field, old, new, note."""
+    """Everything recorded about a deal, oldest first, from the audit log: at, actor, account (the
+    database account on PostgreSQL), action, entity (deal, procedure, follow_up, capital_arrival),
+    field, old, new, note."""
     from crm.models import AuditLog, CapitalArrival
 
     deal = get_deal(session, deal_id)
@@ -736,7 +737,7 @@ def history(session: Session, deal_id: int) -> pd.DataFrame:
         *(and_(col(AuditLog.entity) == entity, col(AuditLog.entity_id).in_(ids)) for entity, ids in owned.items()),
     )
     rows = session.exec(select(AuditLog).where(about_deal).order_by(col(AuditLog.id))).all()
-    columns = ["at", "actor", "action", "entity", "field", "old", "new", "note"]
+    columns = ["at", "actor", "account", "action", "entity", "field", "old", "new", "note"]
     return pd.DataFrame([[getattr(r, c) for c in columns] for r in rows], columns=columns)
 
 

@@ -551,7 +551,9 @@ class CountingRules(SQLModel, table=True):
 class AuditLog(SQLModel, table=True):
     """Append-only record of every change: who, when, what, old and new value.
 
-    The database refuses UPDATE and DELETE on this table (triggers in crm.db).
+    The database refuses UPDATE and DELETE on this table (triggers in crm.db). ``actor`` is the
+    free text a caller gives (a note); on PostgreSQL ``account`` is the database account
+    (``current_user``), filled in by the database and never taken from the caller (crm.access).
     """
 
     __tablename__ = "audit_log"
@@ -567,6 +569,15 @@ class AuditLog(SQLModel, table=True):
     old: str | None = None
     new: str | None = None
     note: str | None = None
+    account: str | None = Field(default=None, max_length=63)  # PostgreSQL login role; NULL on SQLite
+
+
+class AccountUnit(SQLModel, table=True):
+    """The unit of a ``unit`` account (a PostgreSQL login role); row-level security reads it (crm.access)."""
+
+    __tablename__ = "account_unit"
+    account: str = Field(primary_key=True, max_length=63)
+    unit_id: int = Field(foreign_key="unit.id")
 
 
 # The audit log is append-only in the database too, not only by convention.

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
+from crm.access import group_roles
 from crm.db import make_engine, upgrade
 from crm.reference import seed_reference
 
@@ -69,7 +70,20 @@ def postgres_engine(postgres_url: str) -> Iterator[Engine]:
         connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     upgrade(engine)
     yield engine
+    _drop_access_roles(engine)
     engine.dispose()
+
+
+def _drop_access_roles(engine: Engine) -> None:
+    """Drop the cluster-wide roles a `crm init` on this database made (crm.access), if any."""
+    with engine.begin() as connection:
+        names = list(group_roles(connection).values())
+        made = connection.execute(text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:n)"), {"n": names})
+        for role in made.scalars().all():
+            quoted = connection.execute(text("SELECT quote_ident(CAST(:r AS text))"), {"r": role}).scalar_one()
+            connection.exec_driver_sql(f"REASSIGN OWNED BY {quoted} TO CURRENT_USER")
+            connection.exec_driver_sql(f"DROP OWNED BY {quoted}")
+            connection.exec_driver_sql(f"DROP ROLE {quoted}")
 
 
 def _truncate_all(engine: Engine) -> None:

@@ -20,11 +20,12 @@ from typing import Any
 import pandas as pd
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
+from crm.access import hidden_row, refusal
 from crm.db import make_engine
-from crm.errors import CrmError
+from crm.errors import CrmError, NotFound
 
 
 class Format(StrEnum):
@@ -61,23 +62,31 @@ def engine_from(ctx: typer.Context) -> Engine:
 
 
 @contextmanager
-def handled() -> Iterator[None]:
-    """Turn library errors into a message on stderr and exit status 1."""
+def handled(engine: Engine | None = None) -> Iterator[None]:
+    """Turn library errors (and the database's refusals, naming the account of `engine`) into a
+    message on stderr and exit status 1."""
     try:
         yield
+    except NotFound as exc:  # on PostgreSQL maybe another unit's row, hidden by row-level security
+        raise fail(hidden_row(exc, engine) or str(exc)) from None
     except CrmError as exc:
         raise fail(str(exc)) from None
     except IntegrityError as exc:
         raise fail(f"the database refused the change: {exc.orig}") from None
     except OperationalError as exc:
         raise fail(f"database problem: {exc.orig} (did you run `crm init`?)") from None
+    except DBAPIError as exc:  # a permission or row-level security refusal (crm.access); else a bug
+        message = refusal(exc, engine)
+        if message is None:
+            raise
+        raise fail(message) from None
 
 
 @contextmanager
 def session_for(ctx: typer.Context) -> Iterator[Session]:
     """A session on the command's database, with library errors handled."""
     engine = engine_from(ctx)
-    with handled(), Session(engine) as session:
+    with handled(engine), Session(engine) as session:
         try:
             yield session
         except BaseException:

@@ -6,7 +6,7 @@ import typer
 from sqlalchemy import func
 from sqlmodel import SQLModel, select
 
-from crm import __version__
+from crm import __version__, access
 from crm.cli.common import engine_from, handled
 from crm.db import head_revision, init_db
 
@@ -26,6 +26,13 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"database {engine.url.render_as_string()} is up to date (revision {result['revision']})")
         else:
             typer.echo(f"database {engine.url.render_as_string()} migrated {before or 'empty'} -> {result['revision']}")
+        if access.is_postgres(engine):
+            with handled(), engine.connect() as connection:
+                roles = access.group_roles(connection)
+            typer.echo(
+                f"roles: {', '.join(roles[r.value] for r in access.Role)} (tables owned by {roles['owner']}); "
+                "add accounts with `crm account add NAME --role admin|bureau|unit|analyst [--unit UNIT]`"
+            )
         if result["reference_rows_added"]:
             typer.echo(
                 f"added {result['reference_rows_added']} reference rows (regions, industries, stall reasons, "
