@@ -20,10 +20,10 @@ from typing import Any
 import pandas as pd
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
-from crm.db import make_engine
+from crm.db import is_busy, make_engine
 from crm.errors import CrmError
 
 
@@ -43,6 +43,9 @@ LeaderOption = typer.Option(None, "--leader", help="Accountable leader (包抓�
 IntroducerOption = typer.Option(None, "--introducer", help="First introducer (第一引资人).")
 CreditedUnitOption = typer.Option(None, "--credited-unit", help="Credited unit (招引单位).")
 AsOfOption = typer.Option(None, "--as-of", help="Report as of this date (YYYY-MM-DD); default today.")
+
+
+BUSY_MESSAGE = "another process is writing this database; try again when it has finished"
 
 
 def fail(message: str) -> typer.Exit:
@@ -70,7 +73,17 @@ def handled() -> Iterator[None]:
     except IntegrityError as exc:
         raise fail(f"the database refused the change: {exc.orig}") from None
     except OperationalError as exc:
-        raise fail(f"database problem: {exc.orig} (did you run `crm init`?)") from None
+        if is_busy(exc):
+            raise fail(BUSY_MESSAGE) from None
+        if "no such table" in str(exc.orig) or "does not exist" in str(exc.orig):
+            raise fail(f"database problem: {exc.orig} (is this a crm database? run `crm init`)") from None
+        raise fail(f"database problem: {exc.orig}") from None
+    except DataError as exc:  # PostgreSQL: a value out of its column's range
+        raise fail(f"the database refused a value: {exc.orig}") from None
+    except OverflowError:  # pysqlite: an integer beyond 64 bits
+        raise fail("a number is too large for the database (the limit is 2^63 - 1)") from None
+    except DBAPIError as exc:
+        raise fail(f"the database refused the change: {exc.orig}") from None
 
 
 @contextmanager
