@@ -55,7 +55,7 @@ class Busy(CrmError):
     def __init__(self, waited_s: float) -> None:
         self.waited_s = waited_s
         super().__init__(
-            f"another process is writing this database; try again (waited {waited_s:.0f} s for it to finish)"
+            f"another process is writing this database; try again when it has finished (waited {waited_s:.0f} s)"
         )
 
 

@@ -144,5 +144,19 @@ def emit(df: pd.DataFrame, fmt: Format, out: Path | None = None, *, title: str |
     if out is None:
         sys.stdout.write(text)
     else:
-        out.write_text(text, encoding="utf-8")
+        check_out(out, force=True)
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"--out {out}: cannot write it ({exc.strerror})") from None
         typer.echo(f"wrote {len(df)} rows to {out}", err=True)
+
+
+def check_out(out: Path, *, force: bool = False, option: str = "--out") -> None:
+    """Refuse an output path in a missing folder, onto a folder, or (unless `force`) onto an existing file."""
+    if out.is_dir():
+        raise fail(f"{option} {out}: is a folder; name a file in it")
+    if not out.parent.is_dir():
+        raise fail(f"{option} {out}: the folder {out.parent} does not exist; create it first")
+    if out.exists() and not force:
+        raise fail(f"{option} {out}: the file exists already; give --force to overwrite it")
