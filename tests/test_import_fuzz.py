@@ -2,7 +2,7 @@
 with a plain error and writes nothing — never a traceback, never part of the file.
 
 Each run generates at least 10,000 ledger rows over both importers (``CRM_FUZZ_EXAMPLES`` examples
-of 60-80 rows per importer; hypothesis keeps no example database in the tree). On SQLite, whose
+of 100-130 rows per importer; hypothesis keeps no example database in the tree). On SQLite, whose
 transaction handling this guards (PostgreSQL's is exercised by tests/test_transactions.py).
 """
 
@@ -27,8 +27,8 @@ from crm.db import make_engine
 from crm.errors import CrmError
 from crm.ledgers import import_ledger
 
-EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "85"))
-ROWS = st.integers(min_value=60, max_value=80)
+EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "50"))
+ROWS = st.integers(min_value=100, max_value=130)
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
