@@ -23,6 +23,7 @@ from factories import make_deal
 from sqlalchemy import Engine, MetaData, func, select
 from sqlmodel import Session
 
+from crm import deals
 from crm.db import backup, make_engine
 from crm.errors import LedgerError
 from crm.ledgers import import_ledger, imports
@@ -260,3 +261,29 @@ def test_a_writer_waits_for_another_and_says_so_when_it_gives_up(sqlite_template
         holder.close()
     _, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, said + err
+
+
+def test_a_reader_keeps_its_snapshot_and_never_blocks_a_writer(sqlite_template: Path, tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    shutil.copyfile(sqlite_template, db)
+    reader_engine, writer_engine = make_engine(f"sqlite:///{db}"), make_engine(f"sqlite:///{db}")
+    _seed(writer_engine)
+    with Session(reader_engine) as reader:  # a notebook in the middle of its analysis
+        count = select(func.count()).select_from(Deal)
+        assert reader.execute(count).scalar() == 2
+        started = time.monotonic()
+        with Session(writer_engine) as writer:
+            deals.sign(
+                writer,
+                actor="张三",
+                project_name="三期",
+                investor="乙公司",
+                signed_on=date(2026, 3, 1),
+                contracted_yuan=1,
+            )
+        assert time.monotonic() - started < 5  # the writer did not wait for the reader
+        assert reader.execute(count).scalar() == 2  # one consistent snapshot until the reader's transaction ends
+        reader.rollback()
+        assert reader.execute(count).scalar() == 3
+    reader_engine.dispose()
+    writer_engine.dispose()
