@@ -8,7 +8,11 @@ No engine lives at module level: ``make_engine(url)`` returns one the caller own
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shlex
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,17 +21,22 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy import select as _select
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
 import crm.models  # noqa: F401  (every table on the metadata before any create or compare)
 from crm.access import apply_access
-from crm.errors import InvalidValue
+from crm.errors import Busy, InvalidValue
 
 DEFAULT_URL = "sqlite:///crm.db"
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# How long a statement waits for another process's write lock: long enough for a province-scale import.
+# ``CRM_BUSY_TIMEOUT`` (seconds) overrides it.
+SQLITE_BUSY_TIMEOUT_MS = 15 * 60 * 1000
+WAIT_NOTICE_S = 1.0  # a writer that waits longer than this says so on stderr, then every WAIT_SLICE_S
+WAIT_SLICE_S = 10.0
+WRITING = "crm_writing"  # execution option: the transaction this connection begins takes the write lock
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -48,22 +57,99 @@ def database_url(url: str | None = None) -> str:
     return chosen
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")  # in-memory databases answer 'memory'; harmless
-    cursor.execute("PRAGMA synchronous = NORMAL")  # safe under WAL, much faster commits
-    cursor.close()
+def busy_timeout_ms() -> int:
+    """How long a writer waits for another (``CRM_BUSY_TIMEOUT`` seconds, else 15 minutes)."""
+    given = os.environ.get("CRM_BUSY_TIMEOUT")
+    if not given:
+        return SQLITE_BUSY_TIMEOUT_MS
+    try:
+        return max(0, int(float(given) * 1000))
+    except ValueError:
+        raise InvalidValue("CRM_BUSY_TIMEOUT", given, "a number of seconds") from None
+
+
+def _sqlite_connect(timeout_ms: int) -> Callable[[Any, Any], None]:
+    def connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own BEGIN comes only before the first INSERT/UPDATE/DELETE, so reads run
+        # outside any transaction and a SAVEPOINT's RELEASE commits. Turn it off and send BEGIN
+        # ourselves (_sqlite_begin), as SQLAlchemy's SQLite dialect documentation recommends.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+        cursor.execute("PRAGMA journal_mode = WAL")  # in-memory databases answer 'memory'; harmless
+        cursor.execute("PRAGMA synchronous = NORMAL")  # safe under WAL, much faster commits
+        cursor.close()
+
+    return connect
+
+
+def _sqlite_begin(timeout_ms: int) -> Callable[[Connection], None]:
+    def begin(connection: Connection) -> None:
+        dbapi: Any = connection.connection.dbapi_connection
+        writing = bool(connection.get_execution_options().get(WRITING))
+        if writing:
+            _begin_immediate(dbapi, timeout_ms)
+        else:
+            dbapi.execute("BEGIN")  # deferred: a read snapshot; WAL lets it run beside a writer
+        connection.info[WRITING] = writing
+        connection.info["crm_changes_at_begin"] = dbapi.total_changes
+
+    return begin
+
+
+def _begin_immediate(dbapi: Any, timeout_ms: int) -> None:
+    """``BEGIN IMMEDIATE``: take the write lock now, waiting up to `timeout_ms` for another writer,
+    and say on stderr that it waits when that takes longer than a moment."""
+    started = time.monotonic()
+    deadline = started + timeout_ms / 1000
+    slice_s = min(WAIT_NOTICE_S, timeout_ms / 1000)
+    try:
+        while True:
+            dbapi.execute(f"PRAGMA busy_timeout = {int(slice_s * 1000)}")
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            now = time.monotonic()
+            if now >= deadline:
+                raise Busy(now - started)
+            sys.stderr.write(
+                f"waiting for another process writing this database ({now - started:.0f} s; "
+                f"giving up after {timeout_ms / 1000:.0f} s)\n"
+            )
+            sys.stderr.flush()
+            slice_s = max(0.0, min(WAIT_SLICE_S, deadline - now))
+    finally:
+        dbapi.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True when `exc` (a driver or SQLAlchemy error) says another process holds the write lock."""
+    return isinstance(exc, Busy) or _is_busy(getattr(exc, "orig", None) or exc)
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An engine for `url` (see `database_url`). SQLite gets foreign keys, WAL and a busy timeout."""
+    """An engine for `url` (see `database_url`).
+
+    SQLite gets foreign keys, WAL, a busy timeout, and real transactions: every transaction
+    starts with ``BEGIN`` (reads: a consistent snapshot) or, for units of work that write
+    (`unit_of_work`, `begin_writing`), ``BEGIN IMMEDIATE``, which waits for another writer.
+    """
     resolved = database_url(url)
     if resolved.startswith("sqlite"):
+        timeout_ms = busy_timeout_ms()
         kwargs.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(resolved, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect(timeout_ms))
+        event.listen(engine, "begin", _sqlite_begin(timeout_ms))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(resolved, **kwargs)
@@ -75,10 +161,38 @@ def core_select(*columns: Any) -> Any:
     return _select(*columns)
 
 
+def begin_writing(session: Session) -> None:
+    """Make the session's transaction one that writes; on SQLite that takes the write lock
+    (``BEGIN IMMEDIATE``, waiting for another writer), so what the unit of work checks cannot
+    change before it writes. PostgreSQL needs nothing here (row locks, ``FOR UPDATE``).
+
+    A transaction already open that has only read is committed first (ending its snapshot,
+    so the check reads the newest data); one that has written already holds the lock.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        if session.in_nested_transaction():
+            return
+        connection = session.connection()
+        if connection.info.get(WRITING) or session.new or session.dirty or session.deleted:
+            return
+        dbapi: Any = connection.connection.dbapi_connection
+        if dbapi.total_changes != connection.info.get("crm_changes_at_begin"):
+            return  # it wrote in a deferred transaction: it holds the lock already
+        session.commit()
+    session.connection(execution_options={WRITING: True})
+
+
 @contextmanager
 def unit_of_work(session: Session, *, commit: bool = True) -> Iterator[None]:
     """One library write: commit on success (or only flush when the caller batches with
-    ``commit=False``); on error roll back when this call owns the transaction."""
+    ``commit=False``); on error roll back when this call owns the transaction.
+
+    The transaction it owns (or opens, when none is open yet) is a writing one (`begin_writing`).
+    """
+    if commit or not session.in_transaction():
+        begin_writing(session)
     try:
         yield
         if commit:
@@ -89,6 +203,60 @@ def unit_of_work(session: Session, *, commit: bool = True) -> Iterator[None]:
         if commit:
             session.rollback()
         raise
+
+
+@contextmanager
+def writing_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in a writing transaction (SQLite: ``BEGIN IMMEDIATE``), committed on success."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(**{WRITING: True})
+        with connection.begin():
+            yield connection
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The file of an SQLite engine (None for PostgreSQL or an in-memory database)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return Path(str(engine.url.database))
+
+
+def backup(engine: Engine, target: str | Path, *, force: bool = False) -> Path:
+    """A consistent copy of the live SQLite database in the file `target`, taken with SQLite's
+    online backup API: readers and writers carry on; the copy is the database as of one commit.
+
+    Refuses a `target` that exists (unless `force`), is a folder, or is in a missing folder.
+    PostgreSQL databases are backed up with ``pg_dump`` (see `pg_dump_command`).
+    """
+    source = sqlite_file(engine)
+    if source is None:
+        raise InvalidValue("database", engine.url.render_as_string(), "not an SQLite file; use pg_dump")
+    out = Path(target)
+    if out.exists() and out.is_dir():
+        raise InvalidValue("backup file", str(out), "is a folder; name a file")
+    if not out.parent.is_dir():
+        raise InvalidValue("backup file", str(out), f"the folder {out.parent} does not exist")
+    if out.exists() and not force:
+        raise InvalidValue("backup file", str(out), "exists already; give --force to overwrite it")
+    if out.resolve() == source.resolve():
+        raise InvalidValue("backup file", str(out), "is the database itself")
+    partial = out.with_name(out.name + ".partial")
+    with engine.connect() as connection:
+        dbapi: Any = connection.connection.dbapi_connection
+        copy = sqlite3.connect(partial)
+        try:
+            dbapi.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        finally:
+            copy.close()
+    partial.replace(out)
+    return out
+
+
+def pg_dump_command(engine: Engine, target: str | Path) -> str:
+    """The ``pg_dump`` command that backs up this PostgreSQL database into `target` (custom format)."""
+    url = engine.url.set(drivername="postgresql")
+    return f"pg_dump --format=custom --file={shlex.quote(str(target))} {shlex.quote(url.render_as_string())}"
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -117,7 +285,7 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (creating it on an empty database)."""
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with writing_connection(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -135,5 +303,6 @@ def init_db(engine: Engine) -> dict[str, Any]:
     with engine.begin() as connection:
         apply_access(connection)  # PostgreSQL: roles, grants, row-level security (crm.access)
     with Session(engine) as session:
+        begin_writing(session)
         added = seed_reference(session)
     return {"revision_before": before, "revision": current_revision(engine), "reference_rows_added": added}

@@ -28,6 +28,7 @@ from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.models import (
     PROCEDURE_LABELS,
+    CapitalArrival,
     Deal,
     DealState,
     FollowUp,
@@ -41,6 +42,7 @@ from crm.models import (
     StallReason,
     Unit,
 )
+from crm.money import MAX_YUAN
 from crm.reference import find_industry, find_region, get_or_create_person, get_or_create_unit
 
 __all__ = [
@@ -101,6 +103,10 @@ _STALL_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 # ---------------------------------------------------------------- small helpers
 
 
+# NUL and the other C0/C1 control characters (tab and line breaks are text); they come from broken exports.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _text(field: str, value: object, max_length: int, *, required: bool = False) -> str | None:
     """`value` stripped (NFKC-normalised spaces), checked for type and length; None when blank."""
     if value is None:
@@ -110,6 +116,11 @@ def _text(field: str, value: object, max_length: int, *, required: bool = False)
     if not isinstance(value, str):
         raise InvalidValue(field, value, f"expected text, not {type(value).__name__}")
     text = value.replace("\u3000", " ").strip()
+    control = _CONTROL.search(text)
+    if control:
+        raise InvalidValue(
+            field, value, f"contains the control character U+{ord(control.group()):04X}; remove it and try again"
+        )
     if not text:
         if required:
             raise InvalidValue(field, value, "must not be empty")
@@ -152,6 +163,8 @@ def _yuan(field: str, value: object) -> int:
         raise InvalidValue(field, value, "expected whole yuan as an integer (use crm.parse_yuan for text)")
     if value < 0:
         raise InvalidValue(field, value, "an amount cannot be negative")
+    if value > MAX_YUAN:
+        raise InvalidValue(field, value, "too large: an amount must be below 2^63 yuan")
     return value
 
 
@@ -447,14 +460,14 @@ def start(
     actor = _actor(actor)
     day = _required_date("on", on)
     note_text = _text("note", note, 10_000)
-    deal = get_deal(session, deal_id, for_update=True)
-    if deal.state == DealState.terminated:
-        raise Refused(f"{_label(deal)}: cannot start a terminated deal (terminated on {deal.terminated_on})")
-    if deal.state != DealState.signed:
-        raise Refused(f"{_label(deal)}: cannot start a deal that already started (on {deal.started_on})")
-    if day < deal.signed_on:
-        raise Refused(f"{_label(deal)}: the start date {day} is before the signing date {deal.signed_on}")
     with unit_of_work(session, commit=commit):
+        deal = get_deal(session, deal_id, for_update=True)
+        if deal.state == DealState.terminated:
+            raise Refused(f"{_label(deal)}: cannot start a terminated deal (terminated on {deal.terminated_on})")
+        if deal.state != DealState.signed:
+            raise Refused(f"{_label(deal)}: cannot start a deal that already started (on {deal.started_on})")
+        if day < deal.signed_on:
+            raise Refused(f"{_label(deal)}: the start date {day} is before the signing date {deal.signed_on}")
         record_changes(
             session, deal, {"state": DealState.started, "started_on": day}, actor=actor, action="start", note=note_text
         )
@@ -468,16 +481,16 @@ def complete(
     actor = _actor(actor)
     day = _required_date("on", on)
     note_text = _text("note", note, 10_000)
-    deal = get_deal(session, deal_id, for_update=True)
-    if deal.state == DealState.terminated:
-        raise Refused(f"{_label(deal)}: cannot complete a terminated deal (terminated on {deal.terminated_on})")
-    if deal.state == DealState.in_production:
-        raise Refused(f"{_label(deal)}: cannot complete a deal already in production (since {deal.completed_on})")
-    if deal.state == DealState.signed or deal.started_on is None:
-        raise Refused(f"{_label(deal)}: cannot complete a deal that has not started")
-    if day < deal.started_on:
-        raise Refused(f"{_label(deal)}: the completion date {day} is before the start date {deal.started_on}")
     with unit_of_work(session, commit=commit):
+        deal = get_deal(session, deal_id, for_update=True)
+        if deal.state == DealState.terminated:
+            raise Refused(f"{_label(deal)}: cannot complete a terminated deal (terminated on {deal.terminated_on})")
+        if deal.state == DealState.in_production:
+            raise Refused(f"{_label(deal)}: cannot complete a deal already in production (since {deal.completed_on})")
+        if deal.state == DealState.signed or deal.started_on is None:
+            raise Refused(f"{_label(deal)}: cannot complete a deal that has not started")
+        if day < deal.started_on:
+            raise Refused(f"{_label(deal)}: the completion date {day} is before the start date {deal.started_on}")
         record_changes(
             session,
             deal,
@@ -494,16 +507,29 @@ def terminate(session: Session, deal_id: int, *, on: date, reason: str, actor: s
     actor = _actor(actor)
     day = _required_date("on", on)
     why = _required("reason", reason, 10_000)
-    deal = get_deal(session, deal_id, for_update=True)
-    if deal.state == DealState.terminated:
-        raise Refused(f"{_label(deal)}: cannot terminate a deal already terminated (on {deal.terminated_on})")
-    if deal.state == DealState.in_production:
-        raise Refused(f"{_label(deal)}: cannot terminate a deal in production (since {deal.completed_on})")
-    if day < deal.signed_on:
-        raise Refused(f"{_label(deal)}: the termination date {day} is before the signing date {deal.signed_on}")
-    if deal.started_on is not None and day < deal.started_on:
-        raise Refused(f"{_label(deal)}: the termination date {day} is before the start date {deal.started_on}")
     with unit_of_work(session, commit=commit):
+        deal = get_deal(session, deal_id, for_update=True)
+        if deal.state == DealState.terminated:
+            raise Refused(f"{_label(deal)}: cannot terminate a deal already terminated (on {deal.terminated_on})")
+        if deal.state == DealState.in_production:
+            raise Refused(f"{_label(deal)}: cannot terminate a deal in production (since {deal.completed_on})")
+        if day < deal.signed_on:
+            raise Refused(f"{_label(deal)}: the termination date {day} is before the signing date {deal.signed_on}")
+        if deal.started_on is not None and day < deal.started_on:
+            raise Refused(f"{_label(deal)}: the termination date {day} is before the start date {deal.started_on}")
+        later = session.execute(
+            sa_select(col(CapitalArrival.arrived_on), col(CapitalArrival.arrived_yuan))
+            .where(col(CapitalArrival.deal_id) == deal.id, col(CapitalArrival.arrived_on) > day)
+            .order_by(col(CapitalArrival.arrived_on))
+        ).all()
+        if later:
+            shown = ", ".join(f"{on} ({amount:,} yuan)" for on, amount in later[:5]) + (
+                " ..." if len(later) > 5 else ""
+            )
+            raise Refused(
+                f"{_label(deal)}: the termination date {day} is before {len(later)} arrival(s) it already has: {shown}; "
+                "terminate it on or after the last arrival"
+            )
         record_changes(
             session,
             deal,
@@ -525,12 +551,12 @@ def register(
     actor = _actor(actor)
     day = _required_date("on", on)
     note_text = _text("note", note, 10_000)
-    deal = get_deal(session, deal_id, for_update=True)
-    if deal.started_on is None or deal.state in (DealState.signed, DealState.terminated):
-        raise Refused(f"{_label(deal)}: only a started deal can be registered (入库); this one is {deal.state}")
-    if day < deal.started_on:
-        raise Refused(f"{_label(deal)}: the registration date {day} is before the start date {deal.started_on}")
     with unit_of_work(session, commit=commit):
+        deal = get_deal(session, deal_id, for_update=True)
+        if deal.started_on is None or deal.state in (DealState.signed, DealState.terminated):
+            raise Refused(f"{_label(deal)}: only a started deal can be registered (入库); this one is {deal.state}")
+        if day < deal.started_on:
+            raise Refused(f"{_label(deal)}: the registration date {day} is before the start date {deal.started_on}")
         record_changes(session, deal, {"registered_on": day}, actor=actor, action="register", note=note_text)
     return deal
 
@@ -563,21 +589,23 @@ def reassign(
     region = find_region(session, origin_text) if origin_text else None
     city = _text("origin_city", origin_city, 64)
     note_text = _text("note", note, 10_000)
-    old = get_deal(session, deal_id, for_update=True)
-    if old.state != DealState.terminated or old.terminated_on is None:
-        raise Refused(f"{_label(old)}: only a terminated deal can be reassigned (it is {old.state})")
-    successor = session.exec(select(Deal).where(Deal.replaces_id == old.id)).first()
-    if successor is not None:
-        raise Refused(f"{_label(old)}: already reassigned to deal {successor.id}")
-    if day < old.terminated_on:
-        raise Refused(f"{_label(old)}: the new signing date {day} is before the termination date {old.terminated_on}")
-    found, display, key = _plan_investor(session, investor, code)
-    if found is not None and found.id == old.investor_id:
-        raise Refused(f"{_label(old)}: reassign to a new investor, not to {found.name} again")
-    if found is not None:
-        _refuse_duplicate_deal(session, found.id, old.project_name, day)
-
     with unit_of_work(session, commit=commit):
+        old = get_deal(session, deal_id, for_update=True)
+        if old.state != DealState.terminated or old.terminated_on is None:
+            raise Refused(f"{_label(old)}: only a terminated deal can be reassigned (it is {old.state})")
+        successor = session.exec(select(Deal).where(Deal.replaces_id == old.id)).first()
+        if successor is not None:
+            raise Refused(f"{_label(old)}: already reassigned to deal {successor.id}")
+        if day < old.terminated_on:
+            raise Refused(
+                f"{_label(old)}: the new signing date {day} is before the termination date {old.terminated_on}"
+            )
+        found, display, key = _plan_investor(session, investor, code)
+        if found is not None and found.id == old.investor_id:
+            raise Refused(f"{_label(old)}: reassign to a new investor, not to {found.name} again")
+        if found is not None:
+            _refuse_duplicate_deal(session, found.id, old.project_name, day)
+
         inv = _apply_investor(
             session,
             found,
@@ -799,9 +827,9 @@ def set_stall(
     reason_row = find_stall_reason(session, reason)
     owner_name = _text("owner", owner, 64)
     note_text = _text("note", note, 10_000)
-    deal = get_deal(session, deal_id, for_update=True)
-    _refuse_unless_unstarted(deal, "a stall reason")
     with unit_of_work(session, commit=commit):
+        deal = get_deal(session, deal_id, for_update=True)
+        _refuse_unless_unstarted(deal, "a stall reason")
         changes: dict[str, Any] = {"stall_reason_id": reason_row.id}
         if owner_name is not None:
             changes["follow_up_owner_id"] = _person(session, owner_name, actor=actor).id
@@ -815,10 +843,10 @@ def assign_owner(session: Session, deal_id: int, *, owner: str, actor: str, comm
     """Give a deal the person who follows it up (专人跟踪); the person is created when missing."""
     actor = _actor(actor)
     owner_name = _required("owner", owner, 64)
-    deal = get_deal(session, deal_id, for_update=True)
-    if deal.state == DealState.terminated:
-        raise Refused(f"{_label(deal)}: a terminated deal gets no follow-up owner")
     with unit_of_work(session, commit=commit):
+        deal = get_deal(session, deal_id, for_update=True)
+        if deal.state == DealState.terminated:
+            raise Refused(f"{_label(deal)}: a terminated deal gets no follow-up owner")
         person = _person(session, owner_name, actor=actor)
         record_changes(session, deal, {"follow_up_owner_id": person.id}, actor=actor, action="assign_owner")
     return deal

@@ -49,6 +49,16 @@ class Duplicate(CrmError):
     """The thing to create already exists."""
 
 
+class Busy(CrmError):
+    """Another process held the write lock for longer than this one would wait (SQLite)."""
+
+    def __init__(self, waited_s: float) -> None:
+        self.waited_s = waited_s
+        super().__init__(
+            f"another process is writing this database; try again when it has finished (waited {waited_s:.0f} s)"
+        )
+
+
 @dataclass(frozen=True)
 class RowError:
     """One problem in one row of a ledger: the row number as the user sees it, the column, the reason."""

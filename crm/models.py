@@ -593,6 +593,9 @@ AUDIT_APPEND_ONLY_DDL: dict[str, list[str]] = {
         "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$",
         "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
         "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+        # TRUNCATE fires no row trigger: refuse it per statement (revision 0002)
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
     ],
 }
 

@@ -14,6 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from crm.errors import BadAmount
 
+# The largest amount stored: the databases' 64-bit integer. Anything at or beyond it is a typo, not money.
+MAX_YUAN = 2**63 - 1
 UNITS: dict[str, int] = {"元": 1, "万元": 10_000, "亿元": 100_000_000}
 _UNIT_ALIASES = {
     "": None,
@@ -45,7 +47,23 @@ def _normalise(text: str) -> str:
 
 
 def to_decimal_yuan(value: object, unit: str = "元", *, field: str = "amount") -> Decimal:
-    """The exact yuan value of `value` (text, int, Decimal or float cell) in `unit`, before rounding."""
+    """The exact yuan value of `value` (text, int, Decimal or float cell) in `unit`, before rounding.
+
+    Raises BadAmount for an amount of 2^63 yuan or more (about 9.2 × 10^18; the databases' integer).
+    """
+    try:
+        exact = _decimal_yuan(value, unit, field)
+    except ArithmeticError:  # an exponent beyond what Decimal holds (1e999999999)
+        raise BadAmount(value, _TOO_LARGE, field=field) from None
+    if abs(exact) > MAX_YUAN:
+        raise BadAmount(value, _TOO_LARGE, field=field)
+    return exact
+
+
+_TOO_LARGE = "too large: an amount must be below 2^63 yuan (about 9.2 × 10^18 yuan, 9.2 × 10^10 亿元)"
+
+
+def _decimal_yuan(value: object, unit: str, field: str) -> Decimal:
     factor = Decimal(unit_factor(unit))
     if isinstance(value, bool):
         raise BadAmount(value, "a yes/no value is not an amount", field=field)
@@ -95,7 +113,10 @@ def parse_yuan(value: object, unit: str = "元", *, field: str = "amount", allow
     exact = to_decimal_yuan(value, unit, field=field)
     if exact < 0 and not allow_negative:
         raise BadAmount(value, "an amount cannot be negative", field=field)
-    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    whole = int(exact.to_integral_value(rounding=ROUND_HALF_UP))
+    if abs(whole) > MAX_YUAN:  # 9223372036854775807.4 rounds within; .5 does not
+        raise BadAmount(value, _TOO_LARGE, field=field)
+    return whole
 
 
 def yuan_to(yuan: int | Decimal, unit: str) -> Decimal:

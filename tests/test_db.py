@@ -12,7 +12,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, select
 
-from crm.db import current_revision, database_url, head_revision, init_db, make_engine
+from crm.db import SQLITE_BUSY_TIMEOUT_MS, current_revision, database_url, head_revision, init_db, make_engine
 from crm.errors import InvalidValue
 from crm.models import AuditLog, CapitalArrival, Deal, Investor, Region
 from crm.reference import REGIONS, find_region, region_short_name
@@ -48,7 +48,7 @@ def test_sqlite_runs_with_foreign_keys_wal_and_busy_timeout(tmp_path: Path) -> N
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
 
 
 def _investor_and_deal(session: Session) -> Deal:
@@ -105,7 +105,10 @@ def test_database_refuses_duplicate_credit_codes(session: Session) -> None:
 def test_audit_log_is_append_only(session: Session) -> None:
     session.add(AuditLog(actor="张三", action="create", entity="deal", entity_id=1, field="state", new="signed"))
     session.commit()
-    for statement in ("UPDATE audit_log SET actor = '李四'", "DELETE FROM audit_log"):
+    statements = ["UPDATE audit_log SET actor = '李四'", "DELETE FROM audit_log"]
+    if session.get_bind().dialect.name == "postgresql":  # SQLite has no TRUNCATE
+        statements += ["TRUNCATE audit_log", "TRUNCATE audit_log RESTART IDENTITY CASCADE"]
+    for statement in statements:
         with pytest.raises(DBAPIError, match="append-only"):
             session.execute(text(statement))
         session.rollback()

@@ -20,11 +20,11 @@ from typing import Any
 import pandas as pd
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
 from crm.access import hidden_row, refusal
-from crm.db import make_engine
+from crm.db import is_busy, make_engine
 from crm.errors import CrmError, NotFound
 
 
@@ -44,6 +44,9 @@ LeaderOption = typer.Option(None, "--leader", help="Accountable leader (包抓�
 IntroducerOption = typer.Option(None, "--introducer", help="First introducer (第一引资人).")
 CreditedUnitOption = typer.Option(None, "--credited-unit", help="Credited unit (招引单位).")
 AsOfOption = typer.Option(None, "--as-of", help="Report as of this date (YYYY-MM-DD); default today.")
+
+
+BUSY_MESSAGE = "another process is writing this database; try again when it has finished"
 
 
 def fail(message: str) -> typer.Exit:
@@ -74,12 +77,17 @@ def handled(engine: Engine | None = None) -> Iterator[None]:
     except IntegrityError as exc:
         raise fail(f"the database refused the change: {exc.orig}") from None
     except OperationalError as exc:
-        raise fail(f"database problem: {exc.orig} (did you run `crm init`?)") from None
-    except DBAPIError as exc:  # a permission or row-level security refusal (crm.access); else a bug
-        message = refusal(exc, engine)
-        if message is None:
-            raise
-        raise fail(message) from None
+        if is_busy(exc):
+            raise fail(BUSY_MESSAGE) from None
+        if "no such table" in str(exc.orig) or "does not exist" in str(exc.orig):
+            raise fail(f"database problem: {exc.orig} (is this a crm database? run `crm init`)") from None
+        raise fail(f"database problem: {exc.orig}") from None
+    except DataError as exc:  # PostgreSQL: a value out of its column's range
+        raise fail(f"the database refused a value: {exc.orig}") from None
+    except OverflowError:  # pysqlite: an integer beyond 64 bits
+        raise fail("a number is too large for the database (the limit is 2^63 - 1)") from None
+    except DBAPIError as exc:  # a permission or row-level security refusal names the account (crm.access)
+        raise fail(refusal(exc, engine) or f"the database refused the change: {exc.orig}") from None
 
 
 @contextmanager
@@ -140,5 +148,19 @@ def emit(df: pd.DataFrame, fmt: Format, out: Path | None = None, *, title: str |
     if out is None:
         sys.stdout.write(text)
     else:
-        out.write_text(text, encoding="utf-8")
+        check_out(out, force=True)
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise fail(f"--out {out}: cannot write it ({exc.strerror})") from None
         typer.echo(f"wrote {len(df)} rows to {out}", err=True)
+
+
+def check_out(out: Path, *, force: bool = False, option: str = "--out") -> None:
+    """Refuse an output path in a missing folder, onto a folder, or (unless `force`) onto an existing file."""
+    if out.is_dir():
+        raise fail(f"{option} {out}: is a folder; name a file in it")
+    if not out.parent.is_dir():
+        raise fail(f"{option} {out}: the folder {out.parent} does not exist; create it first")
+    if out.exists() and not force:
+        raise fail(f"{option} {out}: the file exists already; give --force to overwrite it")

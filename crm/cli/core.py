@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from sqlalchemy import func
 from sqlmodel import SQLModel, select
 
 from crm import __version__, access
-from crm.cli.common import engine_from, handled
-from crm.db import head_revision, init_db
+from crm.cli.common import engine_from, fail, handled
+from crm.db import backup, head_revision, init_db, pg_dump_command, sqlite_file
+
+BackupFileArgument = typer.Argument(..., help="The copy to write (an SQLite file).")
 
 
 def register(app: typer.Typer) -> None:
@@ -54,8 +58,37 @@ def register(app: typer.Typer) -> None:
         Example: crm status
         """
         engine = engine_from(ctx)
+        path = sqlite_file(engine)
+        if path is not None and not path.exists():  # connecting would create an empty file
+            raise fail(f"no database at {path}; create it with `crm --db {path} init`")
         with handled(), engine.connect() as connection:
             typer.echo(f"database: {engine.url.render_as_string()}")
             for table in SQLModel.metadata.sorted_tables:
                 count = connection.execute(select(func.count()).select_from(table)).scalar_one()
                 typer.echo(f"  {table.name:<20} {count:>10,}")
+
+    @app.command("backup")
+    def backup_command(
+        ctx: typer.Context,
+        file: Path = BackupFileArgument,
+        force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
+    ) -> None:
+        """A consistent copy of the live database, taken while others read and write.
+
+        SQLite: a copy made with SQLite's online backup API (restore: stop the CRM, then copy the
+        backup over the database file and delete its -wal and -shm files). PostgreSQL: prints the
+        pg_dump command to run (restore with pg_restore).
+
+        Example: crm backup backups/crm-2026-06-30.db
+        """
+        engine = engine_from(ctx)
+        if engine.dialect.name == "postgresql":
+            typer.echo(pg_dump_command(engine, file))
+            typer.echo(f"restore with: pg_restore --clean --dbname=<database URL> {file}", err=True)
+            return
+        path = sqlite_file(engine)
+        if path is None or not path.exists():
+            raise fail(f"no database at {path}; nothing to back up")
+        with handled():
+            written = backup(engine, file, force=force)
+        typer.echo(f"backed up {path} to {written} ({written.stat().st_size:,} bytes)")

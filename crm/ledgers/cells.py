@@ -42,6 +42,10 @@ def fold(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split()).lower()  # split() drops what \\s matches
 
 
+# NUL and the other C0/C1 control characters (tab and line breaks are text): a broken export, never a name.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def parse_text(value: Any) -> str:
     """Text as written, trimmed; a number cell without a fraction loses its ``.0``; a neutralising quote goes."""
     if isinstance(value, float) and value.is_integer():
@@ -49,6 +53,11 @@ def parse_text(value: Any) -> str:
     if isinstance(value, datetime | date):
         value = value.isoformat()[:10]
     text = str(value).strip()
+    control = _CONTROL.search(text)
+    if control:
+        raise InvalidValue(
+            "text", value, f"contains the control character U+{ord(control.group()):04X}; remove it and import again"
+        )
     if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_MARKS:  # undo our own export's neutralising
         text = text[1:]
     return text

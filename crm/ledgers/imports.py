@@ -14,18 +14,22 @@ changes something adds one audit row (action ``import``) naming the file and the
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from crm import audit
+from crm.db import begin_writing
 from crm.db import core_select as select
 from crm.errors import CrmError, InvalidValue, LedgerError, RowError
 from crm.ledgers.cells import (
@@ -48,6 +52,7 @@ from crm.ledgers.progress import Advance, progress_bar
 from crm.ledgers.read import LedgerReader, Table
 from crm.ledgers.schema import MONEY_METRICS, Column, LedgerKind, ledger_kind
 from crm.models import (
+    AuditLog,
     CapitalArrival,
     Deal,
     DealState,
@@ -698,37 +703,53 @@ def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], now: datetime
     return len(rows)
 
 
-def _import_arrivals(
-    session: Session, reader: LedgerReader, *, actor: str, partial: bool, progress: bool | None
-) -> tuple[ImportResult, int]:
-    """Read, check and insert the ledger chunk by chunk (CHUNK rows) in the session's one transaction.
+def _check_arrivals(
+    session: Session, reader: LedgerReader, *, progress: bool | None
+) -> tuple[ImportResult, int, IO[bytes]]:
+    """Read and check the ledger chunk by chunk (CHUNK rows); writes nothing.
 
-    Holds one chunk at a time. After the first bad row without `partial`, nothing more is
-    written but every later row is still checked, so the LedgerError lists every bad row;
-    the caller's rollback then undoes the chunks already inserted. Returns (result, bad rows).
+    Holds one chunk at a time: the insert tuples of the good rows go to a temporary file.
+    Every row is checked even after the first bad one, so a LedgerError lists them all.
+    Returns (result, bad rows, the spool of checked rows).
     """
     spec, p = reader.kind, reader.path
     result = ImportResult(spec.name, 0, 0, 0, warnings=reader.warnings, file=p.name)
     check = _ArrivalCheck(session)
+    spool = tempfile.TemporaryFile(prefix="crm-import-")  # noqa: SIM115  (returned open; the caller closes it)
+    bad = 0
+    try:
+        with progress_bar(f"check {p.name}", reader.expected_rows, progress) as advance:
+            for table in reader.chunks(CHUNK):
+                batch = parse_batch(spec, table)
+                rows = check.rows(batch)
+                result.rows += batch.n
+                if batch.bad:
+                    bad += len(batch.bad)
+                    result.errors.extend(batch.errors())
+                if rows:
+                    pickle.dump(rows, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                advance(batch.n)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return result, bad, spool
+
+
+def _write_spooled(session: Session, spool: IO[bytes], result: ImportResult, *, progress: bool | None) -> None:
+    """Insert the checked rows of `spool`, leaving out those already stored (a re-import)."""
     stored = _StoredArrivals(session)
     now = datetime.now(UTC)
-    bad = 0
-    with progress_bar(f"import {p.name}", reader.expected_rows, progress) as advance:
-        for table in reader.chunks(CHUNK):
-            batch = parse_batch(spec, table)
-            rows = check.rows(batch)
-            result.rows += batch.n
-            if batch.bad:
-                bad += len(batch.bad)
-                result.errors.extend(batch.errors())
-            if bad and not partial:  # nothing will be written: only look for the other bad rows
-                advance(batch.n)
-                continue
+    with progress_bar(f"write {result.file}", result.rows, progress) as advance:
+        while True:
+            try:
+                rows = pickle.load(spool)
+            except EOFError:
+                break
             new, present = stored.new(rows)
             result.already_present += present
             result.inserted += _write_arrivals(session, new, now)
-            advance(batch.n)
-    return result, bad
+            advance(len(rows))
 
 
 # ---------------------------------------------------------------- targets
@@ -1120,32 +1141,30 @@ def import_ledger(
         if spec.name == "arrivals":
             return _import_streamed(session, reader, actor=actor, partial=partial, progress=progress, commit=commit)
         table = next(reader.chunks())
-    batch = parse_batch(spec, table)
-    result = ImportResult(spec.name, batch.n, 0, 0, warnings=table.warnings, file=p.name)
+    owns = commit or not session.in_transaction()
+    warnings_before = len(table.warnings)
     try:
-        inserted = updated = 0
+        before = _before_checking(session)
+        batch, plan, present = _check(session, spec, table)
+        _refuse_if_bad(batch, partial, p)
+        if owns and _take_write_lock(session, before):
+            # another process wrote between the check and the lock: check again, now under the lock
+            del table.warnings[warnings_before:]
+            batch, plan, present = _check(session, spec, table)
+            _refuse_if_bad(batch, partial, p)
+        result = ImportResult(spec.name, batch.n, 0, present, warnings=table.warnings, file=p.name)
         with progress_bar(f"import {p.name}", batch.n, progress) as advance:
             if spec.name == "deals":
-                deal_plan, result.already_present = _validate_deals(session, batch)
-                _refuse_if_bad(batch, partial, p)
-                inserted, updated = _write_deals(session, batch, deal_plan, actor=actor, advance=advance)
+                inserted, updated = _write_deals(session, batch, plan, actor=actor, advance=advance)
             elif spec.name == "targets":
-                target_plan, result.already_present = _validate_targets(session, batch)
-                _refuse_if_bad(batch, partial, p)
-                inserted, updated = _write_targets(session, batch, target_plan, actor=actor, advance=advance)
+                inserted, updated = _write_targets(session, batch, plan, actor=actor, advance=advance)
             elif spec.name == "trips":
-                trip_plan, result.already_present = _validate_trips(session, batch)
-                _refuse_if_bad(batch, partial, p)
-                inserted, updated = _write_trips(session, batch, trip_plan, actor=actor, advance=advance)
+                inserted, updated = _write_trips(session, batch, plan, actor=actor, advance=advance)
             elif spec.name == "visits":
-                visit_plan, result.already_present = _validate_visits(session, batch)
-                _refuse_if_bad(batch, partial, p)
-                inserted = _insert_rows(session, Visit.__table__, visit_plan, advance)  # type: ignore[attr-defined]
+                inserted, updated = _insert_rows(session, Visit.__table__, plan, advance), 0  # type: ignore[attr-defined]
             else:
-                lead_plan, result.already_present = _validate_leads(session, batch)
-                _refuse_if_bad(batch, partial, p)
-                inserted = _write_leads(session, lead_plan, actor=actor, advance=advance)
-        _refuse_if_bad(batch, partial, p)  # a row the library refused while writing
+                inserted, updated = _write_leads(session, plan, actor=actor, advance=advance), 0
+        _refuse_if_bad(batch, partial, p)  # a row the library or the database refused while writing
         result.inserted, result.updated = inserted, updated
         _finish(session, result, spec, actor=actor, commit=commit)
     except BaseException:
@@ -1155,13 +1174,66 @@ def import_ledger(
     return result
 
 
+# What a kind's check reads from the database and returns: (the parsed batch, the write plan, rows present).
+_CHECKS: dict[str, Callable[[Session, Batch], tuple[Any, int]]] = {
+    "deals": lambda session, batch: _validate_deals(session, batch),
+    "targets": lambda session, batch: _validate_targets(session, batch),
+    "trips": lambda session, batch: _validate_trips(session, batch),
+    "visits": lambda session, batch: _validate_visits(session, batch),
+    "leads": lambda session, batch: _validate_leads(session, batch),
+}
+
+
+def _check(session: Session, spec: LedgerKind, table: Table) -> tuple[Batch, Any, int]:
+    """Parse every cell and check every row against the database; writes nothing."""
+    batch = parse_batch(spec, table)
+    plan, present = _CHECKS[spec.name](session, batch)
+    return batch, plan, present
+
+
+# One PostgreSQL advisory lock for imports: two imports never check against each other's unfinished work.
+_IMPORT_LOCK_KEY = 0x63726D_696D70  # "crm" "imp"
+
+
+def _before_checking(session: Session) -> int | None:
+    """Before an import checks its rows: on PostgreSQL wait for other imports (an advisory lock held to
+    the end of the transaction; readers and other writers go on); on SQLite note where the audit log
+    stands, to see after taking the write lock whether anything was written meanwhile."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK_KEY})
+        return None
+    return session.execute(select(func.max(AuditLog.id))).scalar()
+
+
+def _take_write_lock(session: Session, before: int | None) -> bool:
+    """Take the write lock for the writing (SQLite: ``BEGIN IMMEDIATE``, waiting for another writer);
+    True when another process wrote since `before` (every write of the library adds an audit row)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    begin_writing(session)
+    return session.execute(select(func.max(AuditLog.id))).scalar() != before
+
+
 def _import_streamed(
     session: Session, reader: LedgerReader, *, actor: str, partial: bool, progress: bool | None, commit: bool
 ) -> ImportResult:
+    """Arrivals: check the whole ledger chunk by chunk (keeping the checked rows in a temporary
+    file, not in memory), refuse it before taking the write lock, then write them all."""
+    owns = commit or not session.in_transaction()
     try:
-        result, bad = _import_arrivals(session, reader, actor=actor, partial=partial, progress=progress)
-        if bad and not partial:
-            raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
+        before = _before_checking(session)
+        result, bad, spool = _check_arrivals(session, reader, progress=progress)
+        with ExitStack() as stack:
+            stack.enter_context(spool)
+            if bad and not partial:
+                raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
+            if owns and _take_write_lock(session, before):
+                with LedgerReader(reader.path, reader.kind) as again:
+                    result, bad, spool = _check_arrivals(session, again, progress=progress)
+                stack.enter_context(spool)
+                if bad and not partial:
+                    raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
+            _write_spooled(session, spool, result, progress=progress)
         _finish(session, result, reader.kind, actor=actor, commit=commit)
     except BaseException:
         session.rollback()
