@@ -103,6 +103,7 @@ def save_rules(
     sources: Sequence[str] | None = None,
     verified_only: bool | None = None,
     cohort_years: int | None = None,
+    arrival_tolerance: float | None = None,
     default: bool | None = None,
     note: str | None = None,
     commit: bool = True,
@@ -110,7 +111,8 @@ def save_rules(
     """Save a NEW version of rule set `name` (versions are never edited in place).
 
     Arguments left None keep the previous version's value (or DESIGN.md's default for a new
-    name). `cohort_years=0` removes the cohort window. `sources` take Chinese labels or values.
+    name). `cohort_years=0` removes the cohort window. `arrival_tolerance` is how far arrivals
+    may exceed a deal's contracted amount before ``crm check`` reports them (0.1: 10%). `sources` take Chinese labels or values.
     `default=True` makes this rule set the one reports use when none is named.
     """
     name = (name or "").strip()
@@ -134,6 +136,9 @@ def save_rules(
     if cohort_years is not None and (isinstance(cohort_years, bool) or cohort_years < 0):
         raise InvalidValue("cohort_years", cohort_years, "a number of years, 1 or more (0 for no window)")
     years = base.cohort_years if cohort_years is None else (cohort_years or None)
+    if arrival_tolerance is not None and not (0 <= arrival_tolerance < 100):
+        raise InvalidValue("arrival_tolerance", arrival_tolerance, "a fraction of 0 or more (0.1: arrivals up to 110%)")
+    tolerance = base.arrival_tolerance if arrival_tolerance is None else float(arrival_tolerance)
     rules = CountingRules(
         name=name,
         version=base.version + 1,
@@ -142,6 +147,7 @@ def save_rules(
         sources=chosen_sources,
         verified_only=base.verified_only if verified_only is None else bool(verified_only),
         cohort_years=years,
+        arrival_tolerance=tolerance,
         is_default=base.is_default if default is None else bool(default),
         note=note if note is not None else base.note,
     )

@@ -191,6 +191,7 @@ def _rules_frame(rules: CountingRules) -> pd.DataFrame:
                 "sources": ",".join(rules.sources),
                 "verified_only": rules.verified_only,
                 "cohort_years": rules.cohort_years,
+                "arrival_tolerance": rules.arrival_tolerance,
                 "is_default": rules.is_default,
                 "note": rules.note,
             }
@@ -227,6 +228,11 @@ def rules_save(
         None, "--verified-only/--all-arrivals", help="Count only verified arrivals, or reported ones too."
     ),
     cohort_years: int | None = typer.Option(None, "--cohort-years", help="Deals signed in the last N years; 0 = all."),
+    arrival_tolerance: float | None = typer.Option(
+        None,
+        "--arrival-tolerance",
+        help="How far arrivals may exceed the contracted amount before crm check says so (0.1).",
+    ),
     default: bool | None = typer.Option(None, "--default/--not-default", help="Reports use it when none is named."),
     note: str | None = typer.Option(None, "--note", help="What this rule set is for."),
     actor: str = ActorOption,
@@ -245,6 +251,7 @@ def rules_save(
             sources=None if sources is None else [s for s in sources.replace("，", ",").split(",") if s.strip()],
             verified_only=verified_only,
             cohort_years=cohort_years,
+            arrival_tolerance=arrival_tolerance,
             default=default,
             note=note,
         )

@@ -1,7 +1,8 @@
 """The figures leadership reads, as pandas DataFrames computed by grouped SQL in the database.
 
 Every figure is computed in this package, one module per family: deals (kpis and rates),
-targets (target progress, rankings, scorecards), arrivals (by month), reserve. The counting
+targets (target progress, rankings, scorecards), arrivals (by month), reserve, trips (funnel,
+coverage) and quality (the data-quality audit). The counting
 rules and the SQL that applies them live in ``crm.rules``.
 
 Money columns are integer yuan, rates are fractions (0.221), empty groups and zero
@@ -25,6 +26,7 @@ else in production when completed_on <= as_of, else started when started_on <= a
 from crm.metrics.arrivals import arrivals_by_month
 from crm.metrics.common import DIMENSIONS
 from crm.metrics.deals import KPI_COLUMNS, kpis, unstarted_by_level
+from crm.metrics.quality import QUALITY_COLUMNS, QUALITY_KINDS, quality, quality_counts
 from crm.metrics.targets import (
     RANK_BY,
     RANKING_COLUMNS,
@@ -38,11 +40,15 @@ from crm.metrics.targets import (
 __all__ = [
     "DIMENSIONS",
     "KPI_COLUMNS",
+    "QUALITY_COLUMNS",
+    "QUALITY_KINDS",
     "RANKING_COLUMNS",
     "RANK_BY",
     "TARGET_COLUMNS",
     "arrivals_by_month",
     "kpis",
+    "quality",
+    "quality_counts",
     "ranking",
     "scorecard",
     "target_progress",
