@@ -261,35 +261,62 @@ def in_reserve(as_of: date | None) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def cohort_facts(rs: CountingRules, as_of: date) -> Any:
+def cohort_facts(rs: CountingRules, as_of: date, *, detail: bool = False) -> Any:
     """The facts of a cohort figure, one row per fact, each tagged with its root deal (``root_id``).
 
     The root's own row (``is_deal`` = 1, its contracted amount), each capital increase's
     increment (counted when the increase is signed by as_of), each deal's counted arrivals up
-    to as_of (summed per deal first, ``arrived``). Join it to the root deal by primary key,
-    filter with ``cohort_conditions`` and group once.
+    to as_of (``arrived``; summed per deal first, or one row per arrival with `detail`). Join it
+    to the root deal by primary key, filter with ``cohort_conditions`` and group once.
+
+    With `detail` the rows also say what they are: ``fact`` (deal, increase, arrival),
+    ``fact_id`` (the deal's or the arrival's id), ``deal_id`` (the deal it is on) and ``on``
+    (signing or arrival date), so that the rows behind a figure can be listed.
     """
     m = DEAL.alias("m")
     zero = literal(0, BigInteger)
-    arrived = arrivals_per_deal(rs, start=None, end=as_of)
+    contracted = case(
+        (or_(DEAL.c.increases_id.is_(None), DEAL.c.signed_on <= as_of), cast(DEAL.c.contracted_yuan, BigInteger)),
+        else_=zero,
+    )
+    if not detail:
+        arrived = arrivals_per_deal(rs, start=None, end=as_of)
+        return union_all(
+            # every deal row once (a plain scan): a root counts as a deal with its amount, an
+            # increase signed by as_of adds its increment to its root
+            select(
+                root_deal_id(DEAL).label("root_id"),
+                case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
+                contracted.label("contracted"),
+                zero.label("arrived"),
+            ),
+            select(root_deal_id(m), literal(0, Integer), zero, arrived.c.arrived).select_from(
+                arrived.join(m, arrived.c.deal_id == m.c.id)
+            ),
+        ).subquery("facts")
     return union_all(
-        # every deal row once (a plain scan): a root counts as a deal with its amount, an
-        # increase signed by as_of adds its increment to its root
         select(
             root_deal_id(DEAL).label("root_id"),
             case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
-            case(
-                (
-                    or_(DEAL.c.increases_id.is_(None), DEAL.c.signed_on <= as_of),
-                    cast(DEAL.c.contracted_yuan, BigInteger),
-                ),
-                else_=zero,
-            ).label("contracted"),
+            contracted.label("contracted"),
             zero.label("arrived"),
+            case((DEAL.c.increases_id.is_(None), literal("deal")), else_=literal("increase")).label("fact"),
+            DEAL.c.id.label("fact_id"),
+            DEAL.c.id.label("deal_id"),
+            DEAL.c.signed_on.label("on"),
         ),
-        select(root_deal_id(m), literal(0, Integer), zero, arrived.c.arrived).select_from(
-            arrived.join(m, arrived.c.deal_id == m.c.id)
-        ),
+        select(
+            root_deal_id(m),
+            literal(0, Integer),
+            zero,
+            cast(ARRIVAL.c.arrived_yuan, BigInteger),
+            literal("arrival"),
+            ARRIVAL.c.id,
+            ARRIVAL.c.deal_id,
+            ARRIVAL.c.arrived_on,
+        )
+        .select_from(ARRIVAL.join(m, ARRIVAL.c.deal_id == m.c.id))
+        .where(*counted_arrival_conditions(rs, start=None, end=as_of)),
     ).subquery("facts")
 
 

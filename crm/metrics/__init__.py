@@ -27,6 +27,7 @@ from crm.metrics.arrivals import arrivals_by_month
 from crm.metrics.common import DIMENSIONS
 from crm.metrics.deals import KPI_COLUMNS, kpis, unstarted_by_level
 from crm.metrics.quality import QUALITY_COLUMNS, QUALITY_KINDS, quality, quality_counts
+from crm.metrics.rows import funnel_rows, kpis_rows, ranking_rows, rows_behind, target_rows
 from crm.metrics.targets import (
     RANK_BY,
     RANKING_COLUMNS,
@@ -46,12 +47,17 @@ __all__ = [
     "RANK_BY",
     "TARGET_COLUMNS",
     "arrivals_by_month",
+    "funnel_rows",
     "kpis",
+    "kpis_rows",
     "quality",
     "quality_counts",
     "ranking",
+    "ranking_rows",
+    "rows_behind",
     "scorecard",
     "target_progress",
+    "target_rows",
     "targets_of_year",
     "unstarted_by_level",
 ]
