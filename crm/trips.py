@@ -903,91 +903,31 @@ def _scope_months(session: Session, months: Iterable[date | str] | date | str | 
     return sorted({month_start(m) for m in months})
 
 
-def check_plan(session: Session, *, months: Iterable[date | str] | date | str | None = None) -> list[Finding]:
-    """The problems of the campaign plan in `months` (default: every planned or travelled month).
+@dataclass
+class _PlanScope:
+    """What every plan check reads once: the months, squads, trips and each month's plan."""
 
-    Kinds (``FINDING_KINDS``): squad_without_trip, squad_two_trips, person_double_booked
-    (two trips with a common person whose dates overlap, ends inclusive), destination_outside_plan,
-    industry_outside_plan, region_unvisited, visit_without_counterpart. A clean plan gives [];
-    so does a month with neither a plan nor a trip.
-    """
-    scope = _scope_months(session, months)
-    if not scope:
-        return []
-    findings: list[Finding] = []
+    months: list[date]
+    squad_names: dict[int | None, str]
+    trip_squad: dict[int, str | None]
+    by_squad_month: dict[tuple[int | None, date], list[int]]
+    plan_ids: dict[date, int]
+    planned_regions: dict[date, dict[int, str]]
+    planned_industries: dict[date, set[int]]
+
+
+def _plan_scope(session: Session, scope: list[date]) -> _PlanScope:
     squad_names = dict(session.exec(select(Squad.id, Squad.name)).all())
-
     trips = session.exec(
         _query(Trip.id, Trip.squad_id, Trip.month).where(col(Trip.month).in_(scope)).order_by(col(Trip.id))
     ).all()
-    trip_squad = {tid: squad_names.get(sid) for tid, sid, _ in trips}
     by_squad_month: dict[tuple[int | None, date], list[int]] = defaultdict(list)
     for tid, sid, m in trips:
         assert tid is not None
         by_squad_month[(sid, m)].append(tid)
-
     plan_ids = dict(
         session.exec(_query(CampaignMonth.month, CampaignMonth.id).where(col(CampaignMonth.month).in_(scope))).all()
     )
-
-    # squads without a trip, squads with two (a month with neither a plan nor a trip has nothing to check)
-    travelled = {m for _, m in by_squad_month}
-    for m in scope:
-        if m not in plan_ids and m not in travelled:
-            continue
-        for sid, name in sorted(squad_names.items()):
-            ids = by_squad_month.get((sid, m), [])
-            if not ids:
-                findings.append(
-                    Finding(
-                        "squad_without_trip",
-                        m,
-                        name,
-                        None,
-                        f"{name} 在 {_month_text(m)} 没有外出招商行程 (no trip this month)",
-                    )
-                )
-            elif len(ids) > 1:
-                listed = "、".join(str(i) for i in ids)
-                findings.append(
-                    Finding(
-                        "squad_two_trips",
-                        m,
-                        name,
-                        ids[-1],
-                        f"{name} 在 {_month_text(m)} 有 {len(ids)} 次行程 (trips {listed})",
-                    )
-                )
-
-    # one person on two trips whose dates overlap (ends inclusive; a trip without an end is one day)
-    ma, mb = aliased(TripMember), aliased(TripMember)
-    ta, tb = aliased(Trip), aliased(Trip)
-    end_a = func.coalesce(ta.ends_on, ta.starts_on)
-    end_b = func.coalesce(tb.ends_on, tb.starts_on)
-    overlaps = session.exec(
-        _query(Person.name, ta.id, ta.starts_on, end_a, tb.id, tb.starts_on, end_b, tb.month, tb.squad_id)
-        .select_from(ma)
-        .join(mb, and_(col(ma.person_id) == col(mb.person_id), col(ma.trip_id) < col(mb.trip_id)))
-        .join(ta, ta.id == ma.trip_id)
-        .join(tb, tb.id == mb.trip_id)
-        .join(Person, col(Person.id) == ma.person_id)
-        .where(col(ta.starts_on).is_not(None), col(tb.starts_on).is_not(None))
-        .where(col(ta.starts_on) <= end_b, col(tb.starts_on) <= end_a)
-        .where(or_(col(ta.month).in_(scope), col(tb.month).in_(scope)))
-        .order_by(tb.id, ta.id, Person.name)
-    ).all()
-    for person, a_id, a_start, a_end, b_id, b_start, b_end, b_month, b_squad in overlaps:
-        findings.append(
-            Finding(
-                "person_double_booked",
-                b_month,
-                squad_names.get(b_squad),
-                b_id,
-                f"{person} 同时在行程 {a_id} ({a_start}～{a_end}) 和行程 {b_id} ({b_start}～{b_end}) 上 (dates overlap)",
-            )
-        )
-
-    # places and industries outside the month's plan; planned places nobody goes to
     planned_regions: dict[date, dict[int, str]] = defaultdict(dict)
     for m, rid, rname in session.exec(
         _query(CampaignMonth.month, Region.id, Region.name)
@@ -1004,76 +944,203 @@ def check_plan(session: Session, *, months: Iterable[date | str] | date | str | 
         .where(col(CampaignMonth.month).in_(scope))
     ).all():
         planned_industries[m].add(iid)
+    return _PlanScope(
+        scope,
+        squad_names,
+        {tid: squad_names.get(sid) for tid, sid, _ in trips},
+        by_squad_month,
+        plan_ids,
+        planned_regions,
+        planned_industries,
+    )
 
-    visited: dict[date, set[int]] = defaultdict(set)
-    for tid, m, rid, rname, city in session.exec(
-        _query(Trip.id, Trip.month, Region.id, Region.name, TripDestination.city)
-        .join(TripDestination, col(TripDestination.trip_id) == col(Trip.id))
-        .join(Region, col(Region.id) == col(TripDestination.region_id))
-        .where(col(Trip.month).in_(scope))
-        .order_by(col(Trip.id), col(TripDestination.id))
-    ).all():
-        visited[m].add(rid)
-        if rid in planned_regions[m]:
+
+def _checked_months(ps: _PlanScope) -> list[date]:
+    """The months with a plan or a trip (a month with neither has nothing to check)."""
+    travelled = {m for _, m in ps.by_squad_month}
+    return [m for m in ps.months if m in ps.plan_ids or m in travelled]
+
+
+def _check_squad_without_trip(session: Session, ps: _PlanScope) -> list[Finding]:
+    """squad_without_trip: a squad with no trip in a month that has a plan or a trip."""
+    return [
+        Finding(
+            "squad_without_trip", m, name, None, f"{name} 在 {_month_text(m)} 没有外出招商行程 (no trip this month)"
+        )
+        for m in _checked_months(ps)
+        for sid, name in sorted(ps.squad_names.items(), key=lambda item: item[0] or 0)
+        if not ps.by_squad_month.get((sid, m))
+    ]
+
+
+def _check_squad_two_trips(session: Session, ps: _PlanScope) -> list[Finding]:
+    """squad_two_trips: a squad with two or more trips in one month."""
+    findings: list[Finding] = []
+    for m in _checked_months(ps):
+        for sid, name in sorted(ps.squad_names.items(), key=lambda item: item[0] or 0):
+            ids = ps.by_squad_month.get((sid, m), [])
+            if len(ids) > 1:
+                listed = "、".join(str(i) for i in ids)
+                findings.append(
+                    Finding(
+                        "squad_two_trips",
+                        m,
+                        name,
+                        ids[-1],
+                        f"{name} 在 {_month_text(m)} 有 {len(ids)} 次行程 (trips {listed})",
+                    )
+                )
+    return findings
+
+
+def _check_double_booked(session: Session, ps: _PlanScope) -> list[Finding]:
+    """person_double_booked: one person on two trips whose dates overlap (ends inclusive; no end: one day)."""
+    ma, mb = aliased(TripMember), aliased(TripMember)
+    ta, tb = aliased(Trip), aliased(Trip)
+    end_a = func.coalesce(ta.ends_on, ta.starts_on)
+    end_b = func.coalesce(tb.ends_on, tb.starts_on)
+    overlaps = session.exec(
+        _query(Person.name, ta.id, ta.starts_on, end_a, tb.id, tb.starts_on, end_b, tb.month, tb.squad_id)
+        .select_from(ma)
+        .join(mb, and_(col(ma.person_id) == col(mb.person_id), col(ma.trip_id) < col(mb.trip_id)))
+        .join(ta, ta.id == ma.trip_id)
+        .join(tb, tb.id == mb.trip_id)
+        .join(Person, col(Person.id) == ma.person_id)
+        .where(col(ta.starts_on).is_not(None), col(tb.starts_on).is_not(None))
+        .where(col(ta.starts_on) <= end_b, col(tb.starts_on) <= end_a)
+        .where(or_(col(ta.month).in_(ps.months), col(tb.month).in_(ps.months)))
+        .order_by(tb.id, ta.id, Person.name)
+    ).all()
+    return [
+        Finding(
+            "person_double_booked",
+            b_month,
+            ps.squad_names.get(b_squad),
+            b_id,
+            f"{person} 同时在行程 {a_id} ({a_start}～{a_end}) 和行程 {b_id} ({b_start}～{b_end}) 上 (dates overlap)",
+        )
+        for person, a_id, a_start, a_end, b_id, b_start, b_end, b_month, b_squad in overlaps
+    ]
+
+
+def _destinations_of(session: Session, ps: _PlanScope) -> list[Any]:
+    return list(
+        session.exec(
+            _query(Trip.id, Trip.month, Region.id, Region.name, TripDestination.city)
+            .join(TripDestination, col(TripDestination.trip_id) == col(Trip.id))
+            .join(Region, col(Region.id) == col(TripDestination.region_id))
+            .where(col(Trip.month).in_(ps.months))
+            .order_by(col(Trip.id), col(TripDestination.id))
+        ).all()
+    )
+
+
+def _check_destinations(session: Session, ps: _PlanScope) -> list[Finding]:
+    """destination_outside_plan: a trip goes to a province its month's plan does not name."""
+    findings: list[Finding] = []
+    for tid, m, rid, rname, city in _destinations_of(session, ps):
+        if rid in ps.planned_regions[m]:
             continue
         place = rname + (f"({city})" if city else "")
-        if m not in plan_ids:
+        if m not in ps.plan_ids:
             why = f"{_month_text(m)} 没有月度计划 (month not planned)"
         else:
-            why = f"不在 {_month_text(m)} 计划的 {'、'.join(planned_regions[m].values())} 之内"
+            why = f"不在 {_month_text(m)} 计划的 {'、'.join(ps.planned_regions[m].values())} 之内"
         findings.append(
-            Finding("destination_outside_plan", m, trip_squad.get(tid), tid, f"行程 {tid} 去 {place}，{why}")
+            Finding("destination_outside_plan", m, ps.trip_squad.get(tid), tid, f"行程 {tid} 去 {place}，{why}")
         )
+    return findings
+
+
+def _check_industries(session: Session, ps: _PlanScope) -> list[Finding]:
+    """industry_outside_plan: a trip targets an industry its month's plan does not name."""
+    findings: list[Finding] = []
     for tid, m, iid, iname in session.exec(
         _query(Trip.id, Trip.month, Industry.id, Industry.name)
         .join(TripIndustry, col(TripIndustry.trip_id) == col(Trip.id))
         .join(Industry, col(Industry.id) == col(TripIndustry.industry_id))
-        .where(col(Trip.month).in_(scope))
+        .where(col(Trip.month).in_(ps.months))
         .order_by(col(Trip.id), col(Industry.id))
     ).all():
-        if iid in planned_industries[m]:
+        if iid in ps.planned_industries[m]:
             continue
-        why = f"{_month_text(m)} 没有月度计划" if m not in plan_ids else f"不是 {_month_text(m)} 计划的目标产业"
+        why = f"{_month_text(m)} 没有月度计划" if m not in ps.plan_ids else f"不是 {_month_text(m)} 计划的目标产业"
         findings.append(
             Finding(
                 "industry_outside_plan",
                 m,
-                trip_squad.get(tid),
+                ps.trip_squad.get(tid),
                 tid,
                 f"行程 {tid} 的产业 {iname} {why} (industry outside plan)",
             )
         )
-    for m in scope:
-        for rid, rname in planned_regions[m].items():
-            if rid not in visited[m]:
-                findings.append(
-                    Finding(
-                        "region_unvisited",
-                        m,
-                        None,
-                        None,
-                        f"{_month_text(m)} 计划去 {rname}，但没有小分队前往 (planned region unvisited)",
-                    )
-                )
+    return findings
 
-    # planned visits that name nobody
-    for vid, tid, m in session.exec(
-        _query(Visit.id, Trip.id, Trip.month)
-        .join(Trip, col(Trip.id) == col(Visit.trip_id))
-        .where(col(Trip.month).in_(scope), Visit.status != VisitStatus.cancelled.value)
-        .where(or_(col(Visit.counterpart).is_(None), func.trim(col(Visit.counterpart)) == ""))
-        .order_by(col(Visit.id))
-    ).all():
-        findings.append(
-            Finding(
-                "visit_without_counterpart",
-                m,
-                trip_squad.get(tid),
-                tid,
-                f"行程 {tid} 的拜访 {vid} 没有写明拜访对象 (visit without counterpart)",
-            )
+
+def _check_unvisited(session: Session, ps: _PlanScope) -> list[Finding]:
+    """region_unvisited: a planned province no trip of the month goes to."""
+    visited: dict[date, set[int]] = defaultdict(set)
+    for _tid, m, rid, _rname, _city in _destinations_of(session, ps):
+        visited[m].add(rid)
+    return [
+        Finding(
+            "region_unvisited",
+            m,
+            None,
+            None,
+            f"{_month_text(m)} 计划去 {rname}，但没有小分队前往 (planned region unvisited)",
         )
+        for m in ps.months
+        for rid, rname in ps.planned_regions[m].items()
+        if rid not in visited[m]
+    ]
 
+
+def _check_counterparts(session: Session, ps: _PlanScope) -> list[Finding]:
+    """visit_without_counterpart: a planned or held visit that names nobody."""
+    return [
+        Finding(
+            "visit_without_counterpart",
+            m,
+            ps.trip_squad.get(tid),
+            tid,
+            f"行程 {tid} 的拜访 {vid} 没有写明拜访对象 (visit without counterpart)",
+        )
+        for vid, tid, m in session.exec(
+            _query(Visit.id, Trip.id, Trip.month)
+            .join(Trip, col(Trip.id) == col(Visit.trip_id))
+            .where(col(Trip.month).in_(ps.months), Visit.status != VisitStatus.cancelled.value)
+            .where(or_(col(Visit.counterpart).is_(None), func.trim(col(Visit.counterpart)) == ""))
+            .order_by(col(Visit.id))
+        ).all()
+    ]
+
+
+# one check per finding kind, in FINDING_KINDS' order
+_PLAN_CHECKS = (
+    _check_squad_without_trip,
+    _check_squad_two_trips,
+    _check_double_booked,
+    _check_destinations,
+    _check_industries,
+    _check_unvisited,
+    _check_counterparts,
+)
+
+
+def check_plan(session: Session, *, months: Iterable[date | str] | date | str | None = None) -> list[Finding]:
+    """The problems of the campaign plan in `months` (default: every planned or travelled month).
+
+    Kinds (``FINDING_KINDS``): squad_without_trip, squad_two_trips, person_double_booked
+    (two trips with a common person whose dates overlap, ends inclusive), destination_outside_plan,
+    industry_outside_plan, region_unvisited, visit_without_counterpart. A clean plan gives [];
+    so does a month with neither a plan nor a trip.
+    """
+    scope = _scope_months(session, months)
+    if not scope:
+        return []
+    ps = _plan_scope(session, scope)
+    findings = [finding for check in _PLAN_CHECKS for finding in check(session, ps)]
     order = {kind: i for i, kind in enumerate(FINDING_KINDS)}
     findings.sort(key=lambda f: (f.month or date.min, order[f.kind], f.squad or "", f.trip_id or 0))
     return findings
