@@ -139,8 +139,11 @@ def _incomplete(session: Session) -> int:
 
 
 def _near_duplicate_investor(session: Session) -> int:
-    # 甘肃示例能源 (the deals' investor) and a one-character typo of it
-    investor = get_or_make_investor(session, "甘肃示列能源有限公司")
+    # 甘肃示例能源 (the deals' investor) spelled with a longer name; two brands one character
+    # apart in a short name are not flagged
+    investor = get_or_make_investor(session, "甘肃示例能源科技有限公司")
+    get_or_make_investor(session, "重庆天润食品有限公司")
+    get_or_make_investor(session, "重庆国润食品有限公司")
     session.commit()
     return investor.id or 0
 

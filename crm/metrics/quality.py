@@ -371,11 +371,15 @@ def _deal_incomplete(session: Session, ctx: _Context) -> list[dict[str, Any]]:
 
 
 def _near(a: str, b: str) -> bool:
-    """Two normalised investor names one typo or a few characters apart (similarity 0.8 or more,
-    five characters or more: 甘肃示例能源 and 甘肃示列能源 are, 甘肃华能 and 甘肃华电 are not)."""
-    if abs(len(a) - len(b)) > 2 or min(len(a), len(b)) < 5:
+    """Two normalised investor names that are likely one enterprise: one contains the other (甘肃示例能源
+    and 甘肃示例能源科技), or they are a typo apart (similarity 0.85 or more, five characters or more).
+    A one-character difference in a short name (重庆天润食品 and 重庆国润食品) is two brands, not a typo."""
+    short, long_ = sorted((a, b), key=len)
+    if len(short) >= 4 and short in long_:
+        return True
+    if abs(len(a) - len(b)) > 2 or len(short) < 5:
         return False
-    return SequenceMatcher(None, a, b).ratio() >= 0.8
+    return SequenceMatcher(None, a, b).ratio() >= 0.85
 
 
 def _duplicate_investor(session: Session, ctx: _Context) -> list[dict[str, Any]]:
