@@ -139,11 +139,17 @@ def _incomplete(session: Session) -> int:
 
 
 def _near_duplicate_investor(session: Session) -> int:
-    # 甘肃示例能源 (the deals' investor) spelled with a longer name; two brands one character
-    # apart in a short name are not flagged
+    # 甘肃示例能源 (the deals' investor) spelled with a longer name; two brands two characters
+    # apart are not flagged
     investor = get_or_make_investor(session, "甘肃示例能源科技有限公司")
-    get_or_make_investor(session, "重庆天润食品有限公司")
-    get_or_make_investor(session, "重庆国润食品有限公司")
+    get_or_make_investor(session, "天水远景新能源科技有限公司")
+    get_or_make_investor(session, "天水恒远新能源科技有限公司")
+    session.commit()
+    return investor.id or 0
+
+
+def _typo_investor(session: Session) -> int:
+    investor = get_or_make_investor(session, "甘肃示列能源有限公司")  # one character off 甘肃示例能源
     session.commit()
     return investor.id or 0
 
@@ -182,6 +188,13 @@ PLANTS: dict[str, Callable[[Session], int]] = {
 
 def test_every_kind_has_a_planted_defect() -> None:
     assert set(PLANTS) == set(metrics.QUALITY_KINDS)
+
+
+def test_a_typo_in_an_investor_name_is_a_near_duplicate(session: Session) -> None:
+    _clean(session)
+    record_id = _typo_investor(session)
+    df = metrics.quality(session, as_of=AS_OF)
+    assert list(zip(df["kind"], df["record_id"], strict=True)) == [("duplicate_investor", record_id)]
 
 
 def test_a_clean_ledger_has_no_findings(session: Session) -> None:

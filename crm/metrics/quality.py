@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from difflib import SequenceMatcher
 from typing import Any
 
 import pandas as pd
@@ -370,16 +369,26 @@ def _deal_incomplete(session: Session, ctx: _Context) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- names
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """`a` and `b` differ by one character replaced, added or dropped."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
+
+
 def _near(a: str, b: str) -> bool:
     """Two normalised investor names that are likely one enterprise: one contains the other (甘肃示例能源
-    and 甘肃示例能源科技), or they are a typo apart (similarity 0.85 or more, five characters or more).
-    A one-character difference in a short name (重庆天润食品 and 重庆国润食品) is two brands, not a typo."""
+    and 甘肃示例能源科技), or one character apart in a name of five or more (a typo: 甘肃示例能源 and
+    甘肃示列能源). Two brands two characters apart (天水远景新能源科技, 天水恒远新能源科技) are not."""
     short, long_ = sorted((a, b), key=len)
     if len(short) >= 4 and short in long_:
         return True
-    if abs(len(a) - len(b)) > 2 or len(short) < 5:
-        return False
-    return SequenceMatcher(None, a, b).ratio() >= 0.85
+    return len(short) >= 5 and _one_edit(a, b)
 
 
 def _duplicate_investor(session: Session, ctx: _Context) -> list[dict[str, Any]]:
