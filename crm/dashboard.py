@@ -1,4 +1,5 @@
-"""The short dashboard (周报) the leadership reads first: targets, the three rates, unstarted deals."""
+"""The short dashboard (周报) the leadership reads first: targets, the three rates, unstarted deals,
+and the data-quality findings by kind."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from crm.display import percent, to_display
 
 
 def dashboard(session: Session, *, as_of: date) -> dict[str, pd.DataFrame]:
-    """The dashboard's three tables as figures: county targets, overall rates, unstarted deals by level."""
+    """The dashboard's tables as figures: county targets, overall rates, unstarted deals by level and
+    data-quality findings by kind (``crm check`` lists them)."""
     from crm import metrics
 
     progress = metrics.target_progress(session, as_of=as_of, scope="county")
     rates = metrics.kpis(session, as_of=as_of)
     levels = metrics.unstarted_by_level(session, as_of=as_of)
-    return {"targets": progress.reset_index(drop=True), "rates": rates, "unstarted": levels}
+    quality = metrics.quality_counts(metrics.quality(session, as_of=as_of))
+    return {"targets": progress.reset_index(drop=True), "rates": rates, "unstarted": levels, "quality": quality}
 
 
 def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
@@ -66,6 +69,11 @@ def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
         f"签约未开工 {sum(counts.values())} 个: 红色 {counts.get('red', 0)}, 黄色 {counts.get('yellow', 0)}, "
         f"绿色 {counts.get('green', 0)}"
     )
+    quality = figures.get("quality")
+    if quality is not None:
+        found = quality[quality["findings"] > 0]
+        listed = ", ".join(f"{k} {n}" for k, n in zip(found["kind"], found["findings"], strict=True))
+        lines.append(f"数据质量 {int(quality['findings'].sum())} 项" + (f": {listed} (crm check)" if listed else ""))
     return "\n".join(lines)
 
 
@@ -89,6 +97,8 @@ def write_dashboard(figures: dict[str, pd.DataFrame], path: Path, *, as_of: date
         "三率": figures["rates"],
         "签约未开工": figures["unstarted"].rename(columns={"deals": "项目个数"}),
     }
+    if "quality" in figures:
+        sheets["数据质量"] = figures["quality"].rename(columns={"kind": "问题", "severity": "级别", "findings": "条数"})
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, df in sheets.items():
             shown = to_display(df, unit="亿元").map(lambda v: neutralise(v) if isinstance(v, str) else v)

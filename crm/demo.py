@@ -264,7 +264,12 @@ class _County:
 def build_demo(
     session: Session, *, seed: int = 1, as_of: date | None = None, progress: Callable[[str], None] | None = None
 ) -> DemoSummary:
-    """Fill an empty, initialised database with the demo county as of `as_of` (default today)."""
+    """Fill an empty, initialised database with the demo county as of `as_of` (default today).
+
+    One part after the other, all drawn from one seeded generator (the order is the story):
+    signing events, deals, lifecycles, stalled deals' follow-ups, reassignments, capital
+    increases, arrivals, targets, then squads, trips, visits and leads.
+    """
     as_of = as_of or date.today()
     if session.exec(select(func.count()).select_from(Deal)).one():
         raise Refused(
@@ -273,21 +278,43 @@ def build_demo(
         )
     say = progress or (lambda _msg: None)
     county = _County(seed, as_of)
-    rng = county.rng
     summary = DemoSummary(seed=seed, as_of=as_of)
-    unit_drive = {u.name: u.drive for u in UNITS}
-
-    # --- signing events, three years back
     say("signing events")
+    events = _signing_events(county)
+    say("deals")
+    deal_rows = _sign_deals(session, county, events)
+    say("lifecycle, procedures, stalls")
+    stalled = _run_lifecycles(session, county, deal_rows)
+    _follow_stalled(session, county, stalled)
+    _reassign_some(session, county, deal_rows, summary)
+    _increase_some(session, county, deal_rows)
+    say("capital arrivals")
+    _record_arrivals(session, county, summary)
+    say("targets")
+    summary.targets += _set_targets(session, county)
+    say("squads, trips, visits, leads")
+    _build_trips(session, county, summary)
+    session.commit()
+    summary.deals = session.exec(select(func.count()).select_from(Deal)).one()
+    say("done")
+    return summary
+
+
+def _signing_events(county: _County) -> list[tuple[str, date]]:
+    """The county's signing events (签约活动) of the last four years up to as_of: (name, day)."""
+    as_of = county.as_of
     events: list[tuple[str, date]] = []
     for y in range(as_of.year - 4, as_of.year + 1):
         for pattern, month, day_of_month in SIGNING_EVENTS:
             held = date(y, month, day_of_month)
             if date(as_of.year - 4, as_of.month, 1) <= held <= as_of:
                 events.append((pattern.format(n=y - 1993, y=y), held))
+    return events
 
-    # --- deals
-    say("deals")
+
+def _sign_deals(session: Session, county: _County, events: list[tuple[str, date]]) -> list[tuple[Deal, str, str]]:
+    """Four hundred deals over four years, about half signed at an event: (deal, unit, industry)."""
+    as_of, rng = county.as_of, county.rng
     # four years, so that last year and this year both carry money from deals signed before them
     first_day = date(as_of.year - 4, as_of.month, 1)
     span = (as_of - first_day).days
@@ -329,9 +356,13 @@ def build_demo(
         deal_rows.append((deal, unit, industry))
         count += 1
     session.flush()
+    return deal_rows
 
-    # --- lifecycle: start, complete, terminate, stall
-    say("lifecycle, procedures, stalls")
+
+def _run_lifecycles(session: Session, county: _County, deal_rows: list[tuple[Deal, str, str]]) -> list[Deal]:
+    """Start, complete or terminate the deals with their procedures, by their units' drive; the stalled ones."""
+    as_of, rng = county.as_of, county.rng
+    unit_drive = {u.name: u.drive for u in UNITS}
     stalled: list[Deal] = []
     for deal, unit, _industry in deal_rows:
         assert deal.id is not None
@@ -386,7 +417,12 @@ def build_demo(
                         commit=False,
                     )
     session.flush()
+    return stalled
 
+
+def _follow_stalled(session: Session, county: _County, stalled: list[Deal]) -> None:
+    """A reason, an owner and dated follow-ups for the stalled deals older than 45 days (some lapse)."""
+    as_of, rng = county.as_of, county.rng
     for deal in stalled:
         assert deal.id is not None
         age = (as_of - deal.signed_on).days
@@ -422,7 +458,12 @@ def build_demo(
             when = due + timedelta(days=rng.randint(0, 20))
     session.flush()
 
-    # --- reassignment: terminated deals handed to a new investor
+
+def _reassign_some(
+    session: Session, county: _County, deal_rows: list[tuple[Deal, str, str]], summary: DemoSummary
+) -> None:
+    """Two terminated deals handed to a new investor (reassignment)."""
+    as_of, rng = county.as_of, county.rng
     terminated = [d for d, _u, _i in deal_rows if d.state == "terminated"]
     for old in terminated[:2]:
         assert old.id is not None and old.terminated_on is not None
@@ -439,7 +480,10 @@ def build_demo(
             )
             summary.notes.append(f"reassigned deal {old.id}")
 
-    # --- capital increases (增资) on producing deals
+
+def _increase_some(session: Session, county: _County, deal_rows: list[tuple[Deal, str, str]]) -> None:
+    """Capital increases (增资) on four producing deals."""
+    as_of, rng = county.as_of, county.rng
     producing = [d for d, _u, _i in deal_rows if d.state == "in_production"]
     for parent in producing[:4]:
         assert parent.id is not None and parent.completed_on is not None
@@ -457,8 +501,11 @@ def build_demo(
             )
     session.flush()
 
-    # --- capital arrivals: monthly from the start, faster for driven units
-    say("capital arrivals")
+
+def _record_arrivals(session: Session, county: _County, summary: DemoSummary) -> None:
+    """Monthly capital arrivals from each deal's start, faster and fuller for driven units."""
+    as_of, rng = county.as_of, county.rng
+    unit_drive = {u.name: u.drive for u in UNITS}
     all_deals = session.exec(select(Deal).order_by(Deal.id)).all()  # type: ignore[arg-type]
     unit_names = _unit_names(session)
     for deal in all_deals:
@@ -494,19 +541,6 @@ def build_demo(
             )
             summary.arrivals += 1
     session.flush()
-
-    # --- targets: county year and quarters (263亿 arrived this year), units, leaders
-    say("targets")
-    summary.targets += _set_targets(session, county)
-
-    # --- trips: five squads, the June–October campaign of this year
-    say("squads, trips, visits, leads")
-    _build_trips(session, county, summary)
-
-    session.commit()
-    summary.deals = session.exec(select(func.count()).select_from(Deal)).one()
-    say("done")
-    return summary
 
 
 def _investor_name(session: Session, deal: Deal) -> str:

@@ -540,6 +540,9 @@ class CountingRules(SQLModel, table=True):
     )  # which CapitalSource values count as arrived capital
     verified_only: bool = False
     cohort_years: int | None = None  # e.g. 3: deals signed in the last three years
+    # arrivals may exceed the contracted amount (with increases) by this fraction before the
+    # data-quality audit reports them (0.1: up to 110%)
+    arrival_tolerance: float = Field(default=0.1, sa_column_kwargs={"server_default": "0.1"})
     is_default: bool = False
     note: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

@@ -104,6 +104,7 @@ def save_rules(
     sources: Sequence[str] | None = None,
     verified_only: bool | None = None,
     cohort_years: int | None = None,
+    arrival_tolerance: float | None = None,
     default: bool | None = None,
     note: str | None = None,
     commit: bool = True,
@@ -111,7 +112,8 @@ def save_rules(
     """Save a NEW version of rule set `name` (versions are never edited in place).
 
     Arguments left None keep the previous version's value (or DESIGN.md's default for a new
-    name). `cohort_years=0` removes the cohort window. `sources` take Chinese labels or values.
+    name). `cohort_years=0` removes the cohort window. `arrival_tolerance` is how far arrivals
+    may exceed a deal's contracted amount before ``crm check`` reports them (0.1: 10%). `sources` take Chinese labels or values.
     `default=True` makes this rule set the one reports use when none is named.
     """
     name = (name or "").strip()
@@ -135,6 +137,9 @@ def save_rules(
     if cohort_years is not None and (isinstance(cohort_years, bool) or cohort_years < 0):
         raise InvalidValue("cohort_years", cohort_years, "a number of years, 1 or more (0 for no window)")
     years = base.cohort_years if cohort_years is None else (cohort_years or None)
+    if arrival_tolerance is not None and not (0 <= arrival_tolerance < 100):
+        raise InvalidValue("arrival_tolerance", arrival_tolerance, "a fraction of 0 or more (0.1: arrivals up to 110%)")
+    tolerance = base.arrival_tolerance if arrival_tolerance is None else float(arrival_tolerance)
     rules = CountingRules(
         name=name,
         version=base.version + 1,
@@ -143,6 +148,7 @@ def save_rules(
         sources=chosen_sources,
         verified_only=base.verified_only if verified_only is None else bool(verified_only),
         cohort_years=years,
+        arrival_tolerance=tolerance,
         is_default=base.is_default if default is None else bool(default),
         note=note if note is not None else base.note,
     )
@@ -256,35 +262,62 @@ def in_reserve(as_of: date | None) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def cohort_facts(rs: CountingRules, as_of: date) -> Any:
+def cohort_facts(rs: CountingRules, as_of: date, *, detail: bool = False) -> Any:
     """The facts of a cohort figure, one row per fact, each tagged with its root deal (``root_id``).
 
     The root's own row (``is_deal`` = 1, its contracted amount), each capital increase's
     increment (counted when the increase is signed by as_of), each deal's counted arrivals up
-    to as_of (summed per deal first, ``arrived``). Join it to the root deal by primary key,
-    filter with ``cohort_conditions`` and group once.
+    to as_of (``arrived``; summed per deal first, or one row per arrival with `detail`). Join it
+    to the root deal by primary key, filter with ``cohort_conditions`` and group once.
+
+    With `detail` the rows also say what they are: ``fact`` (deal, increase, arrival),
+    ``fact_id`` (the deal's or the arrival's id), ``deal_id`` (the deal it is on) and ``on``
+    (signing or arrival date), so that the rows behind a figure can be listed.
     """
     m = DEAL.alias("m")
     zero = literal(0, BigInteger)
-    arrived = arrivals_per_deal(rs, start=None, end=as_of)
+    contracted = case(
+        (or_(DEAL.c.increases_id.is_(None), DEAL.c.signed_on <= as_of), cast(DEAL.c.contracted_yuan, BigInteger)),
+        else_=zero,
+    )
+    if not detail:
+        arrived = arrivals_per_deal(rs, start=None, end=as_of)
+        return union_all(
+            # every deal row once (a plain scan): a root counts as a deal with its amount, an
+            # increase signed by as_of adds its increment to its root
+            select(
+                root_deal_id(DEAL).label("root_id"),
+                case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
+                contracted.label("contracted"),
+                zero.label("arrived"),
+            ),
+            select(root_deal_id(m), literal(0, Integer), zero, arrived.c.arrived).select_from(
+                arrived.join(m, arrived.c.deal_id == m.c.id)
+            ),
+        ).subquery("facts")
     return union_all(
-        # every deal row once (a plain scan): a root counts as a deal with its amount, an
-        # increase signed by as_of adds its increment to its root
         select(
             root_deal_id(DEAL).label("root_id"),
             case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
-            case(
-                (
-                    or_(DEAL.c.increases_id.is_(None), DEAL.c.signed_on <= as_of),
-                    cast(DEAL.c.contracted_yuan, BigInteger),
-                ),
-                else_=zero,
-            ).label("contracted"),
+            contracted.label("contracted"),
             zero.label("arrived"),
+            case((DEAL.c.increases_id.is_(None), literal("deal")), else_=literal("increase")).label("fact"),
+            DEAL.c.id.label("fact_id"),
+            DEAL.c.id.label("deal_id"),
+            DEAL.c.signed_on.label("on"),
         ),
-        select(root_deal_id(m), literal(0, Integer), zero, arrived.c.arrived).select_from(
-            arrived.join(m, arrived.c.deal_id == m.c.id)
-        ),
+        select(
+            root_deal_id(m),
+            literal(0, Integer),
+            zero,
+            cast(ARRIVAL.c.arrived_yuan, BigInteger),
+            literal("arrival"),
+            ARRIVAL.c.id,
+            ARRIVAL.c.deal_id,
+            ARRIVAL.c.arrived_on,
+        )
+        .select_from(ARRIVAL.join(m, ARRIVAL.c.deal_id == m.c.id))
+        .where(*counted_arrival_conditions(rs, start=None, end=as_of)),
     ).subquery("facts")
 
 

@@ -24,6 +24,7 @@ def test_empty_database_gives_a_dashboard_not_an_error(session: Session) -> None
     assert "目标任务: 未设置" in text
     assert "签约项目 0 个" in text and "履约率 —" in text
     assert "签约未开工 0 个: 红色 0, 黄色 0, 绿色 0" in text
+    assert "数据质量 0 项" in text
 
 
 def test_dashboard_counts_by_hand(session: Session, db_url: str) -> None:
@@ -36,6 +37,11 @@ def test_dashboard_counts_by_hand(session: Session, db_url: str) -> None:
     assert "签约项目 3 个, 开工 1 个, 竣工投产 0 个, 终止 0 个" in text
     assert "履约率 33.3%" in text  # 1 of 3
     assert "签约未开工 2 个: 红色 1, 黄色 1, 绿色 0" in text
+    # make_deal gives no 招引单位 and no follow-up owner; 丙 has no procedures, is not registered
+    assert (
+        "数据质量 9 项: started_without_procedures 1, started_not_registered 1, unstarted_without_owner 2, "
+        "unstarted_without_follow_up 2, deal_incomplete 3 (crm check)"
+    ) in text
     result = runner.invoke(app, ["--db", db_url, "report", "weekly", "--as-of", "2026-06-30"])
     assert result.exit_code == 0 and "签约未开工 2 个" in result.output
 
@@ -71,7 +77,7 @@ def test_weekly_workbook_to_forward(session: Session, db_url: str, tmp_path: Pat
     result = runner.invoke(app, ["--db", db_url, "report", "weekly", "--as-of", "2026-06-30", "--out", str(path)])
     assert result.exit_code == 0, result.output
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["目标任务", "三率", "签约未开工"]
+    assert book.sheetnames == ["目标任务", "三率", "签约未开工", "数据质量"]
     rates = book["三率"]
     header = [c.value for c in rates[2]]
     values = dict(zip(header, [c.value for c in rates[3]], strict=True))
@@ -84,5 +90,7 @@ def test_weekly_workbook_to_forward(session: Session, db_url: str, tmp_path: Pat
         ["黄", 1],  # 甲: 121 days
         ["绿", 0],
     ]
+    quality = {row[0].value: row[2].value for row in book["数据质量"].iter_rows(min_row=3)}
+    assert quality["deal_incomplete"] == 2 and quality["duplicate_arrival"] == 0
     text = write_dashboard(dashboard(session, as_of=AS_OF), tmp_path / "周报.txt", as_of=AS_OF)
     assert "签约未开工 1 个" in text.read_text(encoding="utf-8")

@@ -315,7 +315,9 @@ def test_rules_save_show_and_use(engine: Engine, db_url: str) -> None:
         ],
     )
     assert saved.exit_code == 0 and "city v1" in saved.output
-    again = runner.invoke(app, ["--db", db_url, "rules", "save", "city", "--all-arrivals"])
+    again = runner.invoke(
+        app, ["--db", db_url, "rules", "save", "city", "--all-arrivals", "--arrival-tolerance", "0.05"]
+    )
     assert again.exit_code == 0 and "city v2" in again.output
     shown = runner.invoke(app, ["--db", db_url, "rules", "show", "city", "--format", "json"])
     assert shown.exit_code == 0
@@ -327,6 +329,7 @@ def test_rules_save_show_and_use(engine: Engine, db_url: str) -> None:
             "sources": "overseas,other_province",
             "verified_only": False,
             "cohort_years": 3,
+            "arrival_tolerance": 0.05,
             "is_default": False,
             "note": None,
         }

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from crm.cli import accounts, common, deals, demo, figures, ledgers, trips
+from crm.cli import accounts, common, deals, demo, figures, ledgers, quality, trips
 from crm.cli.core import register as _register_core
 from crm.cli.reports import report_app
 
@@ -32,7 +32,7 @@ _register_core(app)
 app.add_typer(report_app, name="report")
 
 
-for _capability in (deals, figures, ledgers, trips, demo, accounts):
+for _capability in (deals, figures, ledgers, trips, demo, quality, accounts):
     _capability.register(app)
 
 

@@ -191,6 +191,7 @@ def _rules_frame(rules: CountingRules) -> pd.DataFrame:
                 "sources": ",".join(rules.sources),
                 "verified_only": rules.verified_only,
                 "cohort_years": rules.cohort_years,
+                "arrival_tolerance": rules.arrival_tolerance,
                 "is_default": rules.is_default,
                 "note": rules.note,
             }
@@ -227,6 +228,11 @@ def rules_save(
         None, "--verified-only/--all-arrivals", help="Count only verified arrivals, or reported ones too."
     ),
     cohort_years: int | None = typer.Option(None, "--cohort-years", help="Deals signed in the last N years; 0 = all."),
+    arrival_tolerance: float | None = typer.Option(
+        None,
+        "--arrival-tolerance",
+        help="How far arrivals may exceed the contracted amount before crm check says so (0.1).",
+    ),
     default: bool | None = typer.Option(None, "--default/--not-default", help="Reports use it when none is named."),
     note: str | None = typer.Option(None, "--note", help="What this rule set is for."),
     actor: str = ActorOption,
@@ -245,6 +251,7 @@ def rules_save(
             sources=None if sources is None else [s for s in sources.replace("，", ",").split(",") if s.strip()],
             verified_only=verified_only,
             cohort_years=cohort_years,
+            arrival_tolerance=arrival_tolerance,
             default=default,
             note=note,
         )
@@ -270,6 +277,36 @@ def _show(df: pd.DataFrame, fmt: Format, out: Path | None, title: str, money: li
     emit(_for_people(df, money, rates) if fmt is Format.table else df, fmt, out, title=title)
 
 
+RowsOption = typer.Option(
+    None,
+    "--rows",
+    help="Instead of the figure, list the deals and arrivals behind one group, with the column that put "
+    "each in it (member_via); --out FILE.csv or .xlsx writes them.",
+)
+
+
+def parse_group(text: str, field: str = "--rows") -> dict[str, str | None]:
+    """``industry=光伏发电,unit=县商务局`` as a mapping; an empty value (``unit=``) is the group without one."""
+    group: dict[str, str | None] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise InvalidValue(field, text, "name each group value as dimension=value, comma-separated")
+        group[name.strip()] = value.strip() or None
+    return group
+
+
+def emit_rows(df: pd.DataFrame, fmt: Format, out: Path | None, *, title: str) -> None:
+    """The rows behind a figure: printed like a report, or written to --out (.csv as CSV, .xlsx as a workbook)."""
+    if out is not None and out.suffix.lower() == ".xlsx":
+        df.to_excel(out, index=False, sheet_name="rows")
+        typer.echo(f"wrote {len(df)} rows to {out}", err=True)
+        return
+    if out is not None and out.suffix.lower() == ".csv":
+        fmt = Format.csv
+    emit(df, fmt, out, title=title)
+
+
 @register_report("kpis")
 def report_kpis(
     ctx: typer.Context,
@@ -284,10 +321,13 @@ def report_kpis(
     leader: str | None = typer.Option(None, "--leader", help="Cohort: deals of this leader."),
     origin: str | None = typer.Option(None, "--origin", help="Cohort: investors from this province (short name)."),
     trip: int | None = typer.Option(None, "--trip", help="Cohort: deals signed from leads met on this trip."),
+    rows: str | None = RowsOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
     """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, by group.
+
+    --rows industry=光伏发电 lists the deals, increases and arrivals behind that group instead.
 
     Example: crm report kpis --by industry,signing_year --as-of 2026-06-30 --format csv
     """
@@ -298,9 +338,26 @@ def report_kpis(
         filters = {
             k: v for k, v in {"industry": industry, "unit": unit, "leader": leader, "origin": origin}.items() if v
         }
-        df = metrics.kpis(
-            session, by=by, signed_from=start, signed_to=end, as_of=day, rules=rules, trip=trip, **filters
+        if rows is not None:
+            behind = metrics.kpis_rows(
+                session,
+                parse_group(rows),
+                signed_from=start,
+                signed_to=end,
+                as_of=day,
+                rules=rules,
+                trip=trip,
+                **filters,
+            )
+        else:
+            df = metrics.kpis(
+                session, by=by, signed_from=start, signed_to=end, as_of=day, rules=rules, trip=trip, **filters
+            )
+    if rows is not None:
+        emit_rows(
+            behind, fmt, out, title=f"Rows behind KPIs {rows} as of {day} (counting rules {behind.attrs['rules']})"
         )
+        return
     title = f"KPIs as of {day.isoformat()} (counting rules {df.attrs['rules']})"
     _show(
         df,
@@ -319,14 +376,33 @@ def report_targets(
     year: int | None = typer.Option(None, "--year", help="Year of the targets (default: the as-of year)."),
     scope: str | None = typer.Option(None, "--scope", help="county, or a unit or leader name."),
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    rows: str | None = RowsOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
     """Progress against targets: completion, time progress (序时进度), gap and year on year.
 
+    --rows metric=arrived_yuan,scope=县商务局,period=2026Q2 lists the rows behind that actual
+    (scope default county, period default the year).
+
     Example: crm report targets --as-of 2026-06-30 --format csv
     """
     day = _today(as_of)
+    if rows is not None:
+        with session_for(ctx) as session:
+            group = parse_group(rows)
+            if set(group) - {"metric", "scope", "period"} or "metric" not in group:
+                raise InvalidValue("--rows", rows, "name metric=, and optionally scope= and period=")
+            behind = metrics.target_rows(
+                session,
+                metric=str(group["metric"]),
+                scope=group.get("scope") or scope or "county",
+                period=group.get("period") or year,
+                as_of=day,
+                rules=rules,
+            )
+        emit_rows(behind, fmt, out, title=f"Rows behind the target actual {rows} as of {day}")
+        return
     with session_for(ctx) as session:
         df = metrics.target_progress(session, as_of=day, year=year, scope=scope, rules=rules)
     title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']})"
@@ -355,14 +431,24 @@ def report_ranking(
     as_of: str | None = AsOfOption,
     year: int | None = typer.Option(None, "--year", help="Year (default: the as-of year)."),
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    rows: str | None = typer.Option(
+        None, "--rows", help="List the rows behind this unit's, leader's or introducer's actual (its name)."
+    ),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
     """Rank units, leaders or introducers by target completion (ties by amount); flags the last place.
 
+    Units are credited through the 招引单位, else the 责任单位; --rows NAME shows which for each row.
+
     Example: crm report ranking --by leader --as-of 2026-06-30
     """
     day = _today(as_of)
+    if rows is not None:
+        with session_for(ctx) as session:
+            behind = metrics.ranking_rows(session, rows, as_of=day, by=by, metric=metric, year=year, rules=rules)
+        emit_rows(behind, fmt, out, title=f"Rows behind {rows} in the ranking by {by}, {metric}, as of {day}")
+        return
     with session_for(ctx) as session:
         df = metrics.ranking(session, as_of=day, by=by, metric=metric, year=year, rules=rules)
     money = ["target", "target_to_date", "actual"] if metric in MONEY_METRICS else []

@@ -10,6 +10,7 @@ import typer
 from crm.cli.common import ActorOption, fail, parse_date, session_for
 from crm.errors import LedgerError
 from crm.ledgers import export_ledger, import_ledger
+from crm.ledgers.export import UNIT_FIELDS
 
 
 class Kind(StrEnum):
@@ -66,16 +67,25 @@ def register(app: typer.Typer) -> None:
         file: Path = OutFileArgument,
         since: str | None = typer.Option(None, "--since", help="From this date (YYYY-MM-DD)."),
         until: str | None = typer.Option(None, "--until", help="Up to this date (YYYY-MM-DD)."),
-        unit: str | None = typer.Option(None, "--unit", help="Only this responsible unit (责任单位)."),
+        unit: str | None = typer.Option(None, "--unit", help="Only this unit, on the field --unit-field names."),
+        unit_field: str = typer.Option(
+            "responsible",
+            "--unit-field",
+            help="What --unit filters on: responsible (责任单位) or, for deals and arrivals, credited "
+            "(招引单位, else 责任单位, as rankings and target actuals credit a unit).",
+        ),
         industry: str | None = typer.Option(None, "--industry", help="Only this industry."),
     ) -> None:
         """Export a ledger with Chinese headers, money in 万元; it imports back unchanged.
 
-        Example: crm export arrivals 到位资金.xlsx --since 2026-01-01 --unit 县商务局
+        Example: crm export arrivals 到位资金.xlsx --since 2026-01-01 --unit 县商务局 --unit-field credited
         """
         start, end = parse_date(since, "--since"), parse_date(until, "--until")
         if start and end and end < start:
             raise fail(f"--until {end} is before --since {start}")
         with session_for(ctx) as session:
-            count = export_ledger(session, kind.value, file, since=start, until=end, unit=unit, industry=industry)
-        typer.echo(f"wrote {count} {kind.value} rows to {file}")
+            count = export_ledger(
+                session, kind.value, file, since=start, until=end, unit=unit, industry=industry, unit_field=unit_field
+            )
+        filtered = f" of unit {unit} by {UNIT_FIELDS.get(unit_field, unit_field)}" if unit else ""
+        typer.echo(f"wrote {count} {kind.value} rows{filtered} to {file}")

@@ -540,6 +540,9 @@ def register(app: typer.Typer) -> None:
         year: int | None = typer.Option(None, "--year", help="Only the trips of this year."),
         as_of: str | None = AsOfOption,
         rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+        rows: str | None = typer.Option(
+            None, "--rows", help="List the deals and arrivals behind one group: a trip id, or a squad/region/industry."
+        ),
         fmt: Format = FormatOption,
         out: Path | None = OutOption,
     ) -> None:
@@ -549,6 +552,16 @@ def register(app: typer.Typer) -> None:
 
         Example: crm report trips --by squad --format csv
         """
+        if rows is not None:
+            from crm import metrics
+            from crm.cli.figures import emit_rows
+
+            with session_for(ctx) as session:
+                behind = metrics.funnel_rows(
+                    session, rows, by=by, year=year, as_of=parse_date(as_of, "--as-of"), rules=rules
+                )
+            emit_rows(behind, fmt, out, title=f"Rows behind trips by {by} {rows}")
+            return
         with session_for(ctx) as session:
             df = trips.funnel(session, by=by, year=year, as_of=parse_date(as_of, "--as-of"), rules=rules)
         emit(df, fmt, out, title=f"外出招商成效 (by {by}, counting rules {df.attrs['rules']})")

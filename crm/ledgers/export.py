@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -44,6 +44,8 @@ from crm.models import (
 )
 from crm.money import UNITS
 
+# what --unit filters on: the responsible unit, or the credited unit as rankings credit it
+UNIT_FIELDS = {"responsible": "责任单位", "credited": "招引单位, else 责任单位"}
 EXCEL_MAX_ROWS = 1_048_575  # one row for the header
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
@@ -392,9 +394,22 @@ def ledger_rows(
     until: date | None = None,
     unit: str | None = None,
     industry: str | None = None,
+    unit_field: str = "responsible",
 ) -> list[dict[str, Any]]:
-    """The stored rows of a ledger kind as dicts keyed by column name (money in yuan, choices as stored)."""
+    """The stored rows of a ledger kind as dicts keyed by column name (money in yuan, choices as stored).
+
+    `unit` filters on the field `unit_field` names (see UNIT_FIELDS): ``responsible`` (责任单位,
+    the default) or, for deals and arrivals, ``credited`` (招引单位, else 责任单位: the unit the
+    ranking and target actuals credit).
+    """
     spec = ledger_kind(kind) if isinstance(kind, str) else kind
+    if unit_field not in UNIT_FIELDS:
+        raise InvalidValue("unit_field", unit_field, f"filter units on one of {', '.join(UNIT_FIELDS)}")
+    credited: int | None = None
+    if unit_field == "credited" and unit is not None:
+        if spec.name not in ("deals", "arrivals"):
+            raise InvalidValue("unit_field", unit_field, f"a {spec.name} ledger has no credited unit (招引单位)")
+        credited, unit = _unit_id(session, unit), None
     unit_id = _unit_id(session, unit)
     industry_id = _industry_id(session, industry)
     if spec.name == "trips":
@@ -410,6 +425,8 @@ def ledger_rows(
     }
     build, fields, when = builders[spec.name]
     q = build(session, unit_id, industry_id)
+    if credited is not None:
+        q = q.where(func.coalesce(Deal.credited_unit_id, Deal.unit_id) == credited)
     if since is not None:
         q = q.where(when >= since)
     if until is not None:
@@ -555,12 +572,13 @@ def export_ledger(
     unit: str | None = None,
     industry: str | None = None,
     progress: bool | None = None,
+    unit_field: str = "responsible",
 ) -> int:
     """Write the stored rows of `kind` to `path` (.xlsx or .csv); returns how many rows were written.
 
     `since`/`until` bound the kind's date (deals: signed_on, arrivals: arrived_on, trips:
     month, visits: visited_on, leads: received_on, targets: period start); `unit` and
-    `industry` name a responsible unit and an industry. Headers are the Chinese titles,
+    `industry` name a unit (on `unit_field`, see ``ledger_rows``) and an industry. Headers are the Chinese titles,
     money in 万元 (exact), so `import_ledger` reads the file back unchanged.
     """
     spec = ledger_kind(kind)
@@ -568,7 +586,7 @@ def export_ledger(
     suffix = p.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise InvalidValue("file", str(p), "export to a .xlsx or .csv file")
-    records = ledger_rows(session, spec, since=since, until=until, unit=unit, industry=industry)
+    records = ledger_rows(session, spec, since=since, until=until, unit=unit, industry=industry, unit_field=unit_field)
     columns = [c for c in spec.columns if not (spec.name == "deals" and c.name == "note")]
     headers = [c.export_title for c in columns]
     for_csv = suffix == ".csv"

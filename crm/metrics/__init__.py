@@ -2,7 +2,8 @@
 
 Every figure is computed in this package, one module per family: deals (kpis and rates),
 targets (target progress, rankings, scorecards), arrivals (by month), reserve, period
-(what happened in a reporting period, against the same dates a year earlier). The counting
+(what happened in a reporting period, against the same dates a year earlier), trips (funnel,
+coverage), rows (the records behind a figure) and quality (the data-quality audit). The counting
 rules and the SQL that applies them live in ``crm.rules``.
 
 Money columns are integer yuan, rates are fractions (0.221), empty groups and zero
@@ -27,6 +28,8 @@ from crm.metrics.arrivals import arrivals_by_month
 from crm.metrics.common import DIMENSIONS
 from crm.metrics.deals import KPI_COLUMNS, kpis, unstarted_by_level
 from crm.metrics.period import PERIOD_COLUMNS, PERIOD_DIMENSIONS, period_figures, period_range
+from crm.metrics.quality import QUALITY_COLUMNS, QUALITY_KINDS, quality, quality_counts
+from crm.metrics.rows import funnel_rows, kpis_rows, ranking_rows, rows_behind, target_rows
 from crm.metrics.targets import (
     RANK_BY,
     RANKING_COLUMNS,
@@ -42,16 +45,25 @@ __all__ = [
     "KPI_COLUMNS",
     "PERIOD_COLUMNS",
     "PERIOD_DIMENSIONS",
+    "QUALITY_COLUMNS",
+    "QUALITY_KINDS",
     "RANKING_COLUMNS",
     "RANK_BY",
     "TARGET_COLUMNS",
     "arrivals_by_month",
+    "funnel_rows",
     "kpis",
     "period_figures",
     "period_range",
+    "kpis_rows",
+    "quality",
+    "quality_counts",
     "ranking",
+    "ranking_rows",
+    "rows_behind",
     "scorecard",
     "target_progress",
+    "target_rows",
     "targets_of_year",
     "unstarted_by_level",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -45,38 +45,22 @@ KPI_COLUMNS = [
 UNSTARTED_LEVELS = ("red", "yellow", "green")
 
 
-def kpis(
-    session: Session,
+def cohort_query(
+    rs: CountingRules,
+    as_of: date,
+    dims: Sequence[str],
+    filters: Mapping[str, str | None],
     *,
-    by: str | Sequence[str] | None = None,
     signed_from: date | None = None,
     signed_to: date | None = None,
-    as_of: date | None = None,
-    rules: str | CountingRules | None = None,
     trip: int | None = None,
-    **filters: str,
-) -> pd.DataFrame:
-    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, one row per group.
+    detail: bool = False,
+) -> tuple[Any, Any, Any, list[ColumnElement[bool]], list[ColumnElement[Any]]]:
+    """(facts, root deal alias, joined source, conditions, group columns) of a kpis cohort.
 
-    The cohort: deals signed between `signed_from` and `signed_to` (inclusive) and on or
-    before `as_of` (default today), within the rules' cohort window, matching `filters`
-    (industry=, origin=, unit=, leader=, introducer=, credited_unit=, signing_event= by name)
-    and, with `trip`, signed from leads met on that trip (a lead's visit belongs to the trip).
-    `by` names dimensions (see DIMENSIONS, comma-separated or a list).
-
-    Columns: the dimensions, then signed (deals in the cohort), started (started or in
-    production, not terminated, as of as_of), in_production, terminated, contracted_yuan
-    (including increases), arrived_yuan (arrivals up to as_of of the counted sources),
-    fulfillment_rate, capital_arrival_rate (arrived ÷ contracted), completion_rate.
+    A filter value None keeps the deals without that dimension (the group kpis shows as empty).
     """
-    as_of = as_of or date.today()
-    rs = resolve_rules(session, rules)
-    dims = parse_by(by)
-    unknown = set(filters) - set(DIMENSIONS[:7])
-    if unknown:
-        raise InvalidValue("filter", sorted(unknown)[0], f"filter by one of {', '.join(DIMENSIONS[:7])}")
-
-    facts = cohort_facts(rs, as_of)
+    facts = cohort_facts(rs, as_of, detail=detail)
     d = DEAL.alias("d")
     source: Any = facts.join(d, d.c.id == facts.c.root_id)
     conditions: list[ColumnElement[bool]] = cohort_conditions(d, rs, as_of)
@@ -115,8 +99,45 @@ def kpis(
             group_columns.append(cast(func.extract("year", d.c.signed_on), Integer).label("_sm_year"))
             group_columns.append(cast(func.extract("month", d.c.signed_on), Integer).label("_sm_month"))
     for dim, value in filters.items():
-        conditions.append(named[dim][0].c.name == value)
+        column = named[dim][0].c.name
+        conditions.append(column.is_(None) if value is None else column == value)
+    return facts, d, source, conditions, group_columns
 
+
+def kpis(
+    session: Session,
+    *,
+    by: str | Sequence[str] | None = None,
+    signed_from: date | None = None,
+    signed_to: date | None = None,
+    as_of: date | None = None,
+    rules: str | CountingRules | None = None,
+    trip: int | None = None,
+    **filters: str,
+) -> pd.DataFrame:
+    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, one row per group.
+
+    The cohort: deals signed between `signed_from` and `signed_to` (inclusive) and on or
+    before `as_of` (default today), within the rules' cohort window, matching `filters`
+    (industry=, origin=, unit=, leader=, introducer=, credited_unit=, signing_event= by name)
+    and, with `trip`, signed from leads met on that trip (a lead's visit belongs to the trip).
+    `by` names dimensions (see DIMENSIONS, comma-separated or a list).
+
+    Columns: the dimensions, then signed (deals in the cohort), started (started or in
+    production, not terminated, as of as_of), in_production, terminated, contracted_yuan
+    (including increases), arrived_yuan (arrivals up to as_of of the counted sources),
+    fulfillment_rate, capital_arrival_rate (arrived ÷ contracted), completion_rate.
+    """
+    as_of = as_of or date.today()
+    rs = resolve_rules(session, rules)
+    dims = parse_by(by)
+    unknown = set(filters) - set(DIMENSIONS[:7])
+    if unknown:
+        raise InvalidValue("filter", sorted(unknown)[0], f"filter by one of {', '.join(DIMENSIONS[:7])}")
+
+    facts, d, source, conditions, group_columns = cohort_query(
+        rs, as_of, dims, filters, signed_from=signed_from, signed_to=signed_to, trip=trip
+    )
     started, in_production, terminated = state_flags(d, as_of)
     statement = (
         select(

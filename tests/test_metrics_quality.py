@@ -1,0 +1,244 @@
+"""The data-quality audit: each kind of defect planted in a clean ledger is found, and nothing else.
+
+The clean ledger (as of 2026-06-30): deal 甲 signed 2026-01-10, started 2026-03-01 with 立项,
+用地 and 施工许可 done, registered 2026-04-01, 1000万 of 1亿 arrived; deal 乙 signed 2026-05-01,
+unstarted, followed by 王县长 with a follow-up on 2026-06-20. Both are 县商务局's (responsible and
+credited) and 王县长's, in 光伏发电. Targets: 2026 arrived 10亿, Q1 and Q2 3亿 each.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from factories import get_or_make_investor, get_or_make_person, get_or_make_unit, make_deal
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from crm import metrics
+from crm.cli import app
+from crm.models import CapitalArrival, Deal, FollowUp, Procedure, Target
+from crm.rules import save_rules
+from crm.targets import set_target
+
+AS_OF = date(2026, 6, 30)
+YI = 100_000_000
+WAN = 10_000
+
+
+def _clean(session: Session) -> tuple[Deal, Deal]:
+    a = make_deal(
+        session,
+        project_name="甲",
+        signed_on=date(2026, 1, 10),
+        contracted_yuan=YI,
+        state="started",
+        started_on=date(2026, 3, 1),
+        registered_on=date(2026, 4, 1),
+        credited_unit="县商务局",
+    )
+    b = make_deal(
+        session,
+        project_name="乙",
+        signed_on=date(2026, 5, 1),
+        credited_unit="县商务局",
+        follow_up_owner_id=get_or_make_person(session, "王县长").id,
+    )
+    for kind in ("approval", "land", "construction_permit"):
+        session.add(Procedure(deal_id=a.id, kind=kind, state="done", done_on=date(2026, 2, 1)))
+    session.add(FollowUp(deal_id=b.id, on=date(2026, 6, 20), action="走访企业"))
+    session.add(CapitalArrival(deal_id=a.id, arrived_on=date(2026, 4, 1), arrived_yuan=1000 * WAN, source="overseas"))
+    session.commit()
+    set_target(session, metric="arrived_yuan", period="2026", amount_yuan="10亿", actor="t")
+    set_target(session, metric="arrived_yuan", period="2026Q1", amount_yuan="3亿", actor="t")
+    set_target(session, metric="arrived_yuan", period="2026Q2", amount_yuan="3亿", actor="t")
+    return a, b
+
+
+def _deal(session: Session, name: str) -> Deal:
+    return session.exec(select(Deal).where(Deal.project_name == name)).one()
+
+
+def _arrival(session: Session, name: str, day: date, yuan: int) -> int:
+    arrival = CapitalArrival(deal_id=_deal(session, name).id, arrived_on=day, arrived_yuan=yuan, source="overseas")
+    session.add(arrival)
+    session.commit()
+    assert arrival.id is not None
+    return arrival.id
+
+
+def _over_contracted(session: Session) -> int:
+    _arrival(session, "甲", date(2026, 5, 1), int(1.5 * YI))  # 1.6亿 on a 1亿 deal
+    return _deal(session, "甲").id or 0
+
+
+def _in_future(session: Session) -> int:
+    return _arrival(session, "甲", date(2027, 1, 5), 100 * WAN)
+
+
+def _after_termination(session: Session) -> int:
+    deal = _deal(session, "甲")
+    deal.terminated_on, deal.state = date(2026, 5, 1), "terminated"
+    session.add(deal)
+    session.commit()
+    return _arrival(session, "甲", date(2026, 6, 1), 100 * WAN)
+
+
+def _duplicate_arrival(session: Session) -> int:
+    return _arrival(session, "甲", date(2026, 4, 1), 1000 * WAN)  # same deal, date and amount as the first
+
+
+def _without_procedures(session: Session) -> int:
+    land = session.exec(select(Procedure).where(Procedure.kind == "land")).one()
+    land.state, land.done_on = "in_progress", None
+    session.add(land)
+    session.commit()
+    return _deal(session, "甲").id or 0
+
+
+def _not_registered(session: Session) -> int:
+    deal = _deal(session, "甲")
+    deal.registered_on = None
+    session.add(deal)
+    session.commit()
+    return deal.id or 0
+
+
+def _without_owner(session: Session) -> int:
+    deal = _deal(session, "乙")
+    deal.follow_up_owner_id = None
+    session.add(deal)
+    session.commit()
+    return deal.id or 0
+
+
+def _without_follow_up(session: Session) -> int:
+    follow_up = session.exec(select(FollowUp)).one()
+    follow_up.on = date(2026, 5, 20)  # 41 days before as_of
+    session.add(follow_up)
+    session.commit()
+    return _deal(session, "乙").id or 0
+
+
+def _incomplete(session: Session) -> int:
+    deal = make_deal(
+        session,
+        project_name="丙",
+        signed_on=date(2026, 2, 1),
+        state="started",
+        started_on=date(2026, 6, 1),
+        industry_id=None,
+        credited_unit="县商务局",
+    )
+    for kind in ("approval", "land", "construction_permit"):
+        session.add(Procedure(deal_id=deal.id, kind=kind, state="done", done_on=date(2026, 5, 1)))
+    session.commit()
+    return deal.id or 0
+
+
+def _near_duplicate_investor(session: Session) -> int:
+    # 甘肃示例能源 (the deals' investor) spelled with a longer name; two brands two characters
+    # apart are not flagged
+    investor = get_or_make_investor(session, "甘肃示例能源科技有限公司")
+    get_or_make_investor(session, "天水远景新能源科技有限公司")
+    get_or_make_investor(session, "天水恒远新能源科技有限公司")
+    session.commit()
+    return investor.id or 0
+
+
+def _typo_investor(session: Session) -> int:
+    investor = get_or_make_investor(session, "甘肃示列能源有限公司")  # one character off 甘肃示例能源
+    session.commit()
+    return investor.id or 0
+
+
+def _lonely_unit(session: Session) -> int:
+    deal = _deal(session, "乙")
+    typo = get_or_make_unit(session, "县商务句")  # a typo of 县商务局, used by this deal only
+    deal.unit_id = typo.id
+    session.add(deal)
+    session.commit()
+    return typo.id or 0
+
+
+def _quarters_above_year(session: Session) -> int:
+    set_target(session, metric="arrived_yuan", period="2026Q3", amount_yuan="3亿", actor="t")
+    set_target(session, metric="arrived_yuan", period="2026Q4", amount_yuan="2亿", actor="t")  # 11亿 > 10亿
+    year = session.exec(select(Target).where(Target.period_kind == "year")).one()
+    return year.id or 0
+
+
+PLANTS: dict[str, Callable[[Session], int]] = {
+    "arrival_over_contracted": _over_contracted,
+    "arrival_in_future": _in_future,
+    "arrival_after_termination": _after_termination,
+    "duplicate_arrival": _duplicate_arrival,
+    "started_without_procedures": _without_procedures,
+    "started_not_registered": _not_registered,
+    "unstarted_without_owner": _without_owner,
+    "unstarted_without_follow_up": _without_follow_up,
+    "deal_incomplete": _incomplete,
+    "duplicate_investor": _near_duplicate_investor,
+    "lonely_reference": _lonely_unit,
+    "targets_above_year": _quarters_above_year,
+}
+
+
+def test_every_kind_has_a_planted_defect() -> None:
+    assert set(PLANTS) == set(metrics.QUALITY_KINDS)
+
+
+def test_a_typo_in_an_investor_name_is_a_near_duplicate(session: Session) -> None:
+    _clean(session)
+    record_id = _typo_investor(session)
+    df = metrics.quality(session, as_of=AS_OF)
+    assert list(zip(df["kind"], df["record_id"], strict=True)) == [("duplicate_investor", record_id)]
+
+
+def test_a_clean_ledger_has_no_findings(session: Session) -> None:
+    _clean(session)
+    df = metrics.quality(session, as_of=AS_OF)
+    assert df.empty, df.to_string()
+    assert list(df.columns) == metrics.QUALITY_COLUMNS
+    counts = metrics.quality_counts(df)
+    assert list(counts["kind"]) == list(metrics.QUALITY_KINDS) and counts["findings"].sum() == 0
+
+
+@pytest.mark.parametrize("kind", list(PLANTS))
+def test_a_planted_defect_is_found(session: Session, kind: str) -> None:
+    _clean(session)
+    record_id = PLANTS[kind](session)
+    df = metrics.quality(session, as_of=AS_OF)
+    found = df[df["kind"] == kind]
+    assert list(found["record_id"]) == [record_id], df.to_string()
+    assert found.iloc[0]["severity"] == metrics.QUALITY_KINDS[kind][0]
+    assert found.iloc[0]["reason"]
+    # the planted defect is the only one (after termination, the arrival is also over nothing else)
+    assert set(df["kind"]) == {kind}, df.to_string()
+
+
+def test_the_tolerance_is_in_the_counting_rules(session: Session) -> None:
+    _clean(session)
+    _arrival(session, "甲", date(2026, 5, 1), 9500 * WAN)  # 1.05亿 on 1亿: within 10%, beyond 2%
+    assert metrics.quality(session, as_of=AS_OF).empty
+    save_rules(session, "strict", actor="t", arrival_tolerance=0.02)
+    df = metrics.quality(session, as_of=AS_OF, rules="strict")
+    assert list(df["kind"]) == ["arrival_over_contracted"]
+    assert "arrived 10,500万元 by 2026-06-30 against 10,000万元" in df.iloc[0]["reason"]
+
+
+def test_crm_check_writes_findings_and_counts(session: Session, db_url: str, tmp_path: object) -> None:
+    _clean(session)
+    _in_future(session)
+    _duplicate_arrival(session)
+    runner = CliRunner()
+    result = runner.invoke(app, ["--db", db_url, "check", "--as-of", AS_OF.isoformat(), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["kind"] for r in rows] == ["arrival_in_future", "duplicate_arrival"]
+    assert rows[0]["reason"] == "dated 2027-01-05, after 2026-06-30"
+    assert "2 findings: arrival_in_future 1, duplicate_arrival 1" in result.stderr
+    clean_as_of = runner.invoke(app, ["--db", db_url, "check", "--as-of", "2026-13-01"])
+    assert clean_as_of.exit_code == 1 and "--as-of" in clean_as_of.stderr
