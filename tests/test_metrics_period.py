@@ -313,3 +313,44 @@ def test_period_range(text: str, expected: tuple[date, date]) -> None:
 def test_period_range_refuses_nonsense() -> None:
     with pytest.raises(InvalidValue, match="half-year 2026H1"):
         metrics.period_range("2026H3")
+
+
+# ---------------------------------------------------------------- kpis: size and where active deals stand
+
+
+def test_kpis_where_active_deals_stand(session: Session) -> None:
+    build_ledger(session)
+    # as of 2026-06-30: P1 P2 P3 P5 P6 P7 (P4 replaced by P5)
+    check(
+        one(metrics.kpis(session, as_of=date(2026, 6, 30))),
+        {"signed": 6, "started": 5, "in_production": 1, "terminated": 0}
+        | {"unstarted": 1, "in_construction": 4, "active": 5, "start_rate": 5 / 6},
+    )
+    # as of 2025-12-31: P1 P2 not started yet, P3 P7 building, P4 terminated (not yet replaced)
+    check(
+        one(metrics.kpis(session, as_of=date(2025, 12, 31))),
+        {"signed": 5, "started": 2, "terminated": 1, "unstarted": 2, "in_construction": 2, "active": 4}
+        | {"start_rate": 0.4, "fulfillment_rate": 0.4},
+    )
+
+
+def test_kpis_major_deals_with_increase(session: Session) -> None:
+    """ "亿元以上的重大项目N个（其中已开工M个，未开工K个）": P1 becomes major on 2026-04-01 with its increase."""
+    build_ledger(session)
+    march = metrics.kpis(session, as_of=date(2026, 3, 31), min_amount=YI)  # P2 P5 P7 (P1 is 8000万)
+    check(one(march), {"signed": 3, "started": 1, "unstarted": 2, "in_construction": 1, "active": 3})
+    check(one(march), {"contracted_yuan": 200_000_000 + 150_000_000 + 1_200_000_000, "start_rate": 1 / 3})
+    june = metrics.kpis(session, as_of=date(2026, 6, 30), min_amount=YI)  # P1 P2 P5 P7
+    check(one(june), {"signed": 4, "started": 4, "unstarted": 0, "in_construction": 4, "active": 4})
+    check(one(june), {"contracted_yuan": 110_000_000 + 200_000_000 + 150_000_000 + 1_200_000_000})
+    check(one(june), {"arrived_yuan": 10_000_000 + 5_000_000 + 8_000_000 + 30_000_000})
+    below = metrics.kpis(session, as_of=date(2026, 6, 30), max_amount=YI)  # P3 P6
+    check(one(below), {"signed": 2, "in_production": 1, "unstarted": 1, "active": 1})
+    by = metrics.kpis(session, as_of=date(2026, 6, 30), by="size_class")
+    assert list(by["size_class"]) == ["500万以下", "500万以上", "亿元以上", "10亿元以上"]
+    check(one(by, size_class="亿元以上"), {"signed": 3, "started": 3, "contracted_yuan": 460_000_000})
+    check(one(by, size_class="500万以下"), {"signed": 1, "unstarted": 1, "start_rate": 0.0})
+    both = metrics.kpis(session, as_of=date(2026, 6, 30), by="industry,size_class")
+    check(one(both, industry="装备制造", size_class="500万以下"), {"signed": 1})
+    with pytest.raises(InvalidValue, match="above min_amount"):
+        metrics.kpis(session, as_of=date(2026, 6, 30), min_amount=YI, max_amount=1)

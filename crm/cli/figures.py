@@ -56,6 +56,15 @@ def _today(as_of: str | None) -> date:
     return parse_date(as_of, "--as-of") or date.today()
 
 
+def _amount(text: str | None, field: str) -> int | None:
+    """A yuan bound from the command line (a bare number is 万元: 10000 = 1亿), or None."""
+    return None if text is None else parse_yuan(text, AMOUNT_UNIT, field=field)
+
+
+MinAmountOption = typer.Option(None, "--min-amount", help="Deals of this size or more (1亿; bare number = 万元).")
+MaxAmountOption = typer.Option(None, "--max-amount", help="Deals below this size (10亿; bare number = 万元).")
+
+
 # ---------------------------------------------------------------- arrival
 
 
@@ -284,12 +293,14 @@ def report_kpis(
     leader: str | None = typer.Option(None, "--leader", help="Cohort: deals of this leader."),
     origin: str | None = typer.Option(None, "--origin", help="Cohort: investors from this province (short name)."),
     trip: int | None = typer.Option(None, "--trip", help="Cohort: deals signed from leads met on this trip."),
+    min_amount: str | None = MinAmountOption,
+    max_amount: str | None = MaxAmountOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
-    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, by group.
+    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, by group, and where the active deals stand.
 
-    Example: crm report kpis --by industry,signing_year --as-of 2026-06-30 --format csv
+    Example: crm report kpis --min-amount 1亿 --as-of 2026-06-30 --format csv
     """
     start = parse_date(signed_from, "--signed-from") or (date(year, 1, 1) if year else None)
     end = parse_date(signed_to, "--signed-to") or (date(year, 12, 31) if year else None)
@@ -299,7 +310,16 @@ def report_kpis(
             k: v for k, v in {"industry": industry, "unit": unit, "leader": leader, "origin": origin}.items() if v
         }
         df = metrics.kpis(
-            session, by=by, signed_from=start, signed_to=end, as_of=day, rules=rules, trip=trip, **filters
+            session,
+            by=by,
+            signed_from=start,
+            signed_to=end,
+            as_of=day,
+            rules=rules,
+            trip=trip,
+            min_amount=_amount(min_amount, "--min-amount"),
+            max_amount=_amount(max_amount, "--max-amount"),
+            **filters,
         )
     title = f"KPIs as of {day.isoformat()} (counting rules {df.attrs['rules']})"
     _show(
@@ -308,7 +328,7 @@ def report_kpis(
         out,
         title,
         ["contracted_yuan", "arrived_yuan"],
-        ["fulfillment_rate", "capital_arrival_rate", "completion_rate"],
+        ["fulfillment_rate", "capital_arrival_rate", "completion_rate", "start_rate"],
     )
 
 
@@ -430,15 +450,6 @@ def report_arrivals(
     _show(
         df, fmt, out, f"Arrivals {chosen} (counting rules {df.attrs['rules']})", ["arrived_yuan", "last_year_yuan"], []
     )
-
-
-def _amount(text: str | None, field: str) -> int | None:
-    """A yuan bound from the command line (a bare number is 万元: 10000 = 1亿), or None."""
-    return None if text is None else parse_yuan(text, AMOUNT_UNIT, field=field)
-
-
-MinAmountOption = typer.Option(None, "--min-amount", help="Deals of this size or more (1亿; bare number = 万元).")
-MaxAmountOption = typer.Option(None, "--max-amount", help="Deals below this size (10亿; bare number = 万元).")
 
 
 @register_report("period")
