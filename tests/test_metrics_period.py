@@ -129,7 +129,7 @@ def check(actual: dict[str, Any], expected: dict[str, Any]) -> None:
     for key, value in expected.items():
         got = actual[key]
         if value is None:
-            assert isinstance(got, float) and math.isnan(got), (key, got)
+            assert got is None or got is pd.NA or (isinstance(got, float) and math.isnan(got)), (key, got)
         elif isinstance(value, float):
             assert got == pytest.approx(value), (key, got, value)
         else:

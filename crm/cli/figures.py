@@ -342,18 +342,19 @@ def report_targets(
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
-    """Progress against targets: completion, time progress (序时进度), gap and year on year.
+    """Progress against targets: completion, time progress (序时进度), gap, year on year and forecast (预计完成).
 
     Example: crm report targets --as-of 2026-06-30 --format csv
     """
     day = _today(as_of)
     with session_for(ctx) as session:
         df = metrics.target_progress(session, as_of=day, year=year, scope=scope, rules=rules)
-    title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']})"
+    title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']}; {metrics.FORECAST_METHOD})"
     if fmt is Format.table:
         shown = df.copy()
         money = shown["metric"].isin(list(MONEY_METRICS))
-        for column in ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff"):
+        columns = ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff", "forecast", "forecast_gap")
+        for column in columns:
             shown[column] = [
                 "" if pd.isna(v) else (wan(int(v)) if is_money else f"{int(v)}")
                 for v, is_money in zip(shown[column], money, strict=True)
