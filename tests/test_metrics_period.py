@@ -32,7 +32,7 @@ import pytest
 from factories import make_deal
 from sqlmodel import Session
 
-from crm import metrics
+from crm import deals, metrics
 from crm.errors import InvalidValue
 from crm.models import CapitalArrival, Deal
 from crm.targets import save_rules
@@ -354,3 +354,24 @@ def test_kpis_major_deals_with_increase(session: Session) -> None:
     check(one(both, industry="装备制造", size_class="500万以下"), {"signed": 1})
     with pytest.raises(InvalidValue, match="above min_amount"):
         metrics.kpis(session, as_of=date(2026, 6, 30), min_amount=YI, max_amount=1)
+
+
+# ---------------------------------------------------------------- unstarted as of a date, from the dates
+
+
+def test_unstarted_as_of_agrees_with_kpis(session: Session) -> None:
+    """On 2025-12-31 P1 and P2 had not started (they started in 2026) although today they have."""
+    build_ledger(session)
+    for day, expected in [
+        (date(2025, 12, 31), ["P1", "P2"]),  # P4 terminated on 2025-09-01; P3, P7 started
+        (date(2026, 1, 31), ["P1", "P2", "P4"]),  # P5 (signed 2026-01-15) replaced P4 and had not started
+        (date(2026, 6, 30), ["P6"]),
+    ]:
+        listed = deals.unstarted(session, as_of=day)
+        assert list(listed["project_name"]) == expected, day
+        assert len(listed) == int(metrics.kpis(session, as_of=day)["unstarted"].iloc[0]), day
+    major = deals.unstarted(session, as_of=date(2026, 3, 31), min_amount=YI)  # P2 and P5; P1 is 8000万 until April
+    assert list(major["project_name"]) == ["P2", "P4"]  # P5 carries P4's project name
+    assert list(major["size_yuan"]) == [2 * YI, 150_000_000] and list(major["size_class"]) == ["亿元以上"] * 2
+    small = deals.unstarted(session, as_of=date(2025, 12, 31), max_amount=YI)
+    assert list(small["project_name"]) == ["P1"] and list(small["size_class"]) == ["500万以上"]

@@ -58,3 +58,24 @@ def test_period_bad_input_exits_1(engine: Engine, db_url: str) -> None:
         result = runner.invoke(app, ["--db", db_url, "report", "period", *args])
         assert result.exit_code == 1, (args, result.output)
         assert message in result.stderr, (args, result.stderr)
+
+
+def test_kpis_and_unstarted_by_size_on_the_command_line(engine: Engine, db_url: str) -> None:
+    _ledger(engine)
+    kpis = runner.invoke(
+        app, ["--db", db_url, "report", "kpis", "--min-amount", "1亿", "--as-of", "2026-03-31", "--format", "json"]
+    )
+    assert kpis.exit_code == 0, kpis.output
+    (row,) = json.loads(kpis.stdout)
+    # P2 P5 P7 are 1亿 or more on 2026-03-31 (P1 only from its increase in April): 3 deals, 1 started, 2 not
+    assert (row["signed"], row["started"], row["unstarted"], row["active"]) == (3, 1, 2, 3)
+    assert row["start_rate"] == 1 / 3
+    unstarted = runner.invoke(
+        app,
+        ["--db", db_url, "report", "unstarted", "--as-of", "2026-03-31", "--min-amount", "10000", "--format", "csv"],
+    )
+    assert unstarted.exit_code == 0, unstarted.output
+    rows = list(csv.DictReader(io.StringIO(unstarted.stdout)))
+    assert [(r["size_yuan"], r["size_class"]) for r in rows] == [("200000000", "亿元以上"), ("150000000", "亿元以上")]
+    bad = runner.invoke(app, ["--db", db_url, "report", "kpis", "--min-amount", "2亿", "--max-amount", "1亿"])
+    assert bad.exit_code == 1 and "above min_amount" in bad.stderr

@@ -21,7 +21,10 @@ from crm.cli.common import (
     AsOfOption,
     Format,
     FormatOption,
+    MaxAmountOption,
+    MinAmountOption,
     OutOption,
+    amount_bound,
     emit,
     fail,
     parse_date,
@@ -54,15 +57,6 @@ rules_app = typer.Typer(
 
 def _today(as_of: str | None) -> date:
     return parse_date(as_of, "--as-of") or date.today()
-
-
-def _amount(text: str | None, field: str) -> int | None:
-    """A yuan bound from the command line (a bare number is 万元: 10000 = 1亿), or None."""
-    return None if text is None else parse_yuan(text, AMOUNT_UNIT, field=field)
-
-
-MinAmountOption = typer.Option(None, "--min-amount", help="Deals of this size or more (1亿; bare number = 万元).")
-MaxAmountOption = typer.Option(None, "--max-amount", help="Deals below this size (10亿; bare number = 万元).")
 
 
 # ---------------------------------------------------------------- arrival
@@ -317,8 +311,8 @@ def report_kpis(
             as_of=day,
             rules=rules,
             trip=trip,
-            min_amount=_amount(min_amount, "--min-amount"),
-            max_amount=_amount(max_amount, "--max-amount"),
+            min_amount=amount_bound(min_amount, "--min-amount"),
+            max_amount=amount_bound(max_amount, "--max-amount"),
             **filters,
         )
     title = f"KPIs as of {day.isoformat()} (counting rules {df.attrs['rules']})"
@@ -496,8 +490,8 @@ def report_period(
             end=end,
             by=by,
             rules=rules,
-            min_amount=_amount(min_amount, "--min-amount"),
-            max_amount=_amount(max_amount, "--max-amount"),
+            min_amount=amount_bound(min_amount, "--min-amount"),
+            max_amount=amount_bound(max_amount, "--max-amount"),
             trip=trip,
             **filters,
         )
