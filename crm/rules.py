@@ -306,3 +306,12 @@ def size_conditions(
     if max_amount is not None:
         conditions.append(size < max_amount)
     return conditions
+
+
+def check_size_bounds(min_amount: int | None, max_amount: int | None) -> None:
+    """Size bounds in yuan: each 0 or more, max above min."""
+    for name, value in (("min_amount", min_amount), ("max_amount", max_amount)):
+        if value is not None and value < 0:
+            raise InvalidValue(name, value, "an amount in yuan, 0 or more")
+    if min_amount is not None and max_amount is not None and max_amount <= min_amount:
+        raise InvalidValue("max_amount", max_amount, f"must be above min_amount ({min_amount})")

@@ -231,15 +231,6 @@ def check_filters(filters: Mapping[str, Any]) -> None:
         raise InvalidValue("filter", sorted(unknown)[0], f"filter by one of {', '.join(FILTERS)}")
 
 
-def check_size_bounds(min_amount: int | None, max_amount: int | None) -> None:
-    """Size bounds in yuan: each 0 or more, max above min."""
-    for name, value in (("min_amount", min_amount), ("max_amount", max_amount)):
-        if value is not None and value < 0:
-            raise InvalidValue(name, value, "an amount in yuan, 0 or more")
-    if min_amount is not None and max_amount is not None and max_amount <= min_amount:
-        raise InvalidValue("max_amount", max_amount, f"must be above min_amount ({min_amount})")
-
-
 @dataclass
 class Grouping:
     """What grouping and filtering root deals `d` adds to a statement: joins, group columns, conditions."""
