@@ -375,3 +375,42 @@ def test_unstarted_as_of_agrees_with_kpis(session: Session) -> None:
     assert list(major["size_yuan"]) == [2 * YI, 150_000_000] and list(major["size_class"]) == ["亿元以上"] * 2
     small = deals.unstarted(session, as_of=date(2025, 12, 31), max_amount=YI)
     assert list(small["project_name"]) == ["P1"] and list(small["size_class"]) == ["500万以上"]
+
+
+# ---------------------------------------------------------------- size classes stored with the counting rules
+
+
+def test_size_classes_are_stored_with_the_rules(session: Session) -> None:
+    build_ledger(session)
+    rules = save_rules(session, "major", actor="test", size_classes="重大项目=1亿, 特大项目=5亿")
+    assert rules.size_classes == [{"name": "重大项目", "min_yuan": YI}, {"name": "特大项目", "min_yuan": 5 * YI}]
+    again = save_rules(session, "major", actor="test", note="kept")  # a new version keeps them
+    assert again.version == 2 and again.size_classes == rules.size_classes
+    df = metrics.kpis(session, as_of=date(2026, 6, 30), by="size_class", rules="major")
+    assert list(df["size_class"]) == ["1亿以下", "重大项目", "特大项目"]
+    assert list(df["signed"]) == [2, 3, 1]  # P3 P6 | P1 P2 P5 | P7
+    period = metrics.period_figures(session, **H1, by="size_class", rules="major")
+    check(one(period, size_class="特大项目"), {"started": 0, "started_last_year": 1})
+    back = save_rules(session, "major", actor="test", size_classes="")
+    assert back.size_classes is None
+    assert list(metrics.kpis(session, as_of=date(2026, 6, 30), by="size_class", rules="major")["size_class"]) == [
+        "500万以下",
+        "500万以上",
+        "亿元以上",
+        "10亿元以上",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("亿元以上", "name=floor"),
+        ("a=1亿,a=2亿", "its own name"),
+        ("a=1亿,b=1亿", "its own floor"),
+        ("a=0", "its own floor"),
+        ("a=lots", "size_classes"),
+    ],
+)
+def test_bad_size_classes(session: Session, text: str, match: str) -> None:
+    with pytest.raises(InvalidValue, match=match):
+        save_rules(session, "bad", actor="test", size_classes=text)

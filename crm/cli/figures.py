@@ -34,6 +34,7 @@ from crm.cli.reports import register_report
 from crm.errors import InvalidValue
 from crm.models import CAPITAL_SOURCE_LABELS, CapitalSource, CountingRules
 from crm.money import parse_yuan, wan
+from crm.rules import short_amount, size_classes
 from crm.targets import MONEY_METRICS, get_rules, rules_label, save_rules, set_target
 
 AMOUNT_UNIT = "万元"
@@ -194,6 +195,7 @@ def _rules_frame(rules: CountingRules) -> pd.DataFrame:
                 "sources": ",".join(rules.sources),
                 "verified_only": rules.verified_only,
                 "cohort_years": rules.cohort_years,
+                "size_classes": ",".join(f"{name}={short_amount(floor)}" for name, floor in size_classes(rules)),
                 "is_default": rules.is_default,
                 "note": rules.note,
             }
@@ -232,6 +234,9 @@ def rules_save(
     cohort_years: int | None = typer.Option(None, "--cohort-years", help="Deals signed in the last N years; 0 = all."),
     default: bool | None = typer.Option(None, "--default/--not-default", help="Reports use it when none is named."),
     note: str | None = typer.Option(None, "--note", help="What this rule set is for."),
+    size_classes_text: str | None = typer.Option(
+        None, "--size-classes", help="Size classes name=floor: 500万以上=500万,亿元以上=1亿,10亿元以上=10亿."
+    ),
     actor: str = ActorOption,
 ) -> None:
     """Save a new version of a counting-rule set; unspecified options keep the previous version's values.
@@ -250,6 +255,7 @@ def rules_save(
             cohort_years=cohort_years,
             default=default,
             note=note,
+            size_classes=size_classes_text,
         )
         typer.echo(f"saved counting rules {rules_label(rules)}")
 
