@@ -35,7 +35,7 @@ from sqlmodel import Session
 from crm import deals, metrics
 from crm.errors import InvalidValue
 from crm.models import CapitalArrival, Deal
-from crm.targets import save_rules
+from crm.targets import save_rules, set_target
 
 H1 = {"start": date(2026, 1, 1), "end": date(2026, 6, 30)}
 YI = 100_000_000
@@ -414,3 +414,22 @@ def test_size_classes_are_stored_with_the_rules(session: Session) -> None:
 def test_bad_size_classes(session: Session, text: str, match: str) -> None:
     with pytest.raises(InvalidValue, match=match):
         save_rules(session, "bad", actor="test", size_classes=text)
+
+
+def test_count_targets_of_major_deals(session: Session) -> None:
+    build_ledger(session)
+    set_target(session, metric="deals_started", period="2026", count=10, actor="test")
+    set_target(session, metric="deals_signed", period="2026", count=4, actor="test")
+    set_target(session, metric="arrived_yuan", period="2026", amount_yuan="1亿", actor="test")
+    june = date(2026, 6, 30)
+    every = metrics.target_progress(session, as_of=june)
+    check(one(every, metric="deals_started"), {"actual": 3, "last_year": 2})  # P1 P2 P5 | P3 P7
+    major = metrics.target_progress(session, as_of=june, min_amount=YI)
+    # sizes as of 2026-06-30: P1 1.1亿, P2, P5, P7 are major; P3 (5000万) and P6 (300万) are not
+    check(one(major, metric="deals_started"), {"actual": 3, "last_year": 1, "completion": 0.3})
+    check(one(major, metric="deals_signed"), {"actual": 1, "last_year": 1})  # P5 | P7 (P4 replaced by P5)
+    money = one(major, metric="arrived_yuan")
+    check(money, {"actual": 23_000_000})  # not limited by size
+    assert "size bounds apply to counts only" in money["note"]
+    small = metrics.target_progress(session, as_of=june, max_amount=YI)
+    check(one(small, metric="deals_signed"), {"actual": 1, "last_year": 1})  # P6 | P3

@@ -339,6 +339,8 @@ def report_targets(
     year: int | None = typer.Option(None, "--year", help="Year of the targets (default: the as-of year)."),
     scope: str | None = typer.Option(None, "--scope", help="county, or a unit or leader name."),
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    min_amount: str | None = MinAmountOption,
+    max_amount: str | None = MaxAmountOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
@@ -348,7 +350,15 @@ def report_targets(
     """
     day = _today(as_of)
     with session_for(ctx) as session:
-        df = metrics.target_progress(session, as_of=day, year=year, scope=scope, rules=rules)
+        df = metrics.target_progress(
+            session,
+            as_of=day,
+            year=year,
+            scope=scope,
+            rules=rules,
+            min_amount=amount_bound(min_amount, "--min-amount"),
+            max_amount=amount_bound(max_amount, "--max-amount"),
+        )
     title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']}; {metrics.FORECAST_METHOD})"
     if fmt is Format.table:
         shown = df.copy()

@@ -27,7 +27,7 @@ from crm.metrics.common import (
 )
 from crm.metrics.reserve import reserve_by_unit
 from crm.models import CountingRules, PeriodKind, ScopeKind, TargetMetric
-from crm.rules import rules_label
+from crm.rules import check_size_bounds, rules_label
 from crm.targets import Period, same_day_last_year, target_to_date, time_progress
 
 TARGET_COLUMNS = [
@@ -201,7 +201,12 @@ def _completion(actual: int | None, due: _Due, as_of: date) -> tuple[float | Non
 
 
 def _actuals_by_scope(
-    session: Session, rs: CountingRules, as_of: date, windows: Sequence[Window], targets: pd.DataFrame
+    session: Session,
+    rs: CountingRules,
+    as_of: date,
+    windows: Sequence[Window],
+    targets: pd.DataFrame,
+    bounds: tuple[int | None, int | None] = (None, None),
 ) -> dict[str, Actuals]:
     """Window sums for every scope kind with targets, one grouped query per kind and table.
 
@@ -216,11 +221,11 @@ def _actuals_by_scope(
     county = wanted.pop(ScopeKind.county.value, set())
     out: dict[str, Actuals] = {}
     if not keyed:
-        out[ScopeKind.county.value] = partials(session, rs, as_of, windows, county)
+        out[ScopeKind.county.value] = partials(session, rs, as_of, windows, county, None, *bounds)
         return out
     for index, kind in enumerate(keyed):
         metrics = wanted[kind] | (county if index == 0 else set())
-        out[kind] = partials(session, rs, as_of, windows, metrics, KEY_OF_SCOPE[kind])
+        out[kind] = partials(session, rs, as_of, windows, metrics, KEY_OF_SCOPE[kind], *bounds)
     out[ScopeKind.county.value] = out[keyed[0]]
     return out
 
@@ -232,6 +237,8 @@ def target_progress(
     year: int | None = None,
     scope: str | None = None,
     rules: str | CountingRules | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
 ) -> pd.DataFrame:
     """Progress against every target of `year` (default: as_of's year) as of `as_of`.
 
@@ -248,7 +255,14 @@ def target_progress(
     the period has ended; None before it begins and for reserve_yuan (a stock, not a flow).
     forecast_gap = target − forecast (positive: expected to fall short). A growth-only target
     has no target amount, so no completion, gap or forecast_gap ("growth target only").
+
+    `min_amount` / `max_amount` (yuan) limit the actuals of the count metrics (deals_signed,
+    deals_started) to deals whose size as of `as_of` (contracted amount with its increases)
+    is min_amount <= size < max_amount, e.g. a target for 亿元以上 deals started; the
+    money metrics are not limited (their rows say so in ``note``).
     """
+    check_size_bounds(min_amount, max_amount)
+    sized = min_amount is not None or max_amount is not None
     rs = resolve_rules(session, rules)
     year = year or as_of.year
     targets = _targets_of_year(session, year)
@@ -272,7 +286,7 @@ def target_progress(
         windows.append(window_of(rs, p.start, end))
         windows.append(window_of(rs, same_day_last_year(p.start), same_day_last_year(end)))
         windows.append(window_of(rs, same_day_last_year(p.start), same_day_last_year(p.end)))
-    actuals = _actuals_by_scope(session, rs, as_of, windows, targets)
+    actuals = _actuals_by_scope(session, rs, as_of, windows, targets, (min_amount, max_amount))
     reserve = reserve_by_unit(session) if TargetMetric.reserve_yuan in set(targets["metric"]) else None
     label = rules_label(rs)
 
@@ -299,7 +313,8 @@ def target_progress(
                     actual, last, sums.get(f"{metric}__{3 * index + 2}", entity), period, as_of
                 )
             completion, note = _completion(actual, due, as_of)
-            note = "; ".join(n for n in (note, forecast_note) if n)
+            size_note = "size bounds apply to counts only" if sized and metric in MONEY_METRIC_NAMES else ""
+            note = "; ".join(n for n in (note, forecast_note, size_note) if n)
             yoy = (actual - last) / last if actual is not None and last else None
             if last == 0:
                 note = "; ".join(n for n in (note, "no data last year: yoy empty") if n)
@@ -334,6 +349,10 @@ def target_progress(
     df.attrs["as_of"] = as_of
     return df
 
+
+MONEY_METRIC_NAMES = frozenset(
+    {TargetMetric.arrived_yuan.value, TargetMetric.contracted_yuan.value, TargetMetric.reserve_yuan.value}
+)
 
 FORECAST_METHOD = (
     "forecast = actual ÷ share of last year's period total reached by the same day; "
