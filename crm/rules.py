@@ -13,7 +13,10 @@ uses to apply them, so that one rule has one definition:
 - a deal's state as of a day from its dates (``state_flags``): terminated when
   terminated_on <= as_of, else in production when completed_on <= as_of, else started when
   started_on <= as_of;
-- the cohort window: deals signed in the last N years before as_of (``cohort_start``).
+- the cohort window: deals signed in the last N years before as_of (``cohort_start``);
+- a deal's size (规模): its contracted amount with the increases signed by a day
+  (``deal_sizes``), and the size classes stored with the rules (``size_classes``, defaults
+  500万以上, 亿元以上, 10亿元以上; ``size_class_index``, ``size_conditions``).
 """
 
 from __future__ import annotations
