@@ -433,3 +433,13 @@ def test_count_targets_of_major_deals(session: Session) -> None:
     assert "size bounds apply to counts only" in money["note"]
     small = metrics.target_progress(session, as_of=june, max_amount=YI)
     check(one(small, metric="deals_signed"), {"actual": 1, "last_year": 1})  # P6 | P3
+
+
+def test_period_with_nothing_this_year_by_size_class(session: Session) -> None:
+    build_ledger(session)
+    df = metrics.period_figures(session, start=date(2027, 1, 1), end=date(2027, 6, 30), by="size_class")
+    # 2027H1 is empty; the groups come from 2026H1 (sizes as of 2026-06-30)
+    assert list(df["size_class"]) == ["500万以下", "500万以上", "亿元以上"]
+    check(one(df, size_class="亿元以上"), {"started": 0, "started_last_year": 3, "started_diff": -3})
+    check(one(df, size_class="亿元以上"), {"started_yoy": -1.0, "arrived_yuan_last_year": 23_000_000})
+    assert metrics.period_figures(session, start=date(2010, 1, 1), end=date(2010, 12, 31), by="industry").empty
