@@ -543,6 +543,8 @@ class CountingRules(SQLModel, table=True):
     # arrivals may exceed the contracted amount (with increases) by this fraction before the
     # data-quality audit reports them (0.1: up to 110%)
     arrival_tolerance: float = Field(default=0.1, sa_column_kwargs={"server_default": "0.1"})
+    # size classes (规模): [{"name": "亿元以上", "min_yuan": 100000000}, ...]; None: crm.rules.DEFAULT_SIZE_CLASSES
+    size_classes: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     is_default: bool = False
     note: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

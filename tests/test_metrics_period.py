@@ -32,10 +32,10 @@ import pytest
 from factories import make_deal
 from sqlmodel import Session
 
-from crm import metrics
+from crm import deals, metrics
 from crm.errors import InvalidValue
 from crm.models import CapitalArrival, Deal
-from crm.targets import save_rules
+from crm.targets import save_rules, set_target
 
 H1 = {"start": date(2026, 1, 1), "end": date(2026, 6, 30)}
 YI = 100_000_000
@@ -129,7 +129,7 @@ def check(actual: dict[str, Any], expected: dict[str, Any]) -> None:
     for key, value in expected.items():
         got = actual[key]
         if value is None:
-            assert isinstance(got, float) and math.isnan(got), (key, got)
+            assert got is None or got is pd.NA or (isinstance(got, float) and math.isnan(got)), (key, got)
         elif isinstance(value, float):
             assert got == pytest.approx(value), (key, got, value)
         else:
@@ -313,3 +313,133 @@ def test_period_range(text: str, expected: tuple[date, date]) -> None:
 def test_period_range_refuses_nonsense() -> None:
     with pytest.raises(InvalidValue, match="half-year 2026H1"):
         metrics.period_range("2026H3")
+
+
+# ---------------------------------------------------------------- kpis: size and where active deals stand
+
+
+def test_kpis_where_active_deals_stand(session: Session) -> None:
+    build_ledger(session)
+    # as of 2026-06-30: P1 P2 P3 P5 P6 P7 (P4 replaced by P5)
+    check(
+        one(metrics.kpis(session, as_of=date(2026, 6, 30))),
+        {"signed": 6, "started": 5, "in_production": 1, "terminated": 0}
+        | {"unstarted": 1, "in_construction": 4, "active": 5, "start_rate": 5 / 6},
+    )
+    # as of 2025-12-31: P1 P2 not started yet, P3 P7 building, P4 terminated (not yet replaced)
+    check(
+        one(metrics.kpis(session, as_of=date(2025, 12, 31))),
+        {"signed": 5, "started": 2, "terminated": 1, "unstarted": 2, "in_construction": 2, "active": 4}
+        | {"start_rate": 0.4, "fulfillment_rate": 0.4},
+    )
+
+
+def test_kpis_major_deals_with_increase(session: Session) -> None:
+    """ "亿元以上的重大项目N个（其中已开工M个，未开工K个）": P1 becomes major on 2026-04-01 with its increase."""
+    build_ledger(session)
+    march = metrics.kpis(session, as_of=date(2026, 3, 31), min_amount=YI)  # P2 P5 P7 (P1 is 8000万)
+    check(one(march), {"signed": 3, "started": 1, "unstarted": 2, "in_construction": 1, "active": 3})
+    check(one(march), {"contracted_yuan": 200_000_000 + 150_000_000 + 1_200_000_000, "start_rate": 1 / 3})
+    june = metrics.kpis(session, as_of=date(2026, 6, 30), min_amount=YI)  # P1 P2 P5 P7
+    check(one(june), {"signed": 4, "started": 4, "unstarted": 0, "in_construction": 4, "active": 4})
+    check(one(june), {"contracted_yuan": 110_000_000 + 200_000_000 + 150_000_000 + 1_200_000_000})
+    check(one(june), {"arrived_yuan": 10_000_000 + 5_000_000 + 8_000_000 + 30_000_000})
+    below = metrics.kpis(session, as_of=date(2026, 6, 30), max_amount=YI)  # P3 P6
+    check(one(below), {"signed": 2, "in_production": 1, "unstarted": 1, "active": 1})
+    by = metrics.kpis(session, as_of=date(2026, 6, 30), by="size_class")
+    assert list(by["size_class"]) == ["500万以下", "500万以上", "亿元以上", "10亿元以上"]
+    check(one(by, size_class="亿元以上"), {"signed": 3, "started": 3, "contracted_yuan": 460_000_000})
+    check(one(by, size_class="500万以下"), {"signed": 1, "unstarted": 1, "start_rate": 0.0})
+    both = metrics.kpis(session, as_of=date(2026, 6, 30), by="industry,size_class")
+    check(one(both, industry="装备制造", size_class="500万以下"), {"signed": 1})
+    with pytest.raises(InvalidValue, match="above min_amount"):
+        metrics.kpis(session, as_of=date(2026, 6, 30), min_amount=YI, max_amount=1)
+
+
+# ---------------------------------------------------------------- unstarted as of a date, from the dates
+
+
+def test_unstarted_as_of_agrees_with_kpis(session: Session) -> None:
+    """On 2025-12-31 P1 and P2 had not started (they started in 2026) although today they have."""
+    build_ledger(session)
+    for day, expected in [
+        (date(2025, 12, 31), ["P1", "P2"]),  # P4 terminated on 2025-09-01; P3, P7 started
+        (date(2026, 1, 31), ["P1", "P2", "P4"]),  # P5 (signed 2026-01-15) replaced P4 and had not started
+        (date(2026, 6, 30), ["P6"]),
+    ]:
+        listed = deals.unstarted(session, as_of=day)
+        assert list(listed["project_name"]) == expected, day
+        assert len(listed) == int(metrics.kpis(session, as_of=day)["unstarted"].iloc[0]), day
+    major = deals.unstarted(session, as_of=date(2026, 3, 31), min_amount=YI)  # P2 and P5; P1 is 8000万 until April
+    assert list(major["project_name"]) == ["P2", "P4"]  # P5 carries P4's project name
+    assert list(major["size_yuan"]) == [2 * YI, 150_000_000] and list(major["size_class"]) == ["亿元以上"] * 2
+    small = deals.unstarted(session, as_of=date(2025, 12, 31), max_amount=YI)
+    assert list(small["project_name"]) == ["P1"] and list(small["size_class"]) == ["500万以上"]
+
+
+# ---------------------------------------------------------------- size classes stored with the counting rules
+
+
+def test_size_classes_are_stored_with_the_rules(session: Session) -> None:
+    build_ledger(session)
+    rules = save_rules(session, "major", actor="test", size_classes="重大项目=1亿, 特大项目=5亿")
+    assert rules.size_classes == [{"name": "重大项目", "min_yuan": YI}, {"name": "特大项目", "min_yuan": 5 * YI}]
+    again = save_rules(session, "major", actor="test", note="kept")  # a new version keeps them
+    assert again.version == 2 and again.size_classes == rules.size_classes
+    df = metrics.kpis(session, as_of=date(2026, 6, 30), by="size_class", rules="major")
+    assert list(df["size_class"]) == ["1亿以下", "重大项目", "特大项目"]
+    assert list(df["signed"]) == [2, 3, 1]  # P3 P6 | P1 P2 P5 | P7
+    period = metrics.period_figures(session, **H1, by="size_class", rules="major")
+    check(one(period, size_class="特大项目"), {"started": 0, "started_last_year": 1})
+    back = save_rules(session, "major", actor="test", size_classes="")
+    assert back.size_classes is None
+    assert list(metrics.kpis(session, as_of=date(2026, 6, 30), by="size_class", rules="major")["size_class"]) == [
+        "500万以下",
+        "500万以上",
+        "亿元以上",
+        "10亿元以上",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("亿元以上", "name=floor"),
+        ("a=1亿,a=2亿", "its own name"),
+        ("a=1亿,b=1亿", "its own floor"),
+        ("a=0", "its own floor"),
+        ("a=lots", "size_classes"),
+    ],
+)
+def test_bad_size_classes(session: Session, text: str, match: str) -> None:
+    with pytest.raises(InvalidValue, match=match):
+        save_rules(session, "bad", actor="test", size_classes=text)
+
+
+def test_count_targets_of_major_deals(session: Session) -> None:
+    build_ledger(session)
+    set_target(session, metric="deals_started", period="2026", count=10, actor="test")
+    set_target(session, metric="deals_signed", period="2026", count=4, actor="test")
+    set_target(session, metric="arrived_yuan", period="2026", amount_yuan="1亿", actor="test")
+    june = date(2026, 6, 30)
+    every = metrics.target_progress(session, as_of=june)
+    check(one(every, metric="deals_started"), {"actual": 3, "last_year": 2})  # P1 P2 P5 | P3 P7
+    major = metrics.target_progress(session, as_of=june, min_amount=YI)
+    # sizes as of 2026-06-30: P1 1.1亿, P2, P5, P7 are major; P3 (5000万) and P6 (300万) are not
+    check(one(major, metric="deals_started"), {"actual": 3, "last_year": 1, "completion": 0.3})
+    check(one(major, metric="deals_signed"), {"actual": 1, "last_year": 1})  # P5 | P7 (P4 replaced by P5)
+    money = one(major, metric="arrived_yuan")
+    check(money, {"actual": 23_000_000})  # not limited by size
+    assert "size bounds apply to counts only" in money["note"]
+    small = metrics.target_progress(session, as_of=june, max_amount=YI)
+    check(one(small, metric="deals_signed"), {"actual": 1, "last_year": 1})  # P6 | P3
+
+
+def test_period_with_nothing_this_year_by_size_class(session: Session) -> None:
+    build_ledger(session)
+    df = metrics.period_figures(session, start=date(2027, 1, 1), end=date(2027, 6, 30), by="size_class")
+    # 2027H1 is empty; the groups come from 2026H1 (sizes as of 2026-06-30)
+    assert list(df["size_class"]) == ["500万以下", "500万以上", "亿元以上"]
+    check(one(df, size_class="亿元以上"), {"started": 0, "started_last_year": 3, "started_diff": -3})
+    check(one(df, size_class="亿元以上"), {"started_yoy": -1.0, "arrived_yuan_last_year": 23_000_000})
+    assert metrics.period_figures(session, start=date(2010, 1, 1), end=date(2010, 12, 31), by="industry").empty

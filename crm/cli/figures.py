@@ -21,7 +21,10 @@ from crm.cli.common import (
     AsOfOption,
     Format,
     FormatOption,
+    MaxAmountOption,
+    MinAmountOption,
     OutOption,
+    amount_bound,
     emit,
     fail,
     parse_date,
@@ -31,6 +34,7 @@ from crm.cli.reports import register_report
 from crm.errors import InvalidValue
 from crm.models import CAPITAL_SOURCE_LABELS, CapitalSource, CountingRules
 from crm.money import parse_yuan, wan
+from crm.rules import short_amount, size_classes
 from crm.targets import MONEY_METRICS, get_rules, rules_label, save_rules, set_target
 
 AMOUNT_UNIT = "万元"
@@ -192,6 +196,7 @@ def _rules_frame(rules: CountingRules) -> pd.DataFrame:
                 "verified_only": rules.verified_only,
                 "cohort_years": rules.cohort_years,
                 "arrival_tolerance": rules.arrival_tolerance,
+                "size_classes": ",".join(f"{name}={short_amount(floor)}" for name, floor in size_classes(rules)),
                 "is_default": rules.is_default,
                 "note": rules.note,
             }
@@ -235,6 +240,9 @@ def rules_save(
     ),
     default: bool | None = typer.Option(None, "--default/--not-default", help="Reports use it when none is named."),
     note: str | None = typer.Option(None, "--note", help="What this rule set is for."),
+    size_classes_text: str | None = typer.Option(
+        None, "--size-classes", help="Size classes name=floor: 500万以上=500万,亿元以上=1亿,10亿元以上=10亿."
+    ),
     actor: str = ActorOption,
 ) -> None:
     """Save a new version of a counting-rule set; unspecified options keep the previous version's values.
@@ -254,6 +262,7 @@ def rules_save(
             arrival_tolerance=arrival_tolerance,
             default=default,
             note=note,
+            size_classes=size_classes_text,
         )
         typer.echo(f"saved counting rules {rules_label(rules)}")
 
@@ -322,14 +331,17 @@ def report_kpis(
     origin: str | None = typer.Option(None, "--origin", help="Cohort: investors from this province (short name)."),
     trip: int | None = typer.Option(None, "--trip", help="Cohort: deals signed from leads met on this trip."),
     rows: str | None = RowsOption,
+    min_amount: str | None = MinAmountOption,
+    max_amount: str | None = MaxAmountOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
-    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, by group.
+    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, by group, and where the active deals stand.
 
     --rows industry=光伏发电 lists the deals, increases and arrivals behind that group instead.
 
     Example: crm report kpis --by industry,signing_year --as-of 2026-06-30 --format csv
+    Example: crm report kpis --min-amount 1亿 --as-of 2026-06-30 --format csv
     """
     start = parse_date(signed_from, "--signed-from") or (date(year, 1, 1) if year else None)
     end = parse_date(signed_to, "--signed-to") or (date(year, 12, 31) if year else None)
@@ -347,11 +359,22 @@ def report_kpis(
                 as_of=day,
                 rules=rules,
                 trip=trip,
+                min_amount=amount_bound(min_amount, "--min-amount"),
+                max_amount=amount_bound(max_amount, "--max-amount"),
                 **filters,
             )
         else:
             df = metrics.kpis(
-                session, by=by, signed_from=start, signed_to=end, as_of=day, rules=rules, trip=trip, **filters
+                session,
+                by=by,
+                signed_from=start,
+                signed_to=end,
+                as_of=day,
+                rules=rules,
+                trip=trip,
+                min_amount=amount_bound(min_amount, "--min-amount"),
+                max_amount=amount_bound(max_amount, "--max-amount"),
+                **filters,
             )
     if rows is not None:
         emit_rows(
@@ -365,7 +388,7 @@ def report_kpis(
         out,
         title,
         ["contracted_yuan", "arrived_yuan"],
-        ["fulfillment_rate", "capital_arrival_rate", "completion_rate"],
+        ["fulfillment_rate", "capital_arrival_rate", "completion_rate", "start_rate"],
     )
 
 
@@ -377,10 +400,12 @@ def report_targets(
     scope: str | None = typer.Option(None, "--scope", help="county, or a unit or leader name."),
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
     rows: str | None = RowsOption,
+    min_amount: str | None = MinAmountOption,
+    max_amount: str | None = MaxAmountOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
-    """Progress against targets: completion, time progress (序时进度), gap and year on year.
+    """Progress against targets: completion, time progress (序时进度), gap, year on year and forecast (预计完成).
 
     --rows metric=arrived_yuan,scope=县商务局,period=2026Q2 lists the rows behind that actual
     (scope default county, period default the year).
@@ -404,12 +429,21 @@ def report_targets(
         emit_rows(behind, fmt, out, title=f"Rows behind the target actual {rows} as of {day}")
         return
     with session_for(ctx) as session:
-        df = metrics.target_progress(session, as_of=day, year=year, scope=scope, rules=rules)
-    title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']})"
+        df = metrics.target_progress(
+            session,
+            as_of=day,
+            year=year,
+            scope=scope,
+            rules=rules,
+            min_amount=amount_bound(min_amount, "--min-amount"),
+            max_amount=amount_bound(max_amount, "--max-amount"),
+        )
+    title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']}; {metrics.FORECAST_METHOD})"
     if fmt is Format.table:
         shown = df.copy()
         money = shown["metric"].isin(list(MONEY_METRICS))
-        for column in ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff"):
+        columns = ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff", "forecast", "forecast_gap")
+        for column in columns:
             shown[column] = [
                 "" if pd.isna(v) else (wan(int(v)) if is_money else f"{int(v)}")
                 for v, is_money in zip(shown[column], money, strict=True)
@@ -518,15 +552,6 @@ def report_arrivals(
     )
 
 
-def _amount(text: str | None, field: str) -> int | None:
-    """A yuan bound from the command line (a bare number is 万元: 10000 = 1亿), or None."""
-    return None if text is None else parse_yuan(text, AMOUNT_UNIT, field=field)
-
-
-MinAmountOption = typer.Option(None, "--min-amount", help="Deals of this size or more (1亿; bare number = 万元).")
-MaxAmountOption = typer.Option(None, "--max-amount", help="Deals below this size (10亿; bare number = 万元).")
-
-
 @register_report("period")
 def report_period(
     ctx: typer.Context,
@@ -570,8 +595,8 @@ def report_period(
             end=end,
             by=by,
             rules=rules,
-            min_amount=_amount(min_amount, "--min-amount"),
-            max_amount=_amount(max_amount, "--max-amount"),
+            min_amount=amount_bound(min_amount, "--min-amount"),
+            max_amount=amount_bound(max_amount, "--max-amount"),
             trip=trip,
             **filters,
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from crm.cli.common import ActorOption, fail, parse_date, session_for
+from crm.cli.common import ActorOption, MaxAmountOption, MinAmountOption, amount_bound, fail, parse_date, session_for
 from crm.errors import LedgerError
 from crm.ledgers import export_ledger, import_ledger
 from crm.ledgers.export import UNIT_FIELDS
@@ -75,6 +75,8 @@ def register(app: typer.Typer) -> None:
             "(招引单位, else 责任单位, as rankings and target actuals credit a unit).",
         ),
         industry: str | None = typer.Option(None, "--industry", help="Only this industry."),
+        min_amount: str | None = MinAmountOption,
+        max_amount: str | None = MaxAmountOption,
     ) -> None:
         """Export a ledger with Chinese headers, money in 万元; it imports back unchanged.
 
@@ -85,7 +87,16 @@ def register(app: typer.Typer) -> None:
             raise fail(f"--until {end} is before --since {start}")
         with session_for(ctx) as session:
             count = export_ledger(
-                session, kind.value, file, since=start, until=end, unit=unit, industry=industry, unit_field=unit_field
+                session,
+                kind.value,
+                file,
+                since=start,
+                until=end,
+                unit=unit,
+                industry=industry,
+                unit_field=unit_field,
+                min_amount=amount_bound(min_amount, "--min-amount"),
+                max_amount=amount_bound(max_amount, "--max-amount"),
             )
         filtered = f" of unit {unit} by {UNIT_FIELDS.get(unit_field, unit_field)}" if unit else ""
         typer.echo(f"wrote {count} {kind.value} rows{filtered} to {file}")

@@ -43,6 +43,7 @@ from crm.models import (
     Visit,
 )
 from crm.money import UNITS
+from crm.rules import check_size_bounds, deal_sizes, size_conditions
 
 # what --unit filters on: the responsible unit, or the credited unit as rankings credit it
 UNIT_FIELDS = {"responsible": "责任单位", "credited": "招引单位, else 责任单位"}
@@ -395,14 +396,22 @@ def ledger_rows(
     unit: str | None = None,
     industry: str | None = None,
     unit_field: str = "responsible",
+    min_amount: int | None = None,
+    max_amount: int | None = None,
 ) -> list[dict[str, Any]]:
     """The stored rows of a ledger kind as dicts keyed by column name (money in yuan, choices as stored).
 
     `unit` filters on the field `unit_field` names (see UNIT_FIELDS): ``responsible`` (责任单位,
     the default) or, for deals and arrivals, ``credited`` (招引单位, else 责任单位: the unit the
-    ranking and target actuals credit).
+    ranking and target actuals credit). Deals only: `min_amount` / `max_amount` (yuan) keep the
+    deals whose size (contracted amount with all their increases) is min_amount <= size < max_amount,
+    with their increases.
     """
     spec = ledger_kind(kind) if isinstance(kind, str) else kind
+    if spec.name != "deals":
+        _no_filter(spec.name, "min_amount", min_amount)
+        _no_filter(spec.name, "max_amount", max_amount)
+    check_size_bounds(min_amount, max_amount)
     if unit_field not in UNIT_FIELDS:
         raise InvalidValue("unit_field", unit_field, f"filter units on one of {', '.join(UNIT_FIELDS)}")
     credited: int | None = None
@@ -431,6 +440,10 @@ def ledger_rows(
         q = q.where(when >= since)
     if until is not None:
         q = q.where(when <= until)
+    bounds_of = deal_sizes(date.max)
+    bounds = size_conditions(bounds_of.c.size_yuan, min_amount, max_amount)
+    if bounds:
+        q = q.where(func.coalesce(col(Deal.increases_id), col(Deal.id)).in_(select(bounds_of.c.root_id).where(*bounds)))
     if spec.name == "targets":
         out = []
         for metric, period_kind, start, unit_name, leader, amount, growth, weight in session.execute(q):
@@ -573,8 +586,12 @@ def export_ledger(
     industry: str | None = None,
     progress: bool | None = None,
     unit_field: str = "responsible",
+    min_amount: int | None = None,
+    max_amount: int | None = None,
 ) -> int:
     """Write the stored rows of `kind` to `path` (.xlsx or .csv); returns how many rows were written.
+
+    Deals can be limited by size: min_amount <= contracted amount with increases < max_amount (yuan).
 
     `since`/`until` bound the kind's date (deals: signed_on, arrivals: arrived_on, trips:
     month, visits: visited_on, leads: received_on, targets: period start); `unit` and
@@ -586,7 +603,17 @@ def export_ledger(
     suffix = p.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise InvalidValue("file", str(p), "export to a .xlsx or .csv file")
-    records = ledger_rows(session, spec, since=since, until=until, unit=unit, industry=industry, unit_field=unit_field)
+    records = ledger_rows(
+        session,
+        spec,
+        since=since,
+        until=until,
+        unit=unit,
+        industry=industry,
+        unit_field=unit_field,
+        min_amount=min_amount,
+        max_amount=max_amount,
+    )
     columns = [c for c in spec.columns if not (spec.name == "deals" and c.name == "note")]
     headers = [c.export_title for c in columns]
     for_csv = suffix == ".csv"

@@ -31,6 +31,7 @@ from crm.metrics.period import PERIOD_COLUMNS, PERIOD_DIMENSIONS, period_figures
 from crm.metrics.quality import QUALITY_COLUMNS, QUALITY_KINDS, quality, quality_counts
 from crm.metrics.rows import funnel_rows, kpis_rows, ranking_rows, rows_behind, target_rows
 from crm.metrics.targets import (
+    FORECAST_METHOD,
     RANK_BY,
     RANKING_COLUMNS,
     TARGET_COLUMNS,
@@ -42,6 +43,7 @@ from crm.metrics.targets import (
 
 __all__ = [
     "DIMENSIONS",
+    "FORECAST_METHOD",
     "KPI_COLUMNS",
     "PERIOD_COLUMNS",
     "PERIOD_DIMENSIONS",

@@ -22,11 +22,13 @@ from crm.rules import (
     arrivals_per_deal,
     big_sum,
     cohort_start,
+    deal_sizes,
     get_rules,
     not_replaced,
     root_deal_id,
     size_class_index,
     size_class_labels,
+    size_conditions,
 )
 
 _T = SQLModel.metadata.tables
@@ -52,6 +54,7 @@ DIMENSIONS = (
     "signing_event",
     "signing_year",
     "signing_month",
+    "size_class",  # by the rules' size classes (crm.rules.size_classes), where the figure has a deal size
 )
 
 
@@ -137,6 +140,8 @@ def partials(
     windows: Sequence[Window],
     metrics: set[str],
     key: str | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
 ) -> Actuals:
     """Each needed metric summed over each window, in total and per `key` (one grouped query per table).
 
@@ -144,6 +149,8 @@ def partials(
     ``introducer_id`` or None (the county total only). Columns ``<metric>__<i>`` for window i.
     Arrivals are summed per deal and window first, then mapped to their root deal, whose
     signing date decides the cohort window and whose unit, leader or introducer the group.
+    `min_amount` / `max_amount` (yuan) limit the counts (deals_signed, deals_started) to deals
+    whose size as of `as_of` is min_amount <= size < max_amount; money is not limited.
     """
     actuals = Actuals()
     if not windows:
@@ -166,7 +173,13 @@ def partials(
     deal_metrics = metrics & {TargetMetric.contracted_yuan, TargetMetric.deals_signed, TargetMetric.deals_started}
     if deal_metrics:
         m, d = DEAL.alias("m"), DEAL.alias("d")
-        is_deal = m.c.increases_id.is_(None)
+        is_deal: ColumnElement[bool] = m.c.increases_id.is_(None)
+        deal_source: Any = m.join(d, d.c.id == root_deal_id(m))
+        if min_amount is not None or max_amount is not None:
+            sizes = deal_sizes(as_of)
+            deal_source = deal_source.join(sizes, sizes.c.root_id == d.c.id)
+            bounds = size_conditions(sizes.c.size_yuan, min_amount, max_amount)
+            is_deal = and_(is_deal, *bounds)
         sums = []
         for i, w in enumerate(windows):
             sums += [
@@ -180,7 +193,7 @@ def partials(
             ]
         statements.append(
             select(*([key_column(d, key)] if key else []), *sums)
-            .select_from(m.join(d, d.c.id == root_deal_id(m)))
+            .select_from(deal_source)
             .where(not_replaced(d, as_of), d.c.signed_on <= hi)
         )
     for statement in statements:
@@ -244,7 +257,7 @@ def group_deals(
     source: Any,
     d: Any,
     dims: Sequence[str],
-    filters: Mapping[str, str],
+    filters: Mapping[str, str | None],
     *,
     size: ColumnElement[Any] | None = None,
     rules: CountingRules | None = None,
@@ -275,8 +288,9 @@ def group_deals(
             if size is None or rules is None:
                 raise InvalidValue("by", dim, "this figure has no deal size to group by")
             columns.append(size_class_index(size, rules).label("_size_class"))
-    for dim, value in filters.items():
-        conditions.append(tables[dim][0].c.name == value)
+    for dim, value in filters.items():  # None: the deals without that dimension (an empty group)
+        column = tables[dim][0].c.name
+        conditions.append(column.is_(None) if value is None else column == value)
     if trip is not None:
         from_trip = (
             select(LEAD.c.deal_id)

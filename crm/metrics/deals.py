@@ -7,27 +7,31 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Integer, cast, func, select
+from sqlalchemy import select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from crm.errors import InvalidValue
 from crm.metrics.common import (
     DEAL,
-    DIMENSIONS,
-    INDUSTRY,
-    LEAD,
-    PERSON,
-    REGION,
-    SIGNING_EVENT,
-    UNIT,
-    VISIT,
+    SIZE_CLASS,
+    check_filters,
+    finish_groups,
+    group_deals,
     parse_by,
     ratio,
     resolve_rules,
 )
 from crm.models import CountingRules
-from crm.rules import big_sum, cohort_conditions, cohort_facts, rules_label, state_flags
+from crm.rules import (
+    big_sum,
+    check_size_bounds,
+    cohort_conditions,
+    cohort_facts,
+    deal_sizes,
+    rules_label,
+    size_conditions,
+    state_flags,
+)
 
 KPI_COLUMNS = [
     "signed",
@@ -39,6 +43,10 @@ KPI_COLUMNS = [
     "fulfillment_rate",
     "capital_arrival_rate",
     "completion_rate",
+    "unstarted",
+    "in_construction",
+    "active",
+    "start_rate",
 ]
 
 
@@ -54,11 +62,15 @@ def cohort_query(
     signed_from: date | None = None,
     signed_to: date | None = None,
     trip: int | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
     detail: bool = False,
 ) -> tuple[Any, Any, Any, list[ColumnElement[bool]], list[ColumnElement[Any]]]:
     """(facts, root deal alias, joined source, conditions, group columns) of a kpis cohort.
 
     A filter value None keeps the deals without that dimension (the group kpis shows as empty).
+    `min_amount` / `max_amount` (yuan) keep deals whose size as of as_of is min_amount <= size <
+    max_amount; grouping by size_class joins the sizes too (see ``finish_groups``).
     """
     facts = cohort_facts(rs, as_of, detail=detail)
     d = DEAL.alias("d")
@@ -68,40 +80,14 @@ def cohort_query(
         conditions.append(d.c.signed_on >= signed_from)
     if signed_to is not None:
         conditions.append(d.c.signed_on <= signed_to)
-    if trip is not None:
-        from_trip = (
-            select(LEAD.c.deal_id)
-            .join(VISIT, VISIT.c.id == LEAD.c.visit_id)
-            .where(VISIT.c.trip_id == trip, LEAD.c.deal_id.is_not(None))
-        )
-        conditions.append(d.c.id.in_(from_trip))
-
-    named: dict[str, tuple[Any, Any]] = {
-        "industry": (INDUSTRY.alias("g_industry"), "industry_id"),
-        "origin": (REGION.alias("g_origin"), "origin_region_id"),
-        "unit": (UNIT.alias("g_unit"), "unit_id"),
-        "leader": (PERSON.alias("g_leader"), "leader_id"),
-        "introducer": (PERSON.alias("g_introducer"), "introducer_id"),
-        "credited_unit": (UNIT.alias("g_credited_unit"), "credited_unit_id"),
-        "signing_event": (SIGNING_EVENT.alias("g_signing_event"), "signing_event_id"),
-    }
-    group_columns: list[ColumnElement[Any]] = []
-    for dim in {*dims, *filters}:
-        if dim in named:
-            table, fk = named[dim]
-            source = source.outerjoin(table, table.c.id == d.c[fk])
-    for dim in dims:
-        if dim in named:
-            group_columns.append(named[dim][0].c.name.label(dim))
-        elif dim == "signing_year":
-            group_columns.append(cast(func.extract("year", d.c.signed_on), Integer).label("signing_year"))
-        else:  # signing_month: year and month, made a first-of-month date below
-            group_columns.append(cast(func.extract("year", d.c.signed_on), Integer).label("_sm_year"))
-            group_columns.append(cast(func.extract("month", d.c.signed_on), Integer).label("_sm_month"))
-    for dim, value in filters.items():
-        column = named[dim][0].c.name
-        conditions.append(column.is_(None) if value is None else column == value)
-    return facts, d, source, conditions, group_columns
+    size = None
+    if SIZE_CLASS in dims or min_amount is not None or max_amount is not None:
+        sizes = deal_sizes(as_of)
+        source = source.join(sizes, sizes.c.root_id == d.c.id)
+        size = sizes.c.size_yuan
+        conditions += size_conditions(size, min_amount, max_amount)
+    grouping = group_deals(source, d, dims, filters, size=size, rules=rs, trip=trip)
+    return facts, d, grouping.source, [*conditions, *grouping.conditions], grouping.columns
 
 
 def kpis(
@@ -113,6 +99,8 @@ def kpis(
     as_of: date | None = None,
     rules: str | CountingRules | None = None,
     trip: int | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
     **filters: str,
 ) -> pd.DataFrame:
     """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, one row per group.
@@ -121,22 +109,35 @@ def kpis(
     before `as_of` (default today), within the rules' cohort window, matching `filters`
     (industry=, origin=, unit=, leader=, introducer=, credited_unit=, signing_event= by name)
     and, with `trip`, signed from leads met on that trip (a lead's visit belongs to the trip).
-    `by` names dimensions (see DIMENSIONS, comma-separated or a list).
+    `by` names dimensions (see DIMENSIONS, comma-separated or a list). `min_amount` /
+    `max_amount` (yuan) keep deals whose size as of as_of (contracted amount with the
+    increases signed by then) is min_amount <= size < max_amount; ``by="size_class"``
+    groups by the rules' size classes.
 
     Columns: the dimensions, then signed (deals in the cohort), started (started or in
     production, not terminated, as of as_of), in_production, terminated, contracted_yuan
     (including increases), arrived_yuan (arrivals up to as_of of the counted sources),
-    fulfillment_rate, capital_arrival_rate (arrived ÷ contracted), completion_rate.
+    fulfillment_rate, capital_arrival_rate (arrived ÷ contracted), completion_rate, then
+    where the deals stand as of as_of: unstarted (signed, not started, not terminated),
+    in_construction (started, not in production, not terminated), active (the two
+    together) and start_rate (开工率 = started ÷ signed, whatever the rules count as 履约).
     """
     as_of = as_of or date.today()
     rs = resolve_rules(session, rules)
     dims = parse_by(by)
-    unknown = set(filters) - set(DIMENSIONS[:7])
-    if unknown:
-        raise InvalidValue("filter", sorted(unknown)[0], f"filter by one of {', '.join(DIMENSIONS[:7])}")
+    check_filters(filters)
+    check_size_bounds(min_amount, max_amount)
 
     facts, d, source, conditions, group_columns = cohort_query(
-        rs, as_of, dims, filters, signed_from=signed_from, signed_to=signed_to, trip=trip
+        rs,
+        as_of,
+        dims,
+        filters,
+        signed_from=signed_from,
+        signed_to=signed_to,
+        trip=trip,
+        min_amount=min_amount,
+        max_amount=max_amount,
     )
     started, in_production, terminated = state_flags(d, as_of)
     statement = (
@@ -156,13 +157,7 @@ def kpis(
         statement = statement.group_by(*group_columns).order_by(*group_columns)
     rows = session.connection().execute(statement).mappings().all()
     df = pd.DataFrame([dict(row) for row in rows], columns=[c.key for c in statement.selected_columns])
-    if "signing_month" in dims:
-        df.insert(
-            list(df.columns).index("_sm_year"),
-            "signing_month",
-            [date(int(y), int(mo), 1) for y, mo in zip(df["_sm_year"], df["_sm_month"], strict=True)],
-        )
-        df = df.drop(columns=["_sm_year", "_sm_month"])
+    df = finish_groups(df, dims, rs)
     for column in KPI_COLUMNS[:6]:
         df[column] = df[column].astype("int64")
     fulfilled = df["started"] if rs.fulfillment_basis == "started_or_later" else df["signed"] - df["terminated"]
@@ -170,6 +165,10 @@ def kpis(
     df["capital_arrival_rate"] = ratio(df["arrived_yuan"], df["contracted_yuan"])
     completion_base = df["started"] if rs.completion_basis == "started" else df["signed"]
     df["completion_rate"] = ratio(df["in_production"], completion_base)
+    df["unstarted"] = df["signed"] - df["started"] - df["terminated"]
+    df["in_construction"] = df["started"] - df["in_production"]
+    df["active"] = df["unstarted"] + df["in_construction"]
+    df["start_rate"] = ratio(df["started"], df["signed"])
     df = df[[*dims, *KPI_COLUMNS]].reset_index(drop=True)
     df.attrs["rules"] = rules_label(rs)
     df.attrs["as_of"] = as_of

@@ -47,6 +47,7 @@ from crm.models import CountingRules
 from crm.rules import (
     arrivals_per_deal,
     big_sum,
+    check_size_bounds,
     cohort_start,
     deal_sizes,
     not_replaced,
@@ -60,7 +61,7 @@ PERIOD_FIGURES = ["signed", "started", "in_production", "terminated", "contracte
 PERIOD_COLUMNS = [
     column for name in PERIOD_FIGURES for column in (name, f"{name}_last_year", f"{name}_diff", f"{name}_yoy")
 ]
-PERIOD_DIMENSIONS = (*DIMENSIONS, SIZE_CLASS) if SIZE_CLASS not in DIMENSIONS else DIMENSIONS
+PERIOD_DIMENSIONS = DIMENSIONS
 
 _HALF = re.compile(r"^(?P<y>\d{4})\s*(?:年)?\s*(?:H(?P<h>[12])|(?P<cn>上|下)半年)$", re.IGNORECASE)
 
@@ -214,11 +215,7 @@ def period_figures(
         raise InvalidValue(
             "start", start.isoformat(), f"the period must start on or before its end ({end.isoformat()})"
         )
-    for name, value in (("min_amount", min_amount), ("max_amount", max_amount)):
-        if value is not None and value < 0:
-            raise InvalidValue(name, value, "an amount in yuan, 0 or more")
-    if min_amount is not None and max_amount is not None and max_amount <= min_amount:
-        raise InvalidValue("max_amount", max_amount, f"must be above min_amount ({min_amount})")
+    check_size_bounds(min_amount, max_amount)
     rs = resolve_rules(session, rules)
     dims = _parse_dims(by)
     check_filters(filters)

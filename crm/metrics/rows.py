@@ -114,6 +114,8 @@ def kpis_rows(
     as_of: date | None = None,
     rules: str | CountingRules | None = None,
     trip: int | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
     **filters: str,
 ) -> pd.DataFrame:
     """The facts behind one row of ``kpis`` (same arguments; `group` maps its ``by`` dimensions to
@@ -124,7 +126,16 @@ def kpis_rows(
     dims = parse_by(list(group))
     named = {k: v for k, v in group.items() if k not in ("signing_year", "signing_month")}
     facts, d, source, conditions, _ = cohort_query(
-        rs, day, [], {**filters, **named}, signed_from=signed_from, signed_to=signed_to, trip=trip, detail=True
+        rs,
+        day,
+        [],
+        {**filters, **named},
+        signed_from=signed_from,
+        signed_to=signed_to,
+        trip=trip,
+        min_amount=min_amount,
+        max_amount=max_amount,
+        detail=True,
     )
     if "signing_year" in group:
         conditions.append(cast(func.extract("year", d.c.signed_on), Integer) == int(group["signing_year"]))
