@@ -31,6 +31,8 @@ from sqlalchemy import BigInteger, Integer, Select, and_, case, cast, func, lite
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
+from crm import names
+from crm.arrivals import not_voided
 from crm.errors import InvalidValue
 from crm.models import CountingRules, LeadStage, PeriodKind, ScopeKind, TargetMetric
 from crm.targets import (
@@ -156,7 +158,11 @@ def _arrivals_per_deal(
     ix_arrival_deal_on_cover) leaves one row per deal, not per arrival, to be mapped to its
     root deal and grouped.
     """
-    conditions: list[ColumnElement[bool]] = [ARRIVAL.c.arrived_on <= end, ARRIVAL.c.source.in_(list(rs.sources))]
+    conditions: list[ColumnElement[bool]] = [
+        ARRIVAL.c.arrived_on <= end,
+        ARRIVAL.c.source.in_(list(rs.sources)),
+        not_voided(ARRIVAL),
+    ]
     if start is not None:
         conditions.append(ARRIVAL.c.arrived_on >= start)
     if rs.verified_only:
@@ -292,8 +298,8 @@ def kpis(
         else:  # signing_month: year and month, made a first-of-month date below
             group_columns.append(cast(func.extract("year", d.c.signed_on), Integer).label("_sm_year"))
             group_columns.append(cast(func.extract("month", d.c.signed_on), Integer).label("_sm_month"))
-    for dim, value in filters.items():
-        conditions.append(named[dim][0].c.name == value)
+    for dim, value in filters.items():  # a name that does not exist is an error, never a cohort of zero
+        conditions.append(named[dim][0].c.name == names.check(session, dim, value))
 
     started, in_production, terminated = _state_flags(d, as_of)
     statement = (
@@ -668,7 +674,7 @@ def target_progress(
     year = year or as_of.year
     targets = _targets_of_year(session, year)
     if scope is not None:
-        targets = targets[targets["scope"] == scope]
+        targets = targets[targets["scope"] == names.scope(session, scope)]
     if targets.empty:
         empty = pd.DataFrame(columns=TARGET_COLUMNS)
         empty.attrs["rules"] = rules_label(rs)
@@ -948,6 +954,7 @@ def arrivals_by_month(
         ARRIVAL.c.arrived_on >= last.start,
         ARRIVAL.c.arrived_on <= this.end,
         ARRIVAL.c.source.in_(list(rs.sources)),
+        not_voided(ARRIVAL),
     ]
     if rs.verified_only:
         conditions.append(ARRIVAL.c.verified.is_(True))

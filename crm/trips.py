@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from crm import audit
+from crm.arrivals import not_voided
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.models import (
@@ -1463,7 +1464,9 @@ def funnel(session: Session, *, by: str = "trip", year: int | None = None, as_of
     if by not in FUNNEL_DIMENSIONS:
         raise InvalidValue("by", by, f"group the funnel by one of {', '.join(FUNNEL_DIMENSIONS)}")
     trip_filter = _year_filter(col(Trip.month), year)
-    arrived = select(CapitalArrival.deal_id, func.sum(CapitalArrival.arrived_yuan).label("arrived_yuan"))
+    arrived = select(CapitalArrival.deal_id, func.sum(CapitalArrival.arrived_yuan).label("arrived_yuan")).where(
+        not_voided()
+    )
     if as_of is not None:
         arrived = arrived.where(col(CapitalArrival.arrived_on) <= as_of)
     arrived_sub = arrived.group_by(col(CapitalArrival.deal_id)).subquery()

@@ -159,7 +159,10 @@ def test_stall_follow_up_and_procedure(db_url: str, engine: Engine) -> None:
         (["deal", "start", "99", "--on", "2026-04-01"], "error: no deal 99"),
         (["deal", "start", "1", "--on", "2026-13-01"], "error: --on: '2026-13-01' is not a date; write YYYY-MM-DD"),
         ([*SIGN[:3], "二期", *SIGN[4:], "--amount", "三千万"], "error: --amount: cannot read '三千万' as an amount"),
-        ([*SIGN[:3], "二期", *SIGN[4:9], "造船", *SIGN[10:], "--amount", "1"], "error: industry: unknown industry"),
+        (
+            [*SIGN[:3], "二期", *SIGN[4:9], "造船", *SIGN[10:], "--amount", "1"],
+            "error: industry 造船 — no such industry",
+        ),
         ([*SIGN, "--amount", "5000"], "error: deal 1 (100MW光伏发电项目): this investor already signed this project"),
         (["deal", "stall", "1", "--reason", "没钱"], "error: reason: unknown stall reason"),
         (
