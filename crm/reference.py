@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from crm.audit import record_changes, record_creation
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue
-from crm.models import CountingRules, Industry, Person, Region, RegionAlias, StallReason, Unit
+from crm.models import CountingRules, Industry, Person, Region, RegionAlias, SigningEvent, StallReason, Unit
 
 # (short name, full name, kind)
 REGIONS: list[tuple[str, str, str]] = [
@@ -181,7 +181,7 @@ def get_or_create_person(session: Session, name: str, *, actor: str) -> Person:
 
 # ---------------------------------------------------------------- the lists a bureau keeps
 
-REFERENCE_KINDS = ("industry", "unit", "person", "stall_reason", "region_alias")
+REFERENCE_KINDS = ("industry", "unit", "person", "stall_reason", "region_alias", "signing_event")
 _KIND_ALIASES = {
     "industries": "industry",
     "units": "unit",
@@ -195,6 +195,10 @@ _KIND_ALIASES = {
     "region_aliases": "region_alias",
     "regions": "region_alias",
     "region": "region_alias",
+    "signing-event": "signing_event",
+    "signing-events": "signing_event",
+    "signing_events": "signing_event",
+    "events": "signing_event",
 }
 
 
@@ -226,6 +230,9 @@ def list_reference(session: Session, kind: str) -> pd.DataFrame:
     if k == "stall_reason":
         rows = [(r.id, r.label, r.code) for r in session.exec(select(StallReason).order_by(col(StallReason.id)))]
         return pd.DataFrame(rows, columns=["id", "name", "code"])
+    if k == "signing_event":
+        rows = [(r.id, r.name, r.held_on) for r in session.exec(select(SigningEvent).order_by(col(SigningEvent.id)))]
+        return pd.DataFrame(rows, columns=["id", "name", "held_on"])
     aliases: dict[int, list[str]] = {}
     for a in session.exec(select(RegionAlias).order_by(col(RegionAlias.alias))):
         aliases.setdefault(a.region_id, []).append(a.alias)
@@ -259,7 +266,7 @@ def add_reference(
     commit: bool = True,
 ) -> Any:
     """Add a row to a reference list (audited): an industry (with its `category`), a unit, a
-    person (`title`, `unit`), a stall reason (`code`, default ``custom_<n>``) or a region alias
+    signing event, a person (`title`, `unit`), a stall reason (`code`, default ``custom_<n>``) or a region alias
     (`region` is the province it stands for). Duplicate when the name is taken."""
     from crm import names
 
@@ -279,6 +286,9 @@ def add_reference(
     elif k == "unit":
         taken = names.find(session, "unit", text)
         row = Unit(name=text)
+    elif k == "signing_event":
+        taken = names.find(session, "signing_event", text)
+        row = SigningEvent(name=text)
     elif k == "person":
         taken = names.find(session, "person", text)
         row = Person(name=text, title=title, unit_id=names.resolve_id(session, "unit", unit) if unit else None)

@@ -80,6 +80,7 @@ __all__ = [
     "feedback_lead",
     "funnel",
     "itinerary",
+    "list_visits",
     "month_start",
     "overdue_leads",
     "plan_month",
@@ -1736,3 +1737,51 @@ def trips_in_month(session: Session, *, month: date | str) -> pd.DataFrame:
     df["budget_yuan"] = df["budget_yuan"].astype("Int64")
     df["spent_yuan"] = df["spent_yuan"].astype("Int64")
     return df
+
+
+VISIT_LIST_COLUMNS = ["visit_id", "trip_id", "squad", "month", "status", "visited_on", "counterpart", "region", "city"]
+
+
+def list_visits(
+    session: Session,
+    *,
+    trip_id: int | None = None,
+    month: date | str | None = None,
+    squad: str | None = None,
+    status: str | None = None,
+) -> pd.DataFrame:
+    """Visits with their ids (to record one as held or cancel it), by trip, then planned order.
+
+    Filters: the trip, the trips' `month`, the `squad` (a name that must exist) and the
+    `status` (planned, done, cancelled). Columns: VISIT_LIST_COLUMNS.
+    """
+    from crm import names
+
+    query = (
+        _query(
+            Visit.id,
+            Visit.trip_id,
+            Squad.name,
+            Trip.month,
+            Visit.status,
+            Visit.visited_on,
+            Visit.counterpart,
+            Region.name,
+            Visit.city,
+        )
+        .outerjoin(Trip, col(Trip.id) == col(Visit.trip_id))
+        .outerjoin(Squad, col(Squad.id) == col(Trip.squad_id))
+        .outerjoin(Region, col(Region.id) == col(Visit.region_id))
+        .order_by(col(Trip.month), col(Visit.trip_id), col(Visit.id))
+    )
+    if trip_id is not None:
+        query = query.where(col(Visit.trip_id) == trip_id)
+    if month is not None:
+        query = query.where(col(Trip.month) == month_start(month))
+    if squad is not None and squad.strip():
+        query = query.where(col(Trip.squad_id) == names.resolve_id(session, "squad", squad))
+    if status is not None and status.strip():
+        if status.strip() not in VisitStatus.__members__:
+            raise InvalidValue("status", status, f"use one of {', '.join(VisitStatus)}")
+        query = query.where(col(Visit.status) == status.strip())
+    return pd.DataFrame([tuple(r) for r in session.exec(query).all()], columns=VISIT_LIST_COLUMNS)
