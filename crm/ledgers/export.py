@@ -69,6 +69,7 @@ def _deals(session: Session, unit: int | None, industry: int | None) -> Select[A
     leader_t, introducer_t = aliased(Person), aliased(Person)
     q = (
         select(
+            Deal.id,
             Deal.project_name,
             Investor.name,
             Investor.credit_code,
@@ -110,6 +111,7 @@ def _deals(session: Session, unit: int | None, industry: int | None) -> Select[A
 
 
 _DEAL_FIELDS = (
+    "deal_id",
     "project_name",
     "investor",
     "credit_code",

@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 from crm import audit
 from crm.db import core_select as select
 from crm.errors import CrmError, InvalidValue, LedgerError, RowError
+from crm.ledgers import reimport
 from crm.ledgers.cells import (
     choice_parser,
     fold,
@@ -85,18 +86,26 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     updated: int = 0  # rows already present whose state or figures the ledger moved on
     file: str = ""
+    differences: list[str] = field(default_factory=list)  # re-import: how rows differ from stored records
+    new_names: dict[str, list[str]] = field(default_factory=dict)  # names the ledger brought, by kind
+    dry_run: bool = False
 
     def summary(self) -> str:
         parts = [
             f"{self.file or self.kind}: {self.rows} rows read",
-            f"{self.inserted} inserted",
+            f"{self.inserted} {'would be inserted' if self.dry_run else 'inserted'}",
             f"{self.already_present} already present",
         ]
         if self.updated:
-            parts.append(f"{self.updated} updated")
+            parts.append(f"{self.updated} {'would be updated' if self.dry_run else 'updated'}")
         if self.errors:
             parts.append(f"{len({e.row for e in self.errors})} bad rows skipped")
-        return ", ".join(parts)
+        lines = [", ".join(parts)]
+        lines += [f"  {'difference' if self.dry_run else 'changed'}: {d}" for d in self.differences]
+        lines += [f"  new {kind}: {'、'.join(found)}" for kind, found in self.new_names.items()]
+        if self.dry_run:
+            lines.append("  dry run: nothing was written")
+        return "\n".join(lines)
 
 
 class Batch:
@@ -709,7 +718,7 @@ def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], now: datetime
 
 
 def _import_arrivals(
-    session: Session, reader: LedgerReader, *, actor: str, partial: bool, progress: bool | None
+    session: Session, reader: LedgerReader, *, actor: str, partial: bool, progress: bool | None, dry_run: bool = False
 ) -> tuple[ImportResult, int]:
     """Read, check and insert the ledger chunk by chunk (CHUNK rows) in the session's one transaction.
 
@@ -736,7 +745,7 @@ def _import_arrivals(
                 continue
             new, present = stored.new(rows)
             result.already_present += present
-            result.inserted += _write_arrivals(session, new, now)
+            result.inserted += len(new) if dry_run else _write_arrivals(session, new, now)
             advance(batch.n)
     return result, bad
 
@@ -1106,6 +1115,9 @@ def import_ledger(
     partial: bool = False,
     progress: bool | None = None,
     commit: bool = True,
+    update: bool = False,
+    dry_run: bool = False,
+    new_names: bool = True,
 ) -> ImportResult:
     """Import the ledger file `path` (.xlsx or .csv) of `kind` (deals, arrivals, trips, visits, leads, targets).
 
@@ -1116,41 +1128,71 @@ def import_ledger(
     a ledger that moves a stored deal on (已开工 with its date) applies the transition
     (``updated``). Money cells are in the header's unit (元/万元/亿元), else 万元.
     `progress` None shows a bar when stderr is a terminal.
+
+    Deals rows that are stored deals (by 项目编号, the natural key, or credit code) but differ
+    from them refuse the import (``reimport.Differences``) unless `update`, which applies them
+    as audited edits. `dry_run` does everything, reports it and writes nothing. The names a
+    ledger brings are created and listed in ``new_names``; ``new_names=False`` refuses them.
     """
     spec = ledger_kind(kind)
     p = Path(path)
     with LedgerReader(p, spec) as reader:
         if spec.name == "arrivals":
-            return _import_streamed(session, reader, actor=actor, partial=partial, progress=progress, commit=commit)
+            return _import_streamed(
+                session, reader, actor=actor, partial=partial, progress=progress, commit=commit, dry_run=dry_run
+            )
         table = next(reader.chunks())
     batch = parse_batch(spec, table)
-    result = ImportResult(spec.name, batch.n, 0, 0, warnings=table.warnings, file=p.name)
+    result = ImportResult(spec.name, batch.n, 0, 0, warnings=table.warnings, file=p.name, dry_run=dry_run)
+    result.new_names = reimport.new_names(session, batch, refuse=not new_names)
     try:
         inserted = updated = 0
         with progress_bar(f"import {p.name}", batch.n, progress) as advance:
             if spec.name == "deals":
                 deal_plan, result.already_present = _validate_deals(session, batch)
+                deal_plan, changes, taken = reimport.deal_changes(session, batch, deal_plan)
+                result.already_present += taken
+                result.differences = [c.text for c in changes]
                 _refuse_if_bad(batch, partial, p)
-                inserted, updated = _write_deals(session, batch, deal_plan, actor=actor, advance=advance)
+                if not (update or dry_run):
+                    reimport.refuse(changes, p)
+                if dry_run:
+                    inserted, updated = reimport.would(deal_plan, changes if update else [])
+                else:
+                    inserted, updated = _write_deals(session, batch, deal_plan, actor=actor, advance=advance)
+                if update and not dry_run:
+                    updated += reimport.apply(session, batch, changes, actor=actor, file=p.name)
             elif spec.name == "targets":
                 target_plan, result.already_present = _validate_targets(session, batch)
                 _refuse_if_bad(batch, partial, p)
-                inserted, updated = _write_targets(session, batch, target_plan, actor=actor, advance=advance)
+                inserted, updated = (
+                    reimport.would(target_plan)
+                    if dry_run
+                    else _write_targets(session, batch, target_plan, actor=actor, advance=advance)
+                )
             elif spec.name == "trips":
                 trip_plan, result.already_present = _validate_trips(session, batch)
                 _refuse_if_bad(batch, partial, p)
-                inserted, updated = _write_trips(session, batch, trip_plan, actor=actor, advance=advance)
+                inserted, updated = (
+                    reimport.would(trip_plan)
+                    if dry_run
+                    else _write_trips(session, batch, trip_plan, actor=actor, advance=advance)
+                )
             elif spec.name == "visits":
                 visit_plan, result.already_present = _validate_visits(session, batch)
                 _refuse_if_bad(batch, partial, p)
-                inserted = _insert_rows(session, Visit.__table__, visit_plan, advance)  # type: ignore[attr-defined]
+                inserted = (
+                    len(visit_plan) if dry_run else _insert_rows(session, Visit.__table__, visit_plan, advance)  # type: ignore[attr-defined]
+                )
             else:
                 lead_plan, result.already_present = _validate_leads(session, batch)
                 _refuse_if_bad(batch, partial, p)
-                inserted = _write_leads(session, lead_plan, actor=actor, advance=advance)
+                inserted = len(lead_plan) if dry_run else _write_leads(session, lead_plan, actor=actor, advance=advance)
         _refuse_if_bad(batch, partial, p)  # a row the library refused while writing
         result.inserted, result.updated = inserted, updated
-        _finish(session, result, spec, actor=actor, commit=commit)
+        _finish(session, result, spec, actor=actor, commit=commit and not dry_run)
+        if dry_run:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
@@ -1159,13 +1201,25 @@ def import_ledger(
 
 
 def _import_streamed(
-    session: Session, reader: LedgerReader, *, actor: str, partial: bool, progress: bool | None, commit: bool
+    session: Session,
+    reader: LedgerReader,
+    *,
+    actor: str,
+    partial: bool,
+    progress: bool | None,
+    commit: bool,
+    dry_run: bool = False,
 ) -> ImportResult:
     try:
-        result, bad = _import_arrivals(session, reader, actor=actor, partial=partial, progress=progress)
+        result, bad = _import_arrivals(
+            session, reader, actor=actor, partial=partial, progress=progress, dry_run=dry_run
+        )
+        result.dry_run = dry_run
         if bad and not partial:
             raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
-        _finish(session, result, reader.kind, actor=actor, commit=commit)
+        _finish(session, result, reader.kind, actor=actor, commit=commit and not dry_run)
+        if dry_run:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise

@@ -203,6 +203,13 @@ DEALS = LedgerKind(
     natural_key=("investor", "project_name", "signed_on"),
     date_column="signed_on",
     columns=(
+        Column(
+            "deal_id",
+            "number",
+            "项目编号",
+            ("项目编号", "系统编号", "deal_id", "deal id"),
+            description="the deal's id, as exported; a re-import matches the row to that deal (corrections)",
+        ),
         _PROJECT,
         Column("investor", "text", "投资方", _INVESTOR.aliases, required=True),
         Column("credit_code", "text", "统一社会信用代码", ("统一社会信用代码", "信用代码", "社会信用代码")),
