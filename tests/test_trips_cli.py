@@ -203,7 +203,7 @@ def test_copy_plan_then_show_an_empty_month(db_url: str) -> None:
         (
             ["trips", "set-plan", "--month", "2026-06", "--region", "火星", "--industry", "光伏发电"],
             1,
-            "not a province-level division",
+            "no such province-level division",
         ),
         (["report", "trips", "--by", "unit"], 1, "group the funnel by one of"),
         (["trips", "visit", "--on", "2026-06-11"], 1, "give --visit"),

@@ -69,7 +69,6 @@ def _deals(session: Session, unit: int | None, industry: int | None) -> Select[A
     leader_t, introducer_t = aliased(Person), aliased(Person)
     q = (
         select(
-            Deal.id,
             Deal.project_name,
             Investor.name,
             Investor.credit_code,
@@ -92,6 +91,7 @@ def _deals(session: Session, unit: int | None, industry: int | None) -> Select[A
             Deal.registered_on,
             Deal.location,
             Deal.description,
+            Deal.id,
         )
         .join(Investor, Investor.id == Deal.investor_id)
         .outerjoin(Region, Region.id == Deal.origin_region_id)
@@ -111,7 +111,6 @@ def _deals(session: Session, unit: int | None, industry: int | None) -> Select[A
 
 
 _DEAL_FIELDS = (
-    "deal_id",
     "project_name",
     "investor",
     "credit_code",
@@ -134,6 +133,7 @@ _DEAL_FIELDS = (
     "registered_on",
     "location",
     "description",
+    "deal_id",
 )
 
 

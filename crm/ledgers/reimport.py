@@ -1,8 +1,10 @@
 """Re-importing a corrected ledger: which stored records its rows are, what differs, and applying it.
 
-A deals row is the stored deal named by its 项目编号 (the id an export carries), else by
-the natural key (investor, project, signing date), else by the investor's credit code with
-the project and signing date. Each field the row gives that differs from the record is a
+A deals row is the stored deal named by its 项目编号 (the id an export carries) when that
+deal agrees with the row on two of investor, project and signing date (a ledger exported
+from another database carries other ids), else the deal with the natural key (investor,
+project, signing date), else the deal of the investor's credit code with the project and
+signing date. Each field the row gives that differs from the record is a
 `Change` (``row 12 项目名称 100MW光伏: 总投资 5900万 → 6000万``). Values are compared as
 parsed, so formatting is never a difference: spaces and full-width characters fold away
 and 6000万元 equals 0.6亿元 (both are 60,000,000 yuan). A blank cell never erases.
@@ -219,35 +221,35 @@ def _match(session: Session, batch: Batch) -> dict[int, int]:
 
     by_key: dict[tuple[str, str, date], int] = {}
     by_code: dict[tuple[str, str, date], int] = {}
+    by_id: dict[int, tuple[str, str, date]] = {}
     for id_, key, code, project, signed_on in session.execute(
         select(Deal.id, Investor.name_key, Investor.credit_code, Deal.project_name, Deal.signed_on).join(
             Investor, Investor.id == Deal.investor_id
         )
     ):
         by_key[(key, fold(project), signed_on)] = id_
+        by_id[id_] = (key, fold(project), signed_on)
         if code:
             by_code[(code, fold(project), signed_on)] = id_
-    ids = set(by_key.values())
     v = batch.col
     matched: dict[int, int] = {}
     for i in range(batch.n):
-        if not batch.ok(i):
-            continue
-        given_id = v("deal_id")[i]
-        if given_id is not None:
-            if given_id != int(given_id) or int(given_id) not in ids:
-                batch.fail(i, "deal_id", f"no deal with {batch.header('deal_id')} {given_id}")
-                continue
-            matched[i] = int(given_id)
-            continue
         project, investor, signed_on = v("project_name")[i], v("investor")[i], v("signed_on")[i]
-        if project is None or investor is None or signed_on is None:
+        if not batch.ok(i) or project is None or investor is None or signed_on is None:
             continue
         try:
-            found = by_key.get((normalize_investor_name(investor), fold(project), signed_on))
+            key = (normalize_investor_name(investor), fold(project), signed_on)
             code = normalize_credit_code(v("credit_code")[i]) if v("credit_code")[i] else None
         except InvalidValue:
             continue  # already a row error
+        given_id = v("deal_id")[i]
+        stored = by_id.get(int(given_id)) if given_id is not None and given_id == int(given_id) else None
+        # an id names the deal when the deal agrees on two of investor, project and signing date: a
+        # clerk corrects one of them; a ledger exported from another database carries other ids
+        if stored is not None and sum(a == b for a, b in zip(stored, key, strict=True)) >= 2:
+            matched[i] = int(given_id)
+            continue
+        found = by_key.get(key)
         if found is None and code is not None:
             found = by_code.get((code, fold(project), signed_on))
         if found is not None:
