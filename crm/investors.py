@@ -26,7 +26,7 @@ from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.models import Deal, Investor
 from crm.reference import REGIONS
 
-SIMILAR = 0.85
+SIMILAR = 0.8
 DUPLICATE_COLUMNS = ["group", "investor_id", "name", "credit_code", "deals", "reason"]
 _BRACKETED = re.compile(r"[（(][^）)]*[）)]")
 _PLACES = sorted({p for short, full, _ in REGIONS for p in (short, full)}, key=len, reverse=True)
