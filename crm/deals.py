@@ -12,22 +12,24 @@ the increment. Dates are ``datetime.date``.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from crm import names
-from crm.audit import record_changes, record_creation
+from crm.audit import record, record_changes, record_creation
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.models import (
+    DEAL_STATE_LABELS,
     PROCEDURE_LABELS,
     Deal,
     DealState,
@@ -38,6 +40,7 @@ from crm.models import (
     Procedure,
     ProcedureKind,
     ProcedureState,
+    Region,
     SigningEvent,
     StallReason,
     Unit,
@@ -1083,8 +1086,6 @@ def find_deal(session: Session, ref: int | str, *, for_update: bool = False) -> 
         else:
             raise Ambiguous(text, exact or found)
     if not found:
-        import difflib
-
         projects = list(session.exec(select(Deal.project_name).distinct()).all())
         near = difflib.get_close_matches(text, projects, n=3, cutoff=0.4)
         hint = f"; did you mean {'、'.join(near)}?" if near else ""
@@ -1123,8 +1124,6 @@ def list_deals(
     `state` a DealState value or its label (已签约 ...); `unit` and `industry` names that
     must exist; `min_amount_yuan` the smallest contracted amount.
     """
-    from crm.models import DEAL_STATE_LABELS
-
     leader_p = aliased(Person)
     stmt = (
         sa_select(
@@ -1146,8 +1145,6 @@ def list_deals(
     )
     text = _text("search", search, 200)
     if text:
-        from sqlalchemy import func
-
         needle = unicodedata.normalize("NFKC", text).lower()
         stmt = stmt.where(
             or_(
@@ -1195,8 +1192,6 @@ _LENGTHS = {"project_name": 200, "origin_city": 64, "signer": 64, "location": 12
 
 def _named_columns() -> dict[str, tuple[Any, str]]:
     """A foreign-key column of a deal (or of what it owns), the table holding its name, and that column."""
-    from crm.models import Region
-
     return {
         "unit_id": (Unit, "name"),
         "credited_unit_id": (Unit, "name"),
@@ -1295,8 +1290,6 @@ def edit(
             rows.append((key, old_name, new_name))
         session.add(row)
         session.flush()
-        from crm.audit import record
-
         for key, old_name, new_name in rows:
             record(
                 session,

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from crm.audit import record, record_changes
 from crm.db import unit_of_work
+from crm.deals import normalize_investor_name
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.models import Deal, Investor
 from crm.reference import REGIONS
@@ -40,8 +41,6 @@ def _loose_key(name_key: str, name: str) -> str:
         if text.startswith(place) and len(text) > len(place) + 1:
             text = text[len(place) :]
             break
-    from crm.deals import normalize_investor_name
-
     try:
         return normalize_investor_name(text)
     except InvalidValue:

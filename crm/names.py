@@ -116,7 +116,7 @@ def find(session: Session, field: str, name: str) -> Any | None:
     if not text:
         return None
     if k.name == "region":
-        from crm.reference import region_short_name
+        from crm.reference import region_short_name  # crm.reference imports this module: the cycle is broken here
 
         try:
             text = region_short_name(text)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from sqlmodel import Session, col, select
 
+from crm import names
 from crm.audit import record_changes, record_creation
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue
@@ -143,16 +144,12 @@ def region_short_name(text: str) -> str:
 def find_region(session: Session, text: str) -> Region:
     """The Region row named `text` in short or long form, or by an alias the bureau added;
     UnknownName (an InvalidValue) with the closest regions if there is none."""
-    from crm import names
-
     row: Region = names.resolve(session, "region", text)
     return row
 
 
 def find_industry(session: Session, name: str) -> Industry:
     """The Industry row named `name`; UnknownName (an InvalidValue) with the closest industries if there is none."""
-    from crm import names
-
     row: Industry = names.resolve(session, "industry", name)
     return row
 
@@ -268,12 +265,10 @@ def add_reference(
     """Add a row to a reference list (audited): an industry (with its `category`), a unit, a
     signing event, a person (`title`, `unit`), a stall reason (`code`, default ``custom_<n>``) or a region alias
     (`region` is the province it stands for). Duplicate when the name is taken."""
-    from crm import names
-
     k = reference_kind(kind)
     text = _clean("name", name, 64 if k != "region_alias" else 32)
     if k == "stall_reason":
-        from crm.deals import add_stall_reason
+        from crm.deals import add_stall_reason  # crm.deals imports this module: the cycle is broken here
 
         if code is None:
             count = len(session.exec(select(StallReason.id)).all())
@@ -309,8 +304,6 @@ def add_reference(
 
 def rename_reference(session: Session, kind: str, old: str, new: str, *, actor: str, commit: bool = True) -> Any:
     """Rename a row of a reference list (audited, old and new name); every deal keeps pointing at it."""
-    from crm import names
-
     k = reference_kind(kind)
     text = _clean("new", new, 64 if k != "region_alias" else 32)
     row: Any

@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from crm import audit
+from crm import audit, names
 from crm.arrivals import not_voided
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
@@ -1755,8 +1755,6 @@ def list_visits(
     Filters: the trip, the trips' `month`, the `squad` (a name that must exist) and the
     `status` (planned, done, cancelled). Columns: VISIT_LIST_COLUMNS.
     """
-    from crm import names
-
     query = (
         _query(
             Visit.id,

@@ -84,6 +84,10 @@ def test_deal_list_edit_show_and_correct_by_name(db_url: str, engine: Engine) ->
     typo = crm(db_url, "deal", "edit", "1", "--unit", "县发改", code=1)
     assert typo.stderr == "error: unit 县发改 — no such unit; did you mean 县发改局?\n"
     assert audit_count(engine) == before
+    increase = ["deal", "sign", "--project", "增资", "--investor", "甘肃示例能源有限公司", "--signed-on", "2026-08-01"]
+    crm(db_url, *increase, "--amount", "1000", "--increases", "装备制造")  # the parent named by its project
+    with Session(engine) as session:
+        assert session.exec(select(Deal.increases_id).where(Deal.project_name == "增资")).one() == 3
 
 
 def test_names_on_the_command_line_must_exist(db_url: str, engine: Engine) -> None:

@@ -87,6 +87,13 @@ def _deal_id(ctx: typer.Context, value: Any) -> Any:
 DealArgument = typer.Argument(
     ..., help="Deal id, or its project name (a unique part of it).", parser=_text, callback=_deal_id
 )
+
+
+def deal_option(flag: str, help: str) -> Any:
+    """An option naming a deal by its id or its project name (a unique part of it)."""
+    return typer.Option(None, flag, help=help + " Its id or project name.", parser=_text, callback=_deal_id)
+
+
 # Who a deal is credited to and who answers for it: the same options wherever a deal is signed.
 UnitOption = name_option("unit", "--unit", "Responsible unit (责任单位).")
 LeaderOption = name_option("leader", "--leader", "Accountable leader (包抓领导).")

@@ -24,6 +24,7 @@ from crm.cli.common import (
     LeaderOption,
     OutOption,
     UnitOption,
+    deal_option,
     emit,
     name_option,
     parse_date,
@@ -92,9 +93,7 @@ def sign_command(
     event: str | None = name_option("signing_event", "--event", "Signing event (签约活动)."),
     signer: str | None = typer.Option(None, "--signer", help="Who signed for the county."),
     credit_code: str | None = typer.Option(None, "--credit-code", help="Investor's unified social credit code."),
-    increases: int | None = typer.Option(
-        None, "--increases", help="Parent deal id: this is a capital increase (增资)."
-    ),
+    increases: int | None = deal_option("--increases", "Parent deal: this is a capital increase (增资)."),
     note: str | None = typer.Option(None, "--note", help="Note for the audit log."),
     actor: str = ActorOption,
 ) -> None:

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from crm import names
+from crm import deals, names
 from crm.db import core_select as select
+from crm.deals import normalize_credit_code, normalize_investor_name
 from crm.errors import CrmError, InvalidValue, LedgerError
 from crm.ledgers.cells import fold
 from crm.models import Deal, Industry, Investor, Person, Region, SigningEvent, Unit
@@ -217,8 +218,6 @@ def _same(field: str, old: Any, new: Any) -> bool:
 
 def _match(session: Session, batch: Batch) -> dict[int, int]:
     """Row index -> the stored deal it is: by 项目编号, else natural key, else credit code + project + date."""
-    from crm.deals import normalize_credit_code, normalize_investor_name
-
     by_key: dict[tuple[str, str, date], int] = {}
     by_code: dict[tuple[str, str, date], int] = {}
     by_id: dict[int, tuple[str, str, date]] = {}
@@ -264,7 +263,7 @@ def deal_changes(session: Session, batch: Batch, plan: list[_DealRow]) -> tuple[
     name or investor spelling, the changes, how many such rows were taken out: they are
     already present). Rows repeating an earlier row's deal are compared once.
     """
-    from crm.ledgers.imports import _DealRow, _moves
+    from crm.ledgers.imports import _DealRow, _moves  # crm.ledgers.imports imports this module: cycle broken here
 
     matched = _match(session, batch)
     stored = _stored(session, sorted(set(matched.values())))
@@ -335,8 +334,6 @@ def apply(session: Session, batch: Batch, changes: list[Change], *, actor: str, 
 
     Returns how many deals changed.
     """
-    from crm import deals
-
     by_deal: dict[int, list[Change]] = {}
     for change in changes:
         by_deal.setdefault(change.deal_id, []).append(change)
