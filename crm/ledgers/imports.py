@@ -67,6 +67,7 @@ from crm.models import (
     VisitStatus,
 )
 from crm.money import parse_yuan
+from crm.names import closest
 
 CHUNK = 25_000  # rows read, checked and inserted at a time (arrivals); ~40 MB of Python objects
 # Required columns whose cell may be blank in some rows: a foreign-currency arrival gives 原币金额 × 汇率.
@@ -239,7 +240,11 @@ def _check_industry(batch: Batch, i: int, name: str | None, known: dict[str, tup
         return None
     found = known.get(fold(name))
     if found is None:
-        batch.fail(i, "industry", f"unknown industry; known: {'、'.join(n for _, n in known.values())}")
+        # industries are the list figures group by: a ledger's typo must not become a new one
+        every = [n for _, n in known.values()]
+        near = closest(name, every)
+        hint = f"did you mean {'、'.join(near)}?" if near else f"known: {'、'.join(every)}"
+        batch.fail(i, "industry", f"unknown industry; {hint} (a new one is added with `crm ref add industry`)")
         return None
     return found[0]
 
