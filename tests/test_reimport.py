@@ -18,7 +18,7 @@ from crm.cli import app
 from crm.errors import LedgerError
 from crm.ledgers import export_ledger, import_ledger
 from crm.ledgers.reimport import Differences
-from crm.models import AuditLog, Deal, Unit
+from crm.models import AuditLog, CapitalArrival, Deal, Unit
 
 runner = CliRunner()
 
@@ -181,3 +181,26 @@ def test_cli_exit_codes_and_new_names(db_url: str, engine: Engine, ledgers: tupl
     assert applied.exit_code == 0, applied.output
     assert "1 inserted, 4 already present, 2 updated" in applied.stdout
     assert "  changed: " + EXPECTED[1] in applied.stdout
+
+
+ARRIVALS = """
+项目名称,到位日期,到位资金（万元）,资金来源
+商贸中心,2026-05-01,500,省外
+装备制造产业园,2026-06-01,0.03亿,境外
+"""
+
+
+def test_dry_run_of_an_arrivals_ledger_writes_nothing(session: Session, engine: Engine, tmp_path: Path) -> None:
+    build(session)
+    path = tmp_path / "到位资金.csv"
+    path.write_text(ARRIVALS.strip() + "\n", encoding="utf-8")
+    before = state(engine)
+    dry = import_ledger(session, "arrivals", path, actor="t", dry_run=True)
+    assert (dry.rows, dry.inserted, dry.already_present) == (2, 2, 0)
+    assert state(engine) == before
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(CapitalArrival)).one() == 0
+    done = import_ledger(session, "arrivals", path, actor="t")
+    assert done.inserted == 2
+    with Session(engine) as s:
+        assert s.exec(select(func.sum(CapitalArrival.arrived_yuan))).one() == 5_000_000 + 3_000_000
