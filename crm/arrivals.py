@@ -7,16 +7,43 @@ original × rate rounded half up to the yuan.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
 
-from sqlmodel import Session
+import pandas as pd
+from sqlalchemy import ColumnElement, Table
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col
 
-from crm.audit import record_creation
-from crm.db import unit_of_work
+from crm import names
+from crm.audit import record_changes, record_creation
+from crm.db import core_select, unit_of_work
 from crm.errors import InvalidValue, NotFound, Refused
-from crm.models import CAPITAL_SOURCE_LABELS, CAPITAL_USE_LABELS, CapitalArrival, CapitalSource, CapitalUse, Deal
+from crm.models import (
+    CAPITAL_SOURCE_LABELS,
+    CAPITAL_USE_LABELS,
+    CapitalArrival,
+    CapitalSource,
+    CapitalUse,
+    Deal,
+    Investor,
+    Unit,
+)
 from crm.money import parse_yuan, to_decimal_yuan
+
+_ARRIVALS: Table = CapitalArrival.__table__  # type: ignore[attr-defined]
+
+
+def not_voided(arrivals: Any = None) -> ColumnElement[bool]:
+    """The condition every figure puts on the arrivals it counts: the arrival is not voided.
+
+    `arrivals` is the capital_arrival table (or an alias of it); default the table itself.
+    A voided arrival stays in the database and in the deal's history, and nowhere else.
+    """
+    table = _ARRIVALS if arrivals is None else arrivals
+    return table.c.voided_on.is_(None)
 
 
 def _choice(field: str, value: object, labels: dict[CapitalSource, str] | dict[CapitalUse, str]) -> str:
@@ -151,3 +178,156 @@ def record_arrival(
         session.flush()
         record_creation(session, arrival, actor=actor)
     return arrival
+
+
+# ---------------------------------------------------------------- list, verify, void
+
+ARRIVAL_LIST_COLUMNS = [
+    "arrival_id",
+    "deal_id",
+    "project_name",
+    "investor",
+    "unit",
+    "arrived_on",
+    "arrived_yuan",
+    "source",
+    "verified",
+    "verified_on",
+    "evidence_kind",
+    "evidence_ref",
+    "voided_on",
+    "void_reason",
+]
+
+
+def list_arrivals(
+    session: Session,
+    *,
+    deal_id: int | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    unit: str | None = None,
+    verified: bool | None = None,
+    voided: bool | None = False,
+) -> pd.DataFrame:
+    """Arrivals, oldest first, one row each (ARRIVAL_LIST_COLUMNS; source as its label, 省外 ...).
+
+    Filters: the deal, arrival dates `start`..`end` inclusive, the deal's responsible `unit`
+    (a name that must exist), `verified` True/False (None: both), `voided` False (default:
+    standing arrivals only), True (only voided) or None (both).
+    """
+    a = _ARRIVALS
+    unit_t = aliased(Unit)
+    query = (
+        core_select(
+            a.c.id,
+            a.c.deal_id,
+            Deal.project_name,
+            Investor.name,
+            unit_t.name,
+            a.c.arrived_on,
+            a.c.arrived_yuan,
+            a.c.source,
+            a.c.verified,
+            a.c.verified_on,
+            a.c.evidence_kind,
+            a.c.evidence_ref,
+            a.c.voided_on,
+            a.c.void_reason,
+        )
+        .join(Deal, col(Deal.id) == a.c.deal_id)
+        .join(Investor, col(Investor.id) == col(Deal.investor_id))
+        .outerjoin(unit_t, unit_t.id == col(Deal.unit_id))
+        .order_by(a.c.arrived_on, a.c.id)
+    )
+    if deal_id is not None:
+        query = query.where(a.c.deal_id == deal_id)
+    if start is not None:
+        query = query.where(a.c.arrived_on >= start)
+    if end is not None:
+        query = query.where(a.c.arrived_on <= end)
+    if unit is not None and unit.strip():
+        query = query.where(col(Deal.unit_id) == names.resolve_id(session, "unit", unit))
+    if verified is not None:
+        query = query.where(a.c.verified.is_(bool(verified)))
+    if voided is not None:
+        query = query.where(not_voided(a) if not voided else a.c.voided_on.is_not(None))
+    rows = [tuple(r) for r in session.execute(query).all()]
+    df = pd.DataFrame(rows, columns=ARRIVAL_LIST_COLUMNS)
+    labels = {m.value: label for m, label in CAPITAL_SOURCE_LABELS.items()}
+    df["source"] = [labels.get(s, s) for s in df["source"]]
+    df["verified"] = df["verified"].astype(bool)
+    return df
+
+
+def _arrival(session: Session, arrival_id: int) -> CapitalArrival:
+    if isinstance(arrival_id, bool) or not isinstance(arrival_id, int):
+        raise InvalidValue("arrival_id", arrival_id, "expected an arrival id (an integer)")
+    row = session.get(CapitalArrival, arrival_id, with_for_update=True)
+    if row is None:
+        raise NotFound("arrival", arrival_id)
+    return row
+
+
+def _actor(actor: object) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise InvalidValue("actor", actor, "who makes the change is required")
+    return actor.strip()[:64]
+
+
+def verify(
+    session: Session,
+    arrival_ids: Sequence[int],
+    *,
+    actor: str,
+    on: date | None = None,
+    evidence_kind: str | None = None,
+    evidence_ref: str | None = None,
+    commit: bool = True,
+) -> list[CapitalArrival]:
+    """Mark reported arrivals verified on `on` (default today), with their evidence; audited.
+
+    All or nothing: a voided, already verified or unknown arrival refuses the whole call.
+    """
+    who = _actor(actor)
+    day = on or date.today()
+    rows = [_arrival(session, i) for i in arrival_ids]
+    if not rows:
+        raise InvalidValue("arrival_ids", arrival_ids, "give at least one arrival id")
+    for row in rows:
+        if row.voided_on is not None:
+            raise Refused(f"arrival {row.id}: voided on {row.voided_on} ({row.void_reason}); it cannot be verified")
+        if row.verified:
+            raise Refused(f"arrival {row.id}: already verified" + (f" on {row.verified_on}" if row.verified_on else ""))
+    with unit_of_work(session, commit=commit):
+        for row in rows:
+            changes: dict[str, Any] = {"verified": True, "verified_on": day, "verified_by": who}
+            if evidence_kind:
+                changes["evidence_kind"] = evidence_kind.strip()[:32]
+            if evidence_ref:
+                changes["evidence_ref"] = evidence_ref.strip()[:128]
+            record_changes(session, row, changes, actor=who, action="verify")
+    return rows
+
+
+def void(
+    session: Session, arrival_id: int, *, reason: str, actor: str, on: date | None = None, commit: bool = True
+) -> CapitalArrival:
+    """Void an arrival recorded in error: the row stays (money is never deleted), leaves every
+    figure (``not_voided``) and shows in the deal's history with the reason. Audited."""
+    who = _actor(actor)
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidValue("reason", reason, "say why the arrival is voided")
+    row = _arrival(session, arrival_id)
+    if row.voided_on is not None:
+        raise Refused(f"arrival {row.id}: already voided on {row.voided_on} ({row.void_reason})")
+    with unit_of_work(session, commit=commit):
+        record_changes(
+            session,
+            row,
+            {"voided_on": on or date.today(), "void_reason": reason.strip(), "voided_by": who},
+            actor=who,
+            action="void",
+            note=reason.strip(),
+        )
+    return row

@@ -12,21 +12,24 @@ the increment. Dates are ``datetime.date``.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
-from crm.audit import record_changes, record_creation
+from crm import names
+from crm.audit import record, record_changes, record_creation
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.models import (
+    DEAL_STATE_LABELS,
     PROCEDURE_LABELS,
     CapitalArrival,
     CountingRules,
@@ -39,6 +42,7 @@ from crm.models import (
     Procedure,
     ProcedureKind,
     ProcedureState,
+    Region,
     SigningEvent,
     StallReason,
     Unit,
@@ -59,14 +63,19 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "UNSTARTED_COLUMNS",
     "WARNING_LEVELS",
+    "Ambiguous",
     "add_follow_up",
     "add_stall_reason",
     "assign_owner",
     "complete",
+    "correct",
+    "edit",
+    "find_deal",
     "find_stall_reason",
     "get_deal",
     "get_or_create_investor",
     "history",
+    "list_deals",
     "missing_procedures",
     "normalize_credit_code",
     "normalize_investor_name",
@@ -202,14 +211,6 @@ def get_deal(session: Session, deal_id: int, *, for_update: bool = False) -> Dea
     return deal
 
 
-def _find_unit(session: Session, name: str) -> Unit | None:
-    return session.exec(select(Unit).where(Unit.name == name)).first()
-
-
-def _find_person(session: Session, name: str) -> Person | None:
-    return session.exec(select(Person).where(Person.name == name)).first()
-
-
 _unit = get_or_create_unit
 _person = get_or_create_person
 
@@ -271,15 +272,22 @@ def normalize_credit_code(code: str | None) -> str | None:
 def _plan_investor(session: Session, name: str, credit_code: str | None) -> tuple[Investor | None, str, str]:
     """Find the investor `name` / `credit_code` denotes without changing anything.
 
-    Returns (existing investor or None, clean display name, name key). The credit code
-    wins over the name: a known code is the same enterprise whatever it is called now.
-    Raises Duplicate when the name belongs to an investor with a different credit code.
+    Returns (existing investor or None, clean display name, name key). Raises Refused when
+    the credit code belongs to an investor of another name (both names shown: the clerk
+    decides whether the code or the name is wrong), Duplicate when the name belongs to an
+    investor with a different credit code.
     """
     display = _required("investor", name, 200)
     key = normalize_investor_name(display)
     if credit_code is not None:
         by_code = session.exec(select(Investor).where(Investor.credit_code == credit_code)).first()
         if by_code is not None:
+            if by_code.name_key != key:
+                raise Refused(
+                    f"investor {display!r}: credit code {credit_code} belongs to investor {by_code.id} "
+                    f"({by_code.name}); check the code, or record the deal under {by_code.name} "
+                    "(rename or merge investors with `crm investor merge`)"
+                )
             return by_code, display, key
     by_name = session.exec(select(Investor).where(Investor.name_key == key)).first()
     if by_name is not None and credit_code is not None and by_name.credit_code not in (None, credit_code):
@@ -339,8 +347,8 @@ def get_or_create_investor(
 ) -> Investor:
     """The investor with this credit code or (normalised) name, created when there is none.
 
-    A known credit code wins over a differently written name; a name known under a
-    different credit code is a Duplicate. A found investor gets its blank credit code,
+    A known credit code under another name (once normalised) is Refused, naming both; a
+    name known under a different credit code is a Duplicate. A found investor gets its blank credit code,
     origin province and city filled in (audited); nothing is overwritten.
     """
     actor = _actor(actor)
@@ -765,7 +773,10 @@ def procedures(session: Session, deal_id: int) -> pd.DataFrame:
 def history(session: Session, deal_id: int) -> pd.DataFrame:
     """Everything recorded about a deal, oldest first, from the audit log: at, actor, account (the
     database account on PostgreSQL), action, entity (deal, procedure, follow_up, capital_arrival),
-    field, old, new, note."""
+    field, old, new, note.
+
+    Fields that hold an id (unit_id, leader_id, industry_id ...) are shown by the name they
+    denote (field ``unit``, ``县商务局``), like the rows `edit` writes."""
     from crm.models import AuditLog, CapitalArrival
 
     deal = get_deal(session, deal_id)
@@ -780,7 +791,24 @@ def history(session: Session, deal_id: int) -> pd.DataFrame:
     )
     rows = session.exec(select(AuditLog).where(about_deal).order_by(col(AuditLog.id))).all()
     columns = ["at", "actor", "account", "action", "entity", "field", "old", "new", "note"]
-    return pd.DataFrame([[getattr(r, c) for c in columns] for r in rows], columns=columns)
+    named = _named_columns()
+    cache: dict[tuple[str, str], Any] = {}
+
+    def readable(field: str, value: str | None) -> Any:
+        if value is None or not value.isdigit():
+            return value
+        key = (field, value)
+        if key not in cache:
+            cache[key] = _name_of(session, field, int(value))
+        return cache[key]
+
+    records = []
+    for r in rows:
+        field, old, new = r.field, r.old, r.new
+        if field in named:  # ids recorded by creations and transitions are shown as the names they denote
+            old, new, field = readable(field, old), readable(field, new), field.removesuffix("_id")
+        records.append([r.at, r.actor, r.account, r.action, r.entity, field, old, new, r.note])
+    return pd.DataFrame(records, columns=columns)
 
 
 # ---------------------------------------------------------------- stalls and follow-ups
@@ -974,15 +1002,9 @@ def unstarted(
     if since is not None:
         conditions.append(col(Deal.signed_on) >= since)
     if _text("unit", unit, 64):
-        found_unit = _find_unit(session, _required("unit", unit, 64))
-        if found_unit is None:
-            raise InvalidValue("unit", unit, "no such unit")
-        conditions.append(col(Deal.unit_id) == found_unit.id)
+        conditions.append(col(Deal.unit_id) == names.resolve_id(session, "unit", _required("unit", unit, 64)))
     if _text("leader", leader, 64):
-        found_leader = _find_person(session, _required("leader", leader, 64))
-        if found_leader is None:
-            raise InvalidValue("leader", leader, "no such person")
-        conditions.append(col(Deal.leader_id) == found_leader.id)
+        conditions.append(col(Deal.leader_id) == names.resolve_id(session, "leader", _required("leader", leader, 64)))
     if _text("industry", industry, 64):
         conditions.append(col(Deal.industry_id) == find_industry(session, _required("industry", industry, 64)).id)
     if level is not None:
@@ -1039,7 +1061,7 @@ def unstarted(
         .join(sizes, sizes.c.root_id == col(Deal.id))
         .order_by(col(Deal.signed_on), col(Deal.id))
     )
-    names = [
+    frame_columns = [
         "deal_id",
         "project_name",
         "investor",
@@ -1056,7 +1078,7 @@ def unstarted(
         "size_class",
     ]
     rows = session.execute(stmt).all()
-    df = pd.DataFrame([tuple(r) for r in rows], columns=names)
+    df = pd.DataFrame([tuple(r) for r in rows], columns=frame_columns)
     labels = size_class_labels(rs)
     df["size_yuan"] = df["size_yuan"].astype("int64")
     df["size_class"] = pd.Series([labels[int(i)] for i in df["size_class"]], index=df.index, dtype="object")
@@ -1091,3 +1113,325 @@ def unstarted(
     for column in ("last_follow_up", "next_due", "reason", "owner", "leader", "unit", "signer", "industry"):
         df[column] = df[column].astype("object").where(df[column].notna(), None)
     return df[UNSTARTED_COLUMNS].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- finding deals
+
+
+class Ambiguous(Refused):
+    """A project name (part) that several deals carry; `candidates` lists them."""
+
+    def __init__(self, text: str, candidates: list[Deal]) -> None:
+        self.candidates = candidates
+        lines = [f"  deal {d.id}: {d.project_name} (signed {d.signed_on}, {d.state})" for d in candidates[:20]]
+        more = [f"  ... and {len(candidates) - 20} more"] if len(candidates) > 20 else []
+        super().__init__("\n".join([f"{text!r} names {len(candidates)} deals; give the id:", *lines, *more]))
+
+
+def find_deal(session: Session, ref: int | str, *, for_update: bool = False) -> Deal:
+    """The deal `ref` names: its id (an int or digits), else its project name or a unique part of it.
+
+    Several deals containing the text: the one whose project name is exactly the text, else
+    Ambiguous listing the candidates. None: NotFound with the closest project names.
+    """
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return get_deal(session, ref, for_update=for_update)
+    text = unicodedata.normalize("NFKC", str(ref)).strip()
+    if not text:
+        raise InvalidValue("deal", ref, "give a deal id or a project name")
+    if text.isdigit():
+        return get_deal(session, int(text), for_update=for_update)
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = list(
+        session.exec(
+            select(Deal).where(col(Deal.project_name).like(pattern, escape="\\")).order_by(col(Deal.id)).limit(200)
+        ).all()
+    )
+    if len(found) > 1:
+        exact = [d for d in found if d.project_name == text]
+        if len(exact) == 1:
+            found = exact
+        else:
+            raise Ambiguous(text, exact or found)
+    if not found:
+        projects = list(session.exec(select(Deal.project_name).distinct()).all())
+        near = difflib.get_close_matches(text, projects, n=3, cutoff=0.4)
+        hint = f"; did you mean {'、'.join(near)}?" if near else ""
+        raise NotFound("deal", f"{text}{hint}")
+    deal = found[0]
+    if for_update:
+        return get_deal(session, _id(deal), for_update=True)
+    return deal
+
+
+LIST_COLUMNS = [
+    "deal_id",
+    "project_name",
+    "investor",
+    "signed_on",
+    "state",
+    "contracted_yuan",
+    "industry",
+    "unit",
+    "leader",
+]
+
+
+def list_deals(
+    session: Session,
+    *,
+    search: str | None = None,
+    state: str | None = None,
+    unit: str | None = None,
+    industry: str | None = None,
+    min_amount_yuan: int | None = None,
+) -> pd.DataFrame:
+    """Deals matching every filter given, oldest signing first (LIST_COLUMNS; money in yuan).
+
+    `search` is text found in the project or the investor name (case-insensitive);
+    `state` a DealState value or its label (已签约 ...); `unit` and `industry` names that
+    must exist; `min_amount_yuan` the smallest contracted amount.
+    """
+    leader_p = aliased(Person)
+    stmt = (
+        sa_select(
+            col(Deal.id),
+            col(Deal.project_name),
+            col(Investor.name),
+            col(Deal.signed_on),
+            col(Deal.state),
+            col(Deal.contracted_yuan),
+            col(Industry.name),
+            col(Unit.name),
+            col(leader_p.name),
+        )
+        .join(Investor, col(Investor.id) == col(Deal.investor_id))
+        .outerjoin(Industry, col(Industry.id) == col(Deal.industry_id))
+        .outerjoin(Unit, col(Unit.id) == col(Deal.unit_id))
+        .outerjoin(leader_p, col(leader_p.id) == col(Deal.leader_id))
+        .order_by(col(Deal.signed_on), col(Deal.id))
+    )
+    text = _text("search", search, 200)
+    if text:
+        needle = unicodedata.normalize("NFKC", text).lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(col(Deal.project_name)).contains(needle, autoescape=True),
+                func.lower(col(Investor.name)).contains(needle, autoescape=True),
+            )
+        )
+    if state is not None and state.strip():
+        labels = {label: member.value for member, label in DEAL_STATE_LABELS.items()}
+        value = labels.get(state.strip(), state.strip())
+        if value not in DealState.__members__:
+            allowed = ", ".join(f"{m.value} ({DEAL_STATE_LABELS[m]})" for m in DealState)
+            raise InvalidValue("state", state, f"use one of {allowed}")
+        stmt = stmt.where(col(Deal.state) == value)
+    if unit is not None and unit.strip():
+        stmt = stmt.where(col(Deal.unit_id) == names.resolve_id(session, "unit", unit))
+    if industry is not None and industry.strip():
+        stmt = stmt.where(col(Deal.industry_id) == names.resolve_id(session, "industry", industry))
+    if min_amount_yuan is not None:
+        stmt = stmt.where(col(Deal.contracted_yuan) >= _yuan("min_amount", min_amount_yuan))
+    return pd.DataFrame([tuple(r) for r in session.execute(stmt).all()], columns=LIST_COLUMNS)
+
+
+# ---------------------------------------------------------------- corrections
+
+
+# What `edit` may change: the keyword, the column, the reference kind of a named column.
+EDITABLE: dict[str, tuple[str, str | None]] = {
+    "project_name": ("project_name", None),
+    "contracted_yuan": ("contracted_yuan", None),
+    "industry": ("industry_id", "industry"),
+    "origin": ("origin_region_id", "origin"),
+    "origin_city": ("origin_city", None),
+    "unit": ("unit_id", "unit"),
+    "leader": ("leader_id", "leader"),
+    "introducer": ("introducer_id", "introducer"),
+    "credited_unit": ("credited_unit_id", "credited_unit"),
+    "signing_event": ("signing_event_id", "signing_event"),
+    "signer": ("signer", None),
+    "location": ("location", None),
+    "description": ("description", None),
+}
+_LENGTHS = {"project_name": 200, "origin_city": 64, "signer": 64, "location": 128, "description": 10_000}
+
+
+def _named_columns() -> dict[str, tuple[Any, str]]:
+    """A foreign-key column of a deal (or of what it owns), the table holding its name, and that column."""
+    return {
+        "unit_id": (Unit, "name"),
+        "credited_unit_id": (Unit, "name"),
+        "leader_id": (Person, "name"),
+        "introducer_id": (Person, "name"),
+        "follow_up_owner_id": (Person, "name"),
+        "owner_id": (Person, "name"),
+        "industry_id": (Industry, "name"),
+        "origin_region_id": (Region, "name"),
+        "signing_event_id": (SigningEvent, "name"),
+        "stall_reason_id": (StallReason, "label"),
+        "investor_id": (Investor, "name"),
+    }
+
+
+def _name_of(session: Session, column: str, value: Any) -> Any:
+    """The readable name behind the id `value` of a named column (the id itself when unknown)."""
+    named = _named_columns().get(column)
+    if named is None or value is None:
+        return value
+    model, attr = named
+    row = session.get(model, int(value))
+    return getattr(row, attr) if row is not None else value
+
+
+def _edit_value(session: Session, key: str, value: Any, *, actor: str, new_names: bool) -> Any:
+    """The column value for `edit`'s keyword `key`: a checked amount or text, or the id a name denotes."""
+    role = EDITABLE[key][1]
+    if key == "contracted_yuan":
+        return _yuan(key, value)
+    if role is None:
+        return _text(key, value, _LENGTHS[key], required=key == "project_name")
+    text = _text(key, value, 128)
+    if text is None:
+        return None
+    if new_names and role in ("unit", "credited_unit"):
+        return get_or_create_unit(session, text, actor=actor).id
+    if new_names and role in ("leader", "introducer"):
+        return get_or_create_person(session, text, actor=actor).id
+    if new_names and role == "signing_event":
+        return _signing_event(session, text, actor=actor).id
+    return names.resolve_id(session, role, text)
+
+
+def edit(
+    session: Session,
+    deal: Deal | int | str,
+    *,
+    actor: str,
+    note: str | None = None,
+    new_names: bool = False,
+    commit: bool = True,
+    **changes: Any,
+) -> dict[str, tuple[Any, Any]]:
+    """Correct what was recorded about a deal; one audit row (action ``edit``) per changed field.
+
+    `changes` use the keywords of EDITABLE: project_name, contracted_yuan (whole yuan),
+    industry, origin, origin_city, unit, leader, introducer, credited_unit, signing_event,
+    signer, location, description. Names must exist (UnknownName with the closest ones)
+    unless `new_names` (a re-imported ledger's names are created). The audit rows carry the
+    readable names, not ids (``unit: 县商务局 → 县发改局``). A deal's state and lifecycle
+    dates are not edited here (see `correct`). Returns {keyword: (old, new)} of what changed.
+    """
+    actor = _actor(actor)
+    note_text = _text("note", note, 10_000)
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidValue(unknown[0], changes[unknown[0]], f"cannot be edited; edit one of {', '.join(EDITABLE)}")
+    row = find_deal(session, deal.id if isinstance(deal, Deal) and deal.id is not None else deal, for_update=True)  # type: ignore[arg-type]
+    done: dict[str, tuple[Any, Any]] = {}
+    with unit_of_work(session, commit=commit):
+        values = {
+            key: _edit_value(session, key, value, actor=actor, new_names=new_names) for key, value in changes.items()
+        }
+        new_project = values.get("project_name", row.project_name)
+        if new_project != row.project_name:
+            clash = session.exec(
+                select(Deal).where(
+                    Deal.investor_id == row.investor_id,
+                    Deal.project_name == new_project,
+                    Deal.signed_on == row.signed_on,
+                    Deal.id != row.id,
+                )
+            ).first()
+            if clash is not None:
+                raise Duplicate(f"{_label(clash)}: this investor already signed {new_project} on {row.signed_on}")
+        rows = []
+        for key, value in values.items():
+            column = EDITABLE[key][0]
+            old = getattr(row, column)
+            if old == value:
+                continue
+            old_name, new_name = _name_of(session, column, old), _name_of(session, column, value)
+            setattr(row, column, value)
+            done[key] = (old_name, new_name)
+            rows.append((key, old_name, new_name))
+        session.add(row)
+        session.flush()
+        for key, old_name, new_name in rows:
+            record(
+                session,
+                actor=actor,
+                action="edit",
+                entity="deal",
+                entity_id=row.id,
+                field=key,
+                old=old_name,
+                new=new_name,
+                note=note_text,
+            )
+    return done
+
+
+def correct(
+    session: Session,
+    deal: Deal | int | str,
+    *,
+    actor: str,
+    started_on: date | None = None,
+    completed_on: date | None = None,
+    terminated_on: date | None = None,
+    note: str | None = None,
+    commit: bool = True,
+) -> dict[str, tuple[Any, Any]]:
+    """Correct a lifecycle date recorded wrongly (action ``correct``, one audit row per date).
+
+    Only a date the deal's state has can be corrected (a signed deal has no start date to
+    correct: start it instead), and the corrected dates keep the lifecycle's order: signing
+    ≤ start ≤ completion, signing and start ≤ termination, start ≤ 入库, and a deal that
+    replaced this one not signed before its termination. Returns {field: (old, new)}.
+    """
+    actor = _actor(actor)
+    note_text = _text("note", note, 10_000)
+    given = {
+        "started_on": _date("started_on", started_on, required=False),
+        "completed_on": _date("completed_on", completed_on, required=False),
+        "terminated_on": _date("terminated_on", terminated_on, required=False),
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        raise InvalidValue("dates", None, "give --started-on, --completed-on or --terminated-on")
+    row = find_deal(session, deal.id if isinstance(deal, Deal) and deal.id is not None else deal, for_update=True)  # type: ignore[arg-type]
+    for name in given:
+        if getattr(row, name) is None:
+            raise Refused(
+                f"{_label(row)}: it is {row.state} and has no {name} to correct; use the transition "
+                "(start, complete, terminate) to record it"
+            )
+    start = given.get("started_on", row.started_on)
+    done_on = given.get("completed_on", row.completed_on)
+    ended = given.get("terminated_on", row.terminated_on)
+    if start is not None and start < row.signed_on:
+        raise Refused(f"{_label(row)}: the start date {start} is before the signing date {row.signed_on}")
+    if start is not None and done_on is not None and done_on < start:
+        raise Refused(f"{_label(row)}: the completion date {done_on} is before the start date {start}")
+    if ended is not None and ended < row.signed_on:
+        raise Refused(f"{_label(row)}: the termination date {ended} is before the signing date {row.signed_on}")
+    if ended is not None and start is not None and ended < start:
+        raise Refused(f"{_label(row)}: the termination date {ended} is before the start date {start}")
+    if row.registered_on is not None and start is not None and row.registered_on < start:
+        raise Refused(f"{_label(row)}: the start date {start} is after the registration (入库) on {row.registered_on}")
+    if ended is not None and "terminated_on" in given:
+        successor = session.exec(select(Deal).where(Deal.replaces_id == row.id)).first()
+        if successor is not None and successor.signed_on < ended:
+            raise Refused(
+                f"{_label(row)}: deal {successor.id} replaced it on {successor.signed_on}, "
+                f"before the corrected termination date {ended}"
+            )
+    changed: dict[str, tuple[Any, Any]] = {}
+    with unit_of_work(session, commit=commit):
+        for name, day in given.items():
+            if getattr(row, name) != day:
+                changed[name] = (getattr(row, name), day)
+        record_changes(session, row, given, actor=actor, action="correct", note=note_text)
+    return changed

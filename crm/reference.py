@@ -8,12 +8,16 @@ defaults a bureau extends with its own rows.
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
+import pandas as pd
 from sqlmodel import Session, col, select
 
-from crm.audit import record_creation
-from crm.errors import InvalidValue
-from crm.models import CountingRules, Industry, Person, Region, StallReason, Unit
+from crm import names
+from crm.audit import record_changes, record_creation
+from crm.db import unit_of_work
+from crm.errors import Duplicate, InvalidValue
+from crm.models import CountingRules, Industry, Person, Region, RegionAlias, SigningEvent, StallReason, Unit
 
 # (short name, full name, kind)
 REGIONS: list[tuple[str, str, str]] = [
@@ -138,21 +142,16 @@ def region_short_name(text: str) -> str:
 
 
 def find_region(session: Session, text: str) -> Region:
-    """The Region row named `text` in short or long form; InvalidValue if there is none."""
-    short = region_short_name(text)
-    region = session.exec(select(Region).where(Region.name == short)).first()
-    if region is None:
-        raise InvalidValue("region", text, "region table not seeded; run `crm init`")
-    return region
+    """The Region row named `text` in short or long form, or by an alias the bureau added;
+    UnknownName (an InvalidValue) with the closest regions if there is none."""
+    row: Region = names.resolve(session, "region", text)
+    return row
 
 
 def find_industry(session: Session, name: str) -> Industry:
-    """The Industry row named `name`; InvalidValue naming the known industries if there is none."""
-    industry = session.exec(select(Industry).where(Industry.name == _key(name))).first()
-    if industry is None:
-        known = "、".join(session.exec(select(Industry.name).order_by(col(Industry.id))).all())
-        raise InvalidValue("industry", name, f"unknown industry; known: {known}")
-    return industry
+    """The Industry row named `name`; UnknownName (an InvalidValue) with the closest industries if there is none."""
+    row: Industry = names.resolve(session, "industry", name)
+    return row
 
 
 def get_or_create_unit(session: Session, name: str, *, actor: str) -> Unit:
@@ -175,3 +174,151 @@ def get_or_create_person(session: Session, name: str, *, actor: str) -> Person:
         session.flush()
         record_creation(session, person, actor=actor)
     return person
+
+
+# ---------------------------------------------------------------- the lists a bureau keeps
+
+REFERENCE_KINDS = ("industry", "unit", "person", "stall_reason", "region_alias", "signing_event")
+_KIND_ALIASES = {
+    "industries": "industry",
+    "units": "unit",
+    "people": "person",
+    "persons": "person",
+    "stall-reason": "stall_reason",
+    "stall-reasons": "stall_reason",
+    "stall_reasons": "stall_reason",
+    "region-alias": "region_alias",
+    "region-aliases": "region_alias",
+    "region_aliases": "region_alias",
+    "regions": "region_alias",
+    "region": "region_alias",
+    "signing-event": "signing_event",
+    "signing-events": "signing_event",
+    "signing_events": "signing_event",
+    "events": "signing_event",
+}
+
+
+def reference_kind(kind: str) -> str:
+    """The reference kind `kind` names (``industries`` -> ``industry``); InvalidValue listing the kinds."""
+    text = str(kind).strip().lower()
+    text = _KIND_ALIASES.get(text, text)
+    if text not in REFERENCE_KINDS:
+        raise InvalidValue("kind", kind, f"use one of {', '.join(REFERENCE_KINDS)}")
+    return text
+
+
+def list_reference(session: Session, kind: str) -> pd.DataFrame:
+    """The rows of a reference list: id, name and what else the kind carries (category, title ...)."""
+    k = reference_kind(kind)
+    rows: list[tuple[Any, ...]]
+    if k == "industry":
+        rows = [(r.id, r.name, r.category) for r in session.exec(select(Industry).order_by(col(Industry.id)))]
+        return pd.DataFrame(rows, columns=["id", "name", "category"])
+    if k == "unit":
+        rows = [(r.id, r.name, r.kind) for r in session.exec(select(Unit).order_by(col(Unit.id)))]
+        return pd.DataFrame(rows, columns=["id", "name", "kind"])
+    if k == "person":
+        units = {u.id: u.name for u in session.exec(select(Unit))}
+        rows = [
+            (r.id, r.name, r.title, units.get(r.unit_id)) for r in session.exec(select(Person).order_by(col(Person.id)))
+        ]
+        return pd.DataFrame(rows, columns=["id", "name", "title", "unit"])
+    if k == "stall_reason":
+        rows = [(r.id, r.label, r.code) for r in session.exec(select(StallReason).order_by(col(StallReason.id)))]
+        return pd.DataFrame(rows, columns=["id", "name", "code"])
+    if k == "signing_event":
+        rows = [(r.id, r.name, r.held_on) for r in session.exec(select(SigningEvent).order_by(col(SigningEvent.id)))]
+        return pd.DataFrame(rows, columns=["id", "name", "held_on"])
+    aliases: dict[int, list[str]] = {}
+    for a in session.exec(select(RegionAlias).order_by(col(RegionAlias.alias))):
+        aliases.setdefault(a.region_id, []).append(a.alias)
+    rows = [
+        (r.id, r.name, r.full_name, "、".join(aliases.get(r.id or 0, [])))
+        for r in session.exec(select(Region).order_by(col(Region.id)))
+    ]
+    return pd.DataFrame(rows, columns=["id", "name", "full_name", "aliases"])
+
+
+def _clean(field: str, value: object, max_length: int) -> str:
+    text = _key(value) if isinstance(value, str) else ""
+    if not text:
+        raise InvalidValue(field, value, "a name is required")
+    if len(text) > max_length:
+        raise InvalidValue(field, value, f"at most {max_length} characters")
+    return text
+
+
+def add_reference(
+    session: Session,
+    kind: str,
+    name: str,
+    *,
+    actor: str,
+    category: str | None = None,
+    code: str | None = None,
+    region: str | None = None,
+    title: str | None = None,
+    unit: str | None = None,
+    commit: bool = True,
+) -> Any:
+    """Add a row to a reference list (audited): an industry (with its `category`), a unit, a
+    signing event, a person (`title`, `unit`), a stall reason (`code`, default ``custom_<n>``) or a region alias
+    (`region` is the province it stands for). Duplicate when the name is taken."""
+    k = reference_kind(kind)
+    text = _clean("name", name, 64 if k != "region_alias" else 32)
+    if k == "stall_reason":
+        from crm.deals import add_stall_reason  # crm.deals imports this module: the cycle is broken here
+
+        if code is None:
+            count = len(session.exec(select(StallReason.id)).all())
+            code = f"custom_{count + 1}"
+        return add_stall_reason(session, code=code, label=text, actor=actor, commit=commit)
+    row: Any
+    if k == "industry":
+        taken = names.find(session, "industry", text)
+        row = Industry(name=text, category=category)
+    elif k == "unit":
+        taken = names.find(session, "unit", text)
+        row = Unit(name=text)
+    elif k == "signing_event":
+        taken = names.find(session, "signing_event", text)
+        row = SigningEvent(name=text)
+    elif k == "person":
+        taken = names.find(session, "person", text)
+        row = Person(name=text, title=title, unit_id=names.resolve_id(session, "unit", unit) if unit else None)
+    else:
+        if not region:
+            raise InvalidValue("region", region, "say which province the alias stands for (--region 内蒙古)")
+        target = names.resolve(session, "region", region)
+        taken = names.find(session, "region", text)
+        row = RegionAlias(alias=text, region_id=target.id)
+    if taken is not None:
+        raise Duplicate(f"{k} {text} already exists (id {taken.id})")
+    with unit_of_work(session, commit=commit):
+        session.add(row)
+        session.flush()
+        record_creation(session, row, actor=actor)
+    return row
+
+
+def rename_reference(session: Session, kind: str, old: str, new: str, *, actor: str, commit: bool = True) -> Any:
+    """Rename a row of a reference list (audited, old and new name); every deal keeps pointing at it."""
+    k = reference_kind(kind)
+    text = _clean("new", new, 64 if k != "region_alias" else 32)
+    row: Any
+    if k == "region_alias":
+        row = session.exec(select(RegionAlias).where(RegionAlias.alias == _key(old))).first()
+        if row is None:
+            known = [a for a in session.exec(select(RegionAlias.alias)).all()]
+            raise names.UnknownName("old", old, "region alias", names.closest(old, known), known)
+        attr = "alias"
+    else:
+        row = names.resolve(session, k, old)
+        attr = "label" if k == "stall_reason" else "name"
+    taken = names.find(session, k if k != "region_alias" else "region", text)
+    if taken is not None and taken is not row:
+        raise Duplicate(f"{k} {text} already exists (id {taken.id}); choose another name")
+    with unit_of_work(session, commit=commit):
+        record_changes(session, row, {attr: text}, actor=actor, action="rename")
+    return row

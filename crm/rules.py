@@ -34,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as sqlmodel_select
 
+from crm.arrivals import not_voided
 from crm.audit import record_creation
 from crm.db import unit_of_work
 from crm.errors import InvalidValue, NotFound
@@ -221,8 +222,12 @@ def not_replaced(d: Any, as_of: date, *, per_arrival: bool = False) -> ColumnEle
 
 
 def counted_arrival_conditions(rs: CountingRules, *, start: date | None, end: date) -> list[ColumnElement[bool]]:
-    """The arrivals the rules count: of the rules' sources, verified if asked, dated start..end."""
-    conditions: list[ColumnElement[bool]] = [ARRIVAL.c.arrived_on <= end, ARRIVAL.c.source.in_(list(rs.sources))]
+    """The arrivals the rules count: not voided, of the rules' sources, verified if asked, dated start..end."""
+    conditions: list[ColumnElement[bool]] = [
+        ARRIVAL.c.arrived_on <= end,
+        ARRIVAL.c.source.in_(list(rs.sources)),
+        not_voided(ARRIVAL),
+    ]
     if start is not None:
         conditions.append(ARRIVAL.c.arrived_on >= start)
     if rs.verified_only:

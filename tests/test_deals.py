@@ -144,17 +144,22 @@ def test_resigning_under_another_spelling_reuses_the_investor(session: Session) 
     assert session.exec(select(func.count()).select_from(Investor)).one() == 2
 
 
-def test_credit_code_wins_over_a_different_name(session: Session) -> None:
-    """A known credit code is the same enterprise, even renamed; the recorded name is kept."""
-    renamed = deals.get_or_create_investor(
-        session, "甘肃旧名能源有限公司", actor=ACTOR, credit_code="91620100MA7ABCDE1X"
-    )
-    other = deals.get_or_create_investor(session, "甘肃新名能源有限公司", actor=ACTOR)  # no code yet
-    found = deals.get_or_create_investor(session, "甘肃新名能源有限公司", actor=ACTOR, credit_code="91620100ma7abcde1x")
-    assert found.id == renamed.id != other.id
-    assert found.name == "甘肃旧名能源有限公司"
-    assert other.credit_code is None  # the namesake without a code is not touched
-    assert session.exec(select(func.count()).select_from(Investor)).one() == 2
+def test_credit_code_of_an_investor_of_another_name_is_refused(session: Session, engine: Engine) -> None:
+    """A known credit code under another name is refused with both names, not silently attached."""
+    deals.get_or_create_investor(session, "甘肃旧名能源有限公司", actor=ACTOR, credit_code="91620100MA7ABCDE1X")
+    before = snapshot(engine)
+    with pytest.raises(
+        Refused,
+        match=r"investor '甘肃新名能源有限公司': credit code 91620100MA7ABCDE1X belongs to "
+        r"investor \d+ \(甘肃旧名能源有限公司\)",
+    ):
+        deals.get_or_create_investor(session, "甘肃新名能源有限公司", actor=ACTOR, credit_code="91620100ma7abcde1x")
+    with pytest.raises(Refused, match="甘肃旧名能源有限公司"):
+        sign(session, investor="甘肃新名能源有限公司", credit_code="91620100MA7ABCDE1X")
+    assert snapshot(engine) == before
+    # the same enterprise written another way still meets its code
+    same = deals.get_or_create_investor(session, "甘肃旧名能源公司", actor=ACTOR, credit_code="91620100MA7ABCDE1X")
+    assert same.name == "甘肃旧名能源有限公司"
 
 
 def test_same_name_with_another_credit_code_is_a_duplicate(session: Session, engine: Engine) -> None:
@@ -244,8 +249,8 @@ def test_deal_takes_the_known_origin_of_its_investor(session: Session) -> None:
 @pytest.mark.parametrize(
     ("overrides", "error", "match"),
     [
-        ({"industry": "造船"}, InvalidValue, "industry: unknown industry; known: 光伏发电"),
-        ({"origin": "火星"}, InvalidValue, "region: not a province-level division"),
+        ({"industry": "造船"}, InvalidValue, "industry 造船 — no such industry; known: 光伏发电"),
+        ({"origin": "火星"}, InvalidValue, "region 火星 — no such province-level division"),
         ({"contracted_yuan": -1}, InvalidValue, "contracted_yuan: an amount cannot be negative"),
         ({"contracted_yuan": "3000万"}, InvalidValue, "contracted_yuan: expected whole yuan as an integer"),
         ({"project_name": "  "}, InvalidValue, "project_name: must not be empty"),

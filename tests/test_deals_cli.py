@@ -46,6 +46,14 @@ def snapshot(engine: Engine) -> dict[str, Any]:
     return state
 
 
+@pytest.fixture(autouse=True)
+def _names(engine: Engine) -> None:
+    """The units and people the command lines here name: names given on a command line must exist."""
+    with Session(engine) as session:
+        session.add_all([Unit(name="县商务局"), Unit(name="某某镇"), Person(name="王县长")])
+        session.commit()
+
+
 def crm(db_url: str, *args: str) -> Any:
     return runner.invoke(app, ["--db", db_url, *args])
 
@@ -159,7 +167,10 @@ def test_stall_follow_up_and_procedure(db_url: str, engine: Engine) -> None:
         (["deal", "start", "99", "--on", "2026-04-01"], "error: no deal 99"),
         (["deal", "start", "1", "--on", "2026-13-01"], "error: --on: '2026-13-01' is not a date; write YYYY-MM-DD"),
         ([*SIGN[:3], "二期", *SIGN[4:], "--amount", "三千万"], "error: --amount: cannot read '三千万' as an amount"),
-        ([*SIGN[:3], "二期", *SIGN[4:9], "造船", *SIGN[10:], "--amount", "1"], "error: industry: unknown industry"),
+        (
+            [*SIGN[:3], "二期", *SIGN[4:9], "造船", *SIGN[10:], "--amount", "1"],
+            "error: industry 造船 — no such industry",
+        ),
         ([*SIGN, "--amount", "5000"], "error: deal 1 (100MW光伏发电项目): this investor already signed this project"),
         (["deal", "stall", "1", "--reason", "没钱"], "error: reason: unknown stall reason"),
         (
@@ -168,7 +179,10 @@ def test_stall_follow_up_and_procedure(db_url: str, engine: Engine) -> None:
         ),
         (["deal", "procedure", "1", "fire", "--state", "done"], "error: kind: unknown procedure"),
         (["report", "unstarted", "--level", "orange"], "error: level: use one of green, yellow, red"),
-        (["report", "unstarted", "--unit", "没有这个单位"], "error: unit: no such unit"),
+        (["report", "unstarted", "--unit", "没有这个单位"], "error: unit 没有这个单位 — no such unit"),
+        (["report", "unstarted", "--unit", "县商务"], "error: unit 县商务 — no such unit; did you mean 县商务局?"),
+        ([*SIGN[:3], "二期", *SIGN[4:11], "不存在的单位", *SIGN[12:], "--amount", "1"], "error: unit 不存在的单位"),
+        (["deal", "start", "无此项目", "--on", "2026-04-01"], "error: no deal '无此项目'"),
     ],
 )
 def test_refusals_exit_1_with_a_message_and_change_nothing(
@@ -187,7 +201,6 @@ def test_refusals_exit_1_with_a_message_and_change_nothing(
     "args",
     [
         ["deal", "start", "1"],  # --on missing
-        ["deal", "start", "one", "--on", "2026-04-01"],  # not an id
         ["deal", "sign", "--project", "x"],  # required options missing
         ["deal", "frobnicate"],
         ["report", "unstarted", "--format", "xml"],

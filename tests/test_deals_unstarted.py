@@ -329,9 +329,9 @@ def test_a_started_deal_leaves_the_list(ledger: Session) -> None:
 @pytest.mark.parametrize(
     ("filters", "match"),
     [
-        ({"unit": "没有这个单位"}, "unit: no such unit"),
-        ({"leader": "无名氏"}, "leader: no such person"),
-        ({"industry": "造船"}, "industry: unknown industry"),
+        ({"unit": "没有这个单位"}, "unit 没有这个单位 — no such unit"),
+        ({"leader": "无名氏"}, "leader 无名氏 — no such person"),
+        ({"industry": "造船"}, "industry 造船 — no such industry"),
         ({"level": "orange"}, "level: use one of green, yellow, red"),
         ({"thresholds": (180, 90)}, "thresholds: need 0 < yellow days < red days"),
         ({"as_of": "2026-07-01"}, "as_of: expected a date"),

@@ -173,7 +173,11 @@ def test_refused_arrival_exits_1_and_changes_nothing(engine: Engine, db_url: str
         app, ["--db", db_url, "arrival", "add", "999", "--on", "2026-02-01", "--amount", "5", "--source", "省外"]
     )
     assert missing.exit_code == 1 and "no deal 999" in missing.output
-    assert runner.invoke(app, ["--db", db_url, "arrival", "add", "x"]).exit_code == 2
+    assert runner.invoke(app, ["--db", db_url, "arrival", "add", "1"]).exit_code == 2  # no --on
+    by_name = runner.invoke(
+        app, ["--db", db_url, "arrival", "add", "无此项目", "--on", "2026-02-01", "--source", "省外"]
+    )
+    assert by_name.exit_code == 1 and "no deal '无此项目'" in by_name.output
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(CapitalArrival)).one() == 0
 

@@ -918,7 +918,7 @@ def test_cli_export_with_filters_then_import(db_url: str, session: Session, tmp_
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["export", "deals", "x.csv", "--unit", "无此单位"], 1, "no unit '无此单位'"),
+        (["export", "deals", "x.csv", "--unit", "无此单位"], 1, "unit 无此单位 — no such unit"),
         (["export", "deals", "x.pdf"], 1, "export to a .xlsx or .csv file"),
         (["export", "visits", "x.csv", "--industry", "光伏发电"], 1, "cannot be filtered by industry"),
         (["export", "deals", "x.csv", "--since", "2026-13-01"], 1, "is not a date"),

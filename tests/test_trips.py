@@ -282,12 +282,12 @@ def _count(session: Session, model: Any) -> int:
         (
             lambda s: trips.plan_month(s, month="2026-06", regions=["火星"], industries=["光伏发电"], actor=ACTOR),
             InvalidValue,
-            "region: not a province-level division",
+            "region 火星 — no such province-level division",
         ),
         (
             lambda s: trips.plan_month(s, month="2026-06", regions=["北京"], industries=["挖矿"], actor=ACTOR),
             InvalidValue,
-            "industry: unknown industry",
+            "industry 挖矿 — no such industry",
         ),
         (
             lambda s: trips.plan_month(s, month="2026-06", regions=[], industries=["光伏发电"], actor=ACTOR),

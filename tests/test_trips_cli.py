@@ -204,7 +204,7 @@ def test_copy_plan_then_show_an_empty_month(db_url: str) -> None:
         (
             ["trips", "set-plan", "--month", "2026-06", "--region", "火星", "--industry", "光伏发电"],
             1,
-            "not a province-level division",
+            "no such province-level division",
         ),
         (["report", "trips", "--by", "unit"], 1, "group the funnel by one of"),
         (["trips", "visit", "--on", "2026-06-11"], 1, "give --visit"),
@@ -224,3 +224,15 @@ def test_bad_command_lines(db_url: str, args: list[str], code: int, message: str
     assert result.exit_code == code, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_visit_list_shows_visit_ids(db_url: str) -> None:
+    setup_june(db_url)
+    rows = [line.split() for line in run(db_url, "trips", "visit", "list").splitlines()[2:]]
+    # the two visits planned on trip 1: ids 1 and 2, the second without a counterpart yet
+    assert [r[:5] for r in rows] == [
+        ["1", "1", "第一小分队", "2026-06-01", "planned"],
+        ["2", "1", "第一小分队", "2026-06-01", "planned"],
+    ]
+    assert "北京某某能源集团" in rows[0]
+    assert "unknown action 'show'" in run(db_url, "trips", "visit", "show", code=1)

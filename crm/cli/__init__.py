@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from crm.cli import accounts, common, deals, demo, figures, ledgers, quality, trips
+from crm.cli import accounts, arrivals, common, corrections, deals, demo, figures, ledgers, quality, reference, trips
 from crm.cli.core import register as _register_core
 from crm.cli.reports import report_app
 
@@ -34,6 +34,9 @@ app.add_typer(report_app, name="report")
 
 for _capability in (deals, figures, ledgers, trips, demo, quality, accounts):
     _capability.register(app)
+corrections.register(app)
+arrivals.register(app)
+reference.register(app)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -23,8 +23,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
 
+from crm import names
 from crm.access import hidden_row, refusal
 from crm.db import is_busy, make_engine
+from crm.deals import find_deal
 from crm.errors import CrmError, NotFound
 from crm.money import parse_yuan
 
@@ -39,11 +41,66 @@ DbOption = typer.Option(None, "--db", help="Database URL or SQLite file (default
 ActorOption = typer.Option("cli", "--actor", help="Who makes the change; written to the audit log.")
 FormatOption = typer.Option(Format.table, "--format", help="table for people; csv or json for tools.")
 OutOption = typer.Option(None, "--out", help="Write the output to this file instead of the terminal.")
+
+
+def _with_db(ctx: typer.Context, work: Any) -> Any:
+    """Run `work(session)` on the command's database while the command line is parsed."""
+    engine = engine_from(ctx)
+    try:
+        with handled(), Session(engine) as session:
+            return work(session)
+    finally:
+        engine.dispose()
+
+
+def name_check(field: str) -> Any:
+    """An option callback: the name given must exist (crm.names), else exit 1 with the closest names."""
+
+    def callback(ctx: typer.Context, value: Any) -> Any:
+        if value is None or ctx.resilient_parsing:
+            return value
+        given = value if isinstance(value, list | tuple) else [value]
+        checked = _with_db(ctx, lambda session: [names.check(session, field, v) for v in given])
+        return checked if isinstance(value, list | tuple) else checked[0]
+
+    return callback
+
+
+def name_option(field: str, flag: str, help: str) -> Any:
+    """An option naming a reference row (unit, person, industry, region, squad, signing event) that must exist."""
+    return typer.Option(None, flag, help=help + " Must exist (crm ref list).", callback=name_check(field))
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+def _deal_id(ctx: typer.Context, value: Any) -> Any:
+    """A deal's id from its id or its project name (a unique part of it), read while parsing."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    return int(_with_db(ctx, lambda session: find_deal(session, text).id))
+
+
+# the text as given (an id or a name) becomes the deal's id in the callback
+DealArgument = typer.Argument(
+    ..., help="Deal id, or its project name (a unique part of it).", parser=_text, callback=_deal_id
+)
+
+
+def deal_option(flag: str, help: str) -> Any:
+    """An option naming a deal by its id or its project name (a unique part of it)."""
+    return typer.Option(None, flag, help=help + " Its id or project name.", parser=_text, callback=_deal_id)
+
+
 # Who a deal is credited to and who answers for it: the same options wherever a deal is signed.
-UnitOption = typer.Option(None, "--unit", help="Responsible unit (责任单位).")
-LeaderOption = typer.Option(None, "--leader", help="Accountable leader (包抓领导).")
-IntroducerOption = typer.Option(None, "--introducer", help="First introducer (第一引资人).")
-CreditedUnitOption = typer.Option(None, "--credited-unit", help="Credited unit (招引单位).")
+UnitOption = name_option("unit", "--unit", "Responsible unit (责任单位).")
+LeaderOption = name_option("leader", "--leader", "Accountable leader (包抓领导).")
+IntroducerOption = name_option("introducer", "--introducer", "First introducer (第一引资人).")
+CreditedUnitOption = name_option("credited_unit", "--credited-unit", "Credited unit (招引单位).")
 AsOfOption = typer.Option(None, "--as-of", help="Report as of this date (YYYY-MM-DD); default today.")
 # A deal's size (规模): its contracted amount with its increases; min <= size < max.
 MinAmountOption = typer.Option(None, "--min-amount", help="Deals of this size or more (1亿; bare number = 万元).")

@@ -17,6 +17,7 @@ from crm.cli.common import (
     ActorOption,
     AsOfOption,
     CreditedUnitOption,
+    DealArgument,
     Format,
     FormatOption,
     IntroducerOption,
@@ -26,7 +27,9 @@ from crm.cli.common import (
     OutOption,
     UnitOption,
     amount_bound,
+    deal_option,
     emit,
+    name_option,
     parse_date,
     session_for,
 )
@@ -53,7 +56,7 @@ def _say(deal: Deal) -> None:
 @deal_app.command("show")
 def show_command(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="Deal id."),
+    deal_id: int = DealArgument,
 ) -> None:
     """Show a deal: where it stands, its procedures, what is missing, and its history (who changed what).
 
@@ -83,19 +86,17 @@ def sign_command(
     investor: str = typer.Option(..., "--investor", help="Investor name (投资方); found or created."),
     signed_on: str = typer.Option(..., "--signed-on", help="Signing date, YYYY-MM-DD."),
     amount: str = typer.Option(..., "--amount", help="Contracted investment; a bare number is 万元 (3000 = 3000万元)."),
-    industry: str | None = typer.Option(None, "--industry", help="Industry (产业), e.g. 光伏发电."),
-    origin: str | None = typer.Option(None, "--origin", help="Investor's province, e.g. 浙江."),
+    industry: str | None = name_option("industry", "--industry", "Industry (产业), e.g. 光伏发电."),
+    origin: str | None = name_option("origin", "--origin", "Investor's province, e.g. 浙江."),
     origin_city: str | None = typer.Option(None, "--origin-city", help="Investor's city."),
     unit: str | None = UnitOption,
     leader: str | None = LeaderOption,
     introducer: str | None = IntroducerOption,
     credited_unit: str | None = CreditedUnitOption,
-    event: str | None = typer.Option(None, "--event", help="Signing event (签约活动)."),
+    event: str | None = name_option("signing_event", "--event", "Signing event (签约活动)."),
     signer: str | None = typer.Option(None, "--signer", help="Who signed for the county."),
     credit_code: str | None = typer.Option(None, "--credit-code", help="Investor's unified social credit code."),
-    increases: int | None = typer.Option(
-        None, "--increases", help="Parent deal id: this is a capital increase (增资)."
-    ),
+    increases: int | None = deal_option("--increases", "Parent deal: this is a capital increase (增资)."),
     note: str | None = typer.Option(None, "--note", help="Note for the audit log."),
     actor: str = ActorOption,
 ) -> None:
@@ -132,7 +133,7 @@ def sign_command(
 @deal_app.command("start")
 def start_command(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="Deal id."),
+    deal_id: int = DealArgument,
     on: str = typer.Option(..., "--on", help="Start date (开工), YYYY-MM-DD."),
     note: str | None = typer.Option(None, "--note", help="Note for the audit log."),
     actor: str = ActorOption,
@@ -150,7 +151,7 @@ def start_command(
 @deal_app.command("register")
 def register_command(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="Deal id."),
+    deal_id: int = DealArgument,
     on: str = typer.Option(..., "--on", help="Date entered in the fixed-asset-investment statistics, YYYY-MM-DD."),
     note: str | None = typer.Option(None, "--note", help="Note for the audit log."),
     actor: str = ActorOption,
@@ -169,7 +170,7 @@ def register_command(
 @deal_app.command("complete")
 def complete_command(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="Deal id."),
+    deal_id: int = DealArgument,
     on: str = typer.Option(..., "--on", help="Completion date (竣工投产), YYYY-MM-DD."),
     note: str | None = typer.Option(None, "--note", help="Note for the audit log."),
     actor: str = ActorOption,
@@ -187,7 +188,7 @@ def complete_command(
 @deal_app.command("terminate")
 def terminate_command(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="Deal id."),
+    deal_id: int = DealArgument,
     on: str = typer.Option(..., "--on", help="Termination date (终止), YYYY-MM-DD."),
     reason: str = typer.Option(..., "--reason", help="Why the investor cannot perform."),
     actor: str = ActorOption,
@@ -205,7 +206,7 @@ def terminate_command(
 @deal_app.command("reassign")
 def reassign_command(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="Id of the terminated deal."),
+    deal_id: int = DealArgument,
     investor: str = typer.Option(..., "--investor", help="The new investor's name."),
     signed_on: str = typer.Option(..., "--signed-on", help="New signing date, YYYY-MM-DD."),
     amount: str | None = typer.Option(
@@ -241,7 +242,7 @@ def reassign_command(
 @deal_app.command("follow-up")
 def follow_up_command(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="Deal id."),
+    deal_id: int = DealArgument,
     on: str = typer.Option(..., "--on", help="Date of the follow-up, YYYY-MM-DD."),
     action: str = typer.Option(..., "--action", help="What was done."),
     next_step: str | None = typer.Option(None, "--next-step", "--next", help="The next step."),
@@ -266,7 +267,7 @@ def follow_up_command(
 @deal_app.command("stall")
 def stall_command(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="Deal id."),
+    deal_id: int = DealArgument,
     reason: str = typer.Option(..., "--reason", help="Stall reason code or label, e.g. funding or 资金未落实."),
     owner: str | None = typer.Option(None, "--owner", help="Who follows the deal up (专人跟踪)."),
     note: str | None = typer.Option(None, "--note", help="Details."),
@@ -283,7 +284,7 @@ def stall_command(
 @deal_app.command("procedure")
 def procedure_command(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="Deal id."),
+    deal_id: int = DealArgument,
     kind: str = typer.Argument(..., help="approval|land|environment|planning|construction_permit or 立项/用地/..."),
     state: str = typer.Option(..., "--state", help="not_started, in_progress or done."),
     started_on: str | None = typer.Option(None, "--started-on", help="YYYY-MM-DD."),
@@ -314,7 +315,7 @@ def unstarted_report(
     since: str | None = typer.Option(None, "--since", help="Only deals signed on or after this date."),
     unit: str | None = UnitOption,
     leader: str | None = LeaderOption,
-    industry: str | None = typer.Option(None, "--industry", help="Industry (产业)."),
+    industry: str | None = name_option("industry", "--industry", "Industry (产业)."),
     level: str | None = typer.Option(None, "--level", help="green, yellow or red."),
     yellow_days: int = typer.Option(deals.DEFAULT_THRESHOLDS[0], "--yellow-days", help="Days until yellow."),
     red_days: int = typer.Option(deals.DEFAULT_THRESHOLDS[1], "--red-days", help="Days until red."),

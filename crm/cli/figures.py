@@ -19,6 +19,7 @@ from crm.arrivals import record_arrival
 from crm.cli.common import (
     ActorOption,
     AsOfOption,
+    DealArgument,
     Format,
     FormatOption,
     MaxAmountOption,
@@ -27,6 +28,7 @@ from crm.cli.common import (
     amount_bound,
     emit,
     fail,
+    name_option,
     parse_date,
     session_for,
 )
@@ -66,7 +68,7 @@ def _today(as_of: str | None) -> date:
 @arrival_app.command("add")
 def arrival_add(
     ctx: typer.Context,
-    deal_id: int = typer.Argument(..., help="The deal's id."),
+    deal_id: int = DealArgument,
     on: str = typer.Option(..., "--on", help="Date the money arrived, YYYY-MM-DD."),
     amount: str | None = typer.Option(None, "--amount", help="Yuan amount; a bare number is 万元 (500 = 500万元)."),
     source: str = typer.Option(..., "--source", help="境外, 省外, 市外省内 or 县际 (or the English value)."),
@@ -123,8 +125,8 @@ def target_set(
     period: str = typer.Option(..., "--period", help="2026, 2026Q2 or 2026-05."),
     amount: str | None = typer.Option(None, "--amount", help="Money (bare number = 万元) or, for deals_*, a count."),
     growth: str | None = typer.Option(None, "--growth", help="Target growth over last year: 0.1 or 10%."),
-    unit: str | None = typer.Option(None, "--unit", help="The target is this unit's."),
-    leader: str | None = typer.Option(None, "--leader", help="The target is this leader's."),
+    unit: str | None = name_option("unit", "--unit", "The target is this unit's."),
+    leader: str | None = name_option("leader", "--leader", "The target is this leader's."),
     weight: float | None = typer.Option(None, "--weight", help="Scorecard weight."),
     actor: str = ActorOption,
 ) -> None:
@@ -325,10 +327,10 @@ def report_kpis(
     signed_from: str | None = typer.Option(None, "--signed-from", help="Cohort: signed on or after this date."),
     signed_to: str | None = typer.Option(None, "--signed-to", help="Cohort: signed on or before this date."),
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
-    industry: str | None = typer.Option(None, "--industry", help="Cohort: deals of this industry."),
-    unit: str | None = typer.Option(None, "--unit", help="Cohort: deals of this responsible unit."),
-    leader: str | None = typer.Option(None, "--leader", help="Cohort: deals of this leader."),
-    origin: str | None = typer.Option(None, "--origin", help="Cohort: investors from this province (short name)."),
+    industry: str | None = name_option("industry", "--industry", "Cohort: deals of this industry."),
+    unit: str | None = name_option("unit", "--unit", "Cohort: deals of this responsible unit."),
+    leader: str | None = name_option("leader", "--leader", "Cohort: deals of this leader."),
+    origin: str | None = name_option("origin", "--origin", "Cohort: investors from this province (short name)."),
     trip: int | None = typer.Option(None, "--trip", help="Cohort: deals signed from leads met on this trip."),
     rows: str | None = RowsOption,
     min_amount: str | None = MinAmountOption,

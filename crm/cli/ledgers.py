@@ -38,9 +38,19 @@ def register(app: typer.Typer) -> None:
             "--partial",
             help="Write the good rows and report the bad ones (default: write nothing unless every row is good).",
         ),
+        update: bool = typer.Option(
+            False, "--update", help="Apply the differences from stored records as audited edits."
+        ),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
+        no_new_names: bool = typer.Option(
+            False, "--no-new-names", help="Refuse units, people, events the database does not have yet."
+        ),
         actor: str = ActorOption,
     ) -> None:
         """Import a ledger; every bad row is reported with its Excel row number, column and reason.
+
+        Rows that are stored deals (by 项目编号, or investor, project and signing date) but differ
+        from them are listed and nothing is written, unless --update applies them (audited).
 
         Money columns are read in the unit of their header (元/万元/亿元), else 万元.
         Re-importing a ledger adds nothing already present. Exit 1 on bad rows (nothing written).
@@ -49,7 +59,16 @@ def register(app: typer.Typer) -> None:
         """
         with session_for(ctx) as session:
             try:
-                result = import_ledger(session, kind.value, file, actor=actor, partial=partial)
+                result = import_ledger(
+                    session,
+                    kind.value,
+                    file,
+                    actor=actor,
+                    partial=partial,
+                    update=update,
+                    dry_run=dry_run,
+                    new_names=not no_new_names,
+                )
             except LedgerError as exc:
                 for line in str(exc).splitlines():
                     typer.echo(f"error: {line}", err=True)

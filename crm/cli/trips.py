@@ -217,7 +217,8 @@ def add_trip(
 @trips_app.command("visit")
 def visit_command(
     ctx: typer.Context,
-    on: str = typer.Option(..., "--on", help="The day of the visit, YYYY-MM-DD."),
+    what: str | None = typer.Argument(None, metavar="[list]", help="list: show the visits and their ids."),
+    on: str | None = typer.Option(None, "--on", help="The day of the visit, YYYY-MM-DD."),
     trip: int | None = typer.Option(None, "--trip", help="The trip id (for a visit that was not planned)."),
     visit: int | None = typer.Option(None, "--visit", help="A planned visit's id, to record it as held."),
     counterpart: str | None = typer.Option(None, "--counterpart", help="Enterprise or chamber met."),
@@ -231,7 +232,16 @@ def visit_command(
     """Record a held visit (拜访): a planned one (--visit) or a new one on a trip (--trip).
 
     Example: crm trips visit --visit 3 --on 2026-06-11 --attendee 王县长 --notes 有意向在县里建组件厂
+    (crm trips visit list [--trip ID] lists the visits with their ids)
     """
+    if what is not None:
+        if what != "list":
+            raise fail(f"unknown action {what!r}; use `crm trips visit list` or record a visit with --on")
+        with session_for(ctx) as session:
+            emit(trips.list_visits(session, trip_id=trip), Format.table, None, title="拜访 visits")
+        return
+    if on is None:
+        raise fail("give --on (the day of the visit)")
     if trip is None and visit is None:
         raise fail("give --visit (a planned visit) or --trip (a new visit on that trip)")
     with session_for(ctx) as session:

@@ -19,8 +19,10 @@ from sqlalchemy import Select, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from crm import names
+from crm.arrivals import not_voided
 from crm.db import core_select as select
-from crm.errors import InvalidValue, NotFound
+from crm.errors import InvalidValue
 from crm.ledgers.cells import format_period, neutralise
 from crm.ledgers.progress import progress_bar
 from crm.ledgers.schema import MONEY_METRICS, Column, LedgerKind, ledger_kind
@@ -53,21 +55,11 @@ DATE_FORMAT = "yyyy-mm-dd"
 
 
 def _unit_id(session: Session, name: str | None) -> int | None:
-    if name is None:
-        return None
-    found = session.execute(select(Unit.id).where(Unit.name == name.strip())).scalar()
-    if found is None:
-        raise NotFound("unit", name)
-    return int(found)
+    return None if name is None else names.resolve_id(session, "unit", name)
 
 
 def _industry_id(session: Session, name: str | None) -> int | None:
-    if name is None:
-        return None
-    found = session.execute(select(Industry.id).where(Industry.name == name.strip())).scalar()
-    if found is None:
-        raise NotFound("industry", name)
-    return int(found)
+    return None if name is None else names.resolve_id(session, "industry", name)
 
 
 def _no_filter(kind: str, name: str, value: Any) -> None:
@@ -102,6 +94,7 @@ def _deals(session: Session, unit: int | None, industry: int | None) -> Select[A
             Deal.registered_on,
             Deal.location,
             Deal.description,
+            Deal.id,
         )
         .join(Investor, Investor.id == Deal.investor_id)
         .outerjoin(Region, Region.id == Deal.origin_region_id)
@@ -143,6 +136,7 @@ _DEAL_FIELDS = (
     "registered_on",
     "location",
     "description",
+    "deal_id",
 )
 
 
@@ -167,6 +161,7 @@ def _arrivals(session: Session, unit: int | None, industry: int | None) -> Selec
         )
         .join(Deal, Deal.id == a.deal_id)
         .join(Investor, Investor.id == Deal.investor_id)
+        .where(not_voided())  # a voided arrival must not come back through its own ledger
         .order_by(a.arrived_on, a.id)
     )
     if unit is not None:

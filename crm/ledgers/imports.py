@@ -32,6 +32,7 @@ from crm import audit
 from crm.db import begin_writing
 from crm.db import core_select as select
 from crm.errors import CrmError, InvalidValue, LedgerError, RowError
+from crm.ledgers import reimport
 from crm.ledgers.cells import (
     choice_parser,
     fold,
@@ -70,6 +71,7 @@ from crm.models import (
     VisitStatus,
 )
 from crm.money import parse_yuan
+from crm.names import closest
 
 CHUNK = 25_000  # rows read, checked and inserted at a time (arrivals); ~40 MB of Python objects
 # Required columns whose cell may be blank in some rows: a foreign-currency arrival gives 原币金额 × 汇率.
@@ -89,18 +91,26 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     updated: int = 0  # rows already present whose state or figures the ledger moved on
     file: str = ""
+    differences: list[str] = field(default_factory=list)  # re-import: how rows differ from stored records
+    new_names: dict[str, list[str]] = field(default_factory=dict)  # names the ledger brought, by kind
+    dry_run: bool = False
 
     def summary(self) -> str:
         parts = [
             f"{self.file or self.kind}: {self.rows} rows read",
-            f"{self.inserted} inserted",
+            f"{self.inserted} {'would be inserted' if self.dry_run else 'inserted'}",
             f"{self.already_present} already present",
         ]
         if self.updated:
-            parts.append(f"{self.updated} updated")
+            parts.append(f"{self.updated} {'would be updated' if self.dry_run else 'updated'}")
         if self.errors:
             parts.append(f"{len({e.row for e in self.errors})} bad rows skipped")
-        return ", ".join(parts)
+        lines = [", ".join(parts)]
+        lines += [f"  {'difference' if self.dry_run else 'changed'}: {d}" for d in self.differences]
+        lines += [f"  new {kind}: {'、'.join(found)}" for kind, found in self.new_names.items()]
+        if self.dry_run:
+            lines.append("  dry run: nothing was written")
+        return "\n".join(lines)
 
 
 class Batch:
@@ -234,7 +244,11 @@ def _check_industry(batch: Batch, i: int, name: str | None, known: dict[str, tup
         return None
     found = known.get(fold(name))
     if found is None:
-        batch.fail(i, "industry", f"unknown industry; known: {'、'.join(n for _, n in known.values())}")
+        # industries are the list figures group by: a ledger's typo must not become a new one
+        every = [n for _, n in known.values()]
+        near = closest(name, every)
+        hint = f"did you mean {'、'.join(near)}?" if near else f"known: {'、'.join(every)}"
+        batch.fail(i, "industry", f"unknown industry; {hint} (a new one is added with `crm ref add industry`)")
         return None
     return found[0]
 
@@ -736,8 +750,11 @@ def _check_arrivals(
     return result, bad, spool
 
 
-def _write_spooled(session: Session, spool: IO[bytes], result: ImportResult, *, progress: bool | None) -> None:
-    """Insert the checked rows of `spool`, leaving out those already stored (a re-import)."""
+def _write_spooled(
+    session: Session, spool: IO[bytes], result: ImportResult, *, progress: bool | None, dry_run: bool = False
+) -> None:
+    """Insert the checked rows of `spool`, leaving out those already stored (a re-import); with
+    `dry_run` only count them."""
     stored = _StoredArrivals(session)
     now = datetime.now(UTC)
     with progress_bar(f"write {result.file}", result.rows, progress) as advance:
@@ -748,7 +765,7 @@ def _write_spooled(session: Session, spool: IO[bytes], result: ImportResult, *, 
                 break
             new, present = stored.new(rows)
             result.already_present += present
-            result.inserted += _write_arrivals(session, new, now)
+            result.inserted += len(new) if dry_run else _write_arrivals(session, new, now)
             advance(len(rows))
 
 
@@ -1124,6 +1141,9 @@ def import_ledger(
     partial: bool = False,
     progress: bool | None = None,
     commit: bool = True,
+    update: bool = False,
+    dry_run: bool = False,
+    new_names: bool = True,
 ) -> ImportResult:
     """Import the ledger file `path` (.xlsx or .csv) of `kind` (deals, arrivals, trips, visits, leads, targets).
 
@@ -1134,44 +1154,101 @@ def import_ledger(
     a ledger that moves a stored deal on (已开工 with its date) applies the transition
     (``updated``). Money cells are in the header's unit (元/万元/亿元), else 万元.
     `progress` None shows a bar when stderr is a terminal.
+
+    Deals rows that are stored deals (by 项目编号, the natural key, or credit code) but differ
+    from them refuse the import (``reimport.Differences``) unless `update`, which applies them
+    as audited edits. `dry_run` does everything, reports it and writes nothing. The names a
+    ledger brings are created and listed in ``new_names``; ``new_names=False`` refuses them.
     """
     spec = ledger_kind(kind)
     p = Path(path)
     with LedgerReader(p, spec) as reader:
         if spec.name == "arrivals":
-            return _import_streamed(session, reader, actor=actor, partial=partial, progress=progress, commit=commit)
+            return _import_streamed(
+                session, reader, actor=actor, partial=partial, progress=progress, commit=commit, dry_run=dry_run
+            )
         table = next(reader.chunks())
     owns = commit or not session.in_transaction()
     warnings_before = len(table.warnings)
     try:
         before = _before_checking(session)
-        batch, plan, present = _check(session, spec, table)
-        _refuse_if_bad(batch, partial, p)
-        if owns and _take_write_lock(session, before):
+        checked = _check_all(session, spec, table, new_names=new_names)
+        _refuse_checked(checked, partial, p, update=update, dry_run=dry_run)
+        if owns and not dry_run and _take_write_lock(session, before):
             # another process wrote between the check and the lock: check again, now under the lock
             del table.warnings[warnings_before:]
-            batch, plan, present = _check(session, spec, table)
-            _refuse_if_bad(batch, partial, p)
-        result = ImportResult(spec.name, batch.n, 0, present, warnings=table.warnings, file=p.name)
-        with progress_bar(f"import {p.name}", batch.n, progress) as advance:
-            if spec.name == "deals":
-                inserted, updated = _write_deals(session, batch, plan, actor=actor, advance=advance)
-            elif spec.name == "targets":
-                inserted, updated = _write_targets(session, batch, plan, actor=actor, advance=advance)
-            elif spec.name == "trips":
-                inserted, updated = _write_trips(session, batch, plan, actor=actor, advance=advance)
-            elif spec.name == "visits":
-                inserted, updated = _insert_rows(session, Visit.__table__, plan, advance), 0  # type: ignore[attr-defined]
-            else:
-                inserted, updated = _write_leads(session, plan, actor=actor, advance=advance), 0
-        _refuse_if_bad(batch, partial, p)  # a row the library or the database refused while writing
+            checked = _check_all(session, spec, table, new_names=new_names)
+            _refuse_checked(checked, partial, p, update=update, dry_run=dry_run)
+        batch, plan, changes = checked.batch, checked.plan, checked.changes
+        result = ImportResult(
+            spec.name, batch.n, 0, checked.present, warnings=table.warnings, file=p.name, dry_run=dry_run
+        )
+        result.new_names = checked.new_names
+        result.differences = [c.text for c in changes]
+        if dry_run:
+            inserted, updated = _would(spec.name, plan, changes if update else [])
+        else:
+            with progress_bar(f"import {p.name}", batch.n, progress) as advance:
+                if spec.name == "deals":
+                    inserted, updated = _write_deals(session, batch, plan, actor=actor, advance=advance)
+                    if update:
+                        updated += reimport.apply(session, batch, changes, actor=actor, file=p.name)
+                elif spec.name == "targets":
+                    inserted, updated = _write_targets(session, batch, plan, actor=actor, advance=advance)
+                elif spec.name == "trips":
+                    inserted, updated = _write_trips(session, batch, plan, actor=actor, advance=advance)
+                elif spec.name == "visits":
+                    inserted, updated = _insert_rows(session, Visit.__table__, plan, advance), 0  # type: ignore[attr-defined]
+                else:
+                    inserted, updated = _write_leads(session, plan, actor=actor, advance=advance), 0
+            _refuse_if_bad(batch, partial, p)  # a row the library or the database refused while writing
         result.inserted, result.updated = inserted, updated
-        _finish(session, result, spec, actor=actor, commit=commit)
+        _finish(session, result, spec, actor=actor, commit=commit and not dry_run)
+        if dry_run:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
     result.errors = batch.errors()
     return result
+
+
+@dataclass
+class _Checked:
+    """What checking a ledger found, before anything is written: the parsed batch, the write plan,
+    rows already stored, differences from stored deals (re-import) and the names it brings."""
+
+    batch: Batch
+    plan: Any
+    present: int
+    changes: list[Any]
+    new_names: dict[str, list[str]]
+
+
+def _check_all(session: Session, spec: LedgerKind, table: Table, *, new_names: bool) -> _Checked:
+    """Parse and check every row against the database (names, rules, stored records); writes nothing."""
+    batch = parse_batch(spec, table)
+    brought = reimport.new_names(session, batch, refuse=not new_names)
+    plan, present = _CHECKS[spec.name](session, batch)
+    changes: list[Any] = []
+    if spec.name == "deals":
+        plan, changes, taken = reimport.deal_changes(session, batch, plan)
+        present += taken
+    return _Checked(batch, plan, present, changes, brought)
+
+
+def _refuse_checked(checked: _Checked, partial: bool, path: Path, *, update: bool, dry_run: bool) -> None:
+    """Refuse a ledger with bad rows (unless partial) or, without update or dry_run, differences from stored deals."""
+    _refuse_if_bad(checked.batch, partial, path)
+    if not (update or dry_run):
+        reimport.refuse(checked.changes, path)
+
+
+def _would(kind: str, plan: Any, changes: list[Any]) -> tuple[int, int]:
+    """(inserted, updated) of a dry run: what writing `plan` (and `changes`) would give."""
+    if kind in ("deals", "targets", "trips"):
+        return reimport.would(plan, changes)
+    return len(plan), 0
 
 
 # What a kind's check reads from the database and returns: (the parsed batch, the write plan, rows present).
@@ -1182,13 +1259,6 @@ _CHECKS: dict[str, Callable[[Session, Batch], tuple[Any, int]]] = {
     "visits": lambda session, batch: _validate_visits(session, batch),
     "leads": lambda session, batch: _validate_leads(session, batch),
 }
-
-
-def _check(session: Session, spec: LedgerKind, table: Table) -> tuple[Batch, Any, int]:
-    """Parse every cell and check every row against the database; writes nothing."""
-    batch = parse_batch(spec, table)
-    plan, present = _CHECKS[spec.name](session, batch)
-    return batch, plan, present
 
 
 # One PostgreSQL advisory lock for imports: two imports never check against each other's unfinished work.
@@ -1215,7 +1285,14 @@ def _take_write_lock(session: Session, before: int | None) -> bool:
 
 
 def _import_streamed(
-    session: Session, reader: LedgerReader, *, actor: str, partial: bool, progress: bool | None, commit: bool
+    session: Session,
+    reader: LedgerReader,
+    *,
+    actor: str,
+    partial: bool,
+    progress: bool | None,
+    commit: bool,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Arrivals: check the whole ledger chunk by chunk (keeping the checked rows in a temporary
     file, not in memory), refuse it before taking the write lock, then write them all."""
@@ -1227,14 +1304,17 @@ def _import_streamed(
             stack.enter_context(spool)
             if bad and not partial:
                 raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
-            if owns and _take_write_lock(session, before):
+            if owns and not dry_run and _take_write_lock(session, before):
                 with LedgerReader(reader.path, reader.kind) as again:
                     result, bad, spool = _check_arrivals(session, again, progress=progress)
                 stack.enter_context(spool)
                 if bad and not partial:
                     raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
-            _write_spooled(session, spool, result, progress=progress)
-        _finish(session, result, reader.kind, actor=actor, commit=commit)
+            _write_spooled(session, spool, result, progress=progress, dry_run=dry_run)
+        result.dry_run = dry_run
+        _finish(session, result, reader.kind, actor=actor, commit=commit and not dry_run)
+        if dry_run:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise

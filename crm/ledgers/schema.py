@@ -252,6 +252,13 @@ DEALS = LedgerKind(
         Column("location", "text", "建设地点", ("建设地点", "项目地址", "项目选址")),
         Column("description", "text", "建设内容", ("建设内容", "建设规模及内容", "项目内容")),
         Column("note", "text", "备注", _NOTE.aliases, description="kept in the audit log of the signing; not exported"),
+        Column(
+            "deal_id",
+            "number",
+            "项目编号",
+            ("项目编号", "系统编号", "deal_id", "deal id"),
+            description="the deal's id, as exported; a re-import matches the row to that deal (corrections)",
+        ),
     ),
 )
 

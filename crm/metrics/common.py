@@ -16,6 +16,7 @@ from sqlalchemy import Integer, Select, and_, case, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
+from crm import names
 from crm.errors import InvalidValue
 from crm.models import CountingRules, TargetMetric
 from crm.rules import (
@@ -242,6 +243,13 @@ def check_filters(filters: Mapping[str, Any]) -> None:
     unknown = set(filters) - set(FILTERS)
     if unknown:
         raise InvalidValue("filter", sorted(unknown)[0], f"filter by one of {', '.join(FILTERS)}")
+
+
+def resolve_filters(session: Session, filters: Mapping[str, Any]) -> dict[str, Any]:
+    """`filters` checked (see FILTERS) with each name in its stored spelling: a name that does not
+    exist is an error naming the closest ones (crm.names), never a cohort of zero."""
+    check_filters(filters)
+    return {dim: names.check(session, dim, value) for dim, value in filters.items()}
 
 
 @dataclass

@@ -14,11 +14,11 @@ from sqlmodel import Session
 from crm.metrics.common import (
     DEAL,
     SIZE_CLASS,
-    check_filters,
     finish_groups,
     group_deals,
     parse_by,
     ratio,
+    resolve_filters,
     resolve_rules,
 )
 from crm.models import CountingRules
@@ -125,7 +125,7 @@ def kpis(
     as_of = as_of or date.today()
     rs = resolve_rules(session, rules)
     dims = parse_by(by)
-    check_filters(filters)
+    filters = resolve_filters(session, filters)
     check_size_bounds(min_amount, max_amount)
 
     facts, d, source, conditions, group_columns = cohort_query(

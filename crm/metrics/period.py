@@ -37,10 +37,10 @@ from crm.metrics.common import (
     DEAL,
     DIMENSIONS,
     SIZE_CLASS,
-    check_filters,
     finish_groups,
     group_deals,
     ratio,
+    resolve_filters,
     resolve_rules,
 )
 from crm.models import CountingRules
@@ -218,7 +218,7 @@ def period_figures(
     check_size_bounds(min_amount, max_amount)
     rs = resolve_rules(session, rules)
     dims = _parse_dims(by)
-    check_filters(filters)
+    filters = resolve_filters(session, filters)
     last_start, last_end = same_day_last_year(start), same_day_last_year(end)
     options: dict[str, Any] = {"trip": trip, "min_amount": min_amount, "max_amount": max_amount}
     this = _events(session, rs, start, end, dims, filters, **options)

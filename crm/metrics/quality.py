@@ -27,6 +27,7 @@ import pandas as pd
 from sqlalchemy import and_, func, literal, or_, select, union_all
 from sqlmodel import Session, SQLModel
 
+from crm.arrivals import not_voided
 from crm.metrics.common import ARRIVAL, DEAL, PERSON, TARGET, UNIT, resolve_rules
 from crm.models import PROCEDURE_LABELS, CountingRules, PeriodKind, ProcedureKind, ProcedureState
 from crm.rules import big_sum, not_replaced, root_deal_id
@@ -108,7 +109,7 @@ def _arrival_over_contracted(session: Session, ctx: _Context) -> list[dict[str, 
     arrived = (
         select(root_deal_id(m).label("root_id"), big_sum(ARRIVAL.c.arrived_yuan).label("arrived"))
         .select_from(ARRIVAL.join(m, m.c.id == ARRIVAL.c.deal_id))
-        .where(ARRIVAL.c.arrived_on <= ctx.as_of)
+        .where(ARRIVAL.c.arrived_on <= ctx.as_of, not_voided(ARRIVAL))
         .group_by(root_deal_id(m))
         .subquery("arrived")
     )
@@ -152,7 +153,7 @@ def _arrival_in_future(session: Session, ctx: _Context) -> list[dict[str, Any]]:
             session,
             select(ARRIVAL.c.id, ARRIVAL.c.deal_id, DEAL.c.project_name, ARRIVAL.c.arrived_on)
             .join(DEAL, DEAL.c.id == ARRIVAL.c.deal_id)
-            .where(ARRIVAL.c.arrived_on > ctx.as_of)
+            .where(ARRIVAL.c.arrived_on > ctx.as_of, not_voided(ARRIVAL))
             .order_by(ARRIVAL.c.id),
         )
     ]
@@ -172,7 +173,7 @@ def _arrival_after_termination(session: Session, ctx: _Context) -> list[dict[str
             session,
             select(ARRIVAL.c.id, ARRIVAL.c.deal_id, m.c.project_name, ARRIVAL.c.arrived_on, d.c.terminated_on)
             .select_from(ARRIVAL.join(m, m.c.id == ARRIVAL.c.deal_id).join(d, d.c.id == root_deal_id(m)))
-            .where(d.c.terminated_on.is_not(None), ARRIVAL.c.arrived_on > d.c.terminated_on)
+            .where(d.c.terminated_on.is_not(None), ARRIVAL.c.arrived_on > d.c.terminated_on, not_voided(ARRIVAL))
             .order_by(ARRIVAL.c.id),
         )
     ]
@@ -187,6 +188,7 @@ def _duplicate_arrival(session: Session, ctx: _Context) -> list[dict[str, Any]]:
             a.c.arrived_on == ARRIVAL.c.arrived_on,
             a.c.arrived_yuan == ARRIVAL.c.arrived_yuan,
             a.c.id < ARRIVAL.c.id,
+            not_voided(a),
         )
         .order_by(a.c.id)
         .limit(1)
@@ -195,6 +197,7 @@ def _duplicate_arrival(session: Session, ctx: _Context) -> list[dict[str, Any]]:
     )
     groups = (
         select(ARRIVAL.c.deal_id, ARRIVAL.c.arrived_on, ARRIVAL.c.arrived_yuan)
+        .where(not_voided(ARRIVAL))
         .group_by(ARRIVAL.c.deal_id, ARRIVAL.c.arrived_on, ARRIVAL.c.arrived_yuan)
         .having(func.count() > 1)
         .subquery("groups")
@@ -227,6 +230,7 @@ def _duplicate_arrival(session: Session, ctx: _Context) -> list[dict[str, Any]]:
                     ),
                 ).join(DEAL, DEAL.c.id == ARRIVAL.c.deal_id)
             )
+            .where(not_voided(ARRIVAL))
             .order_by(ARRIVAL.c.id),
         )
         if first is not None

@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import func, literal, select
 from sqlmodel import Session
 
+from crm import names
 from crm.errors import InvalidValue
 from crm.metrics.common import (
     KEY_OF_SCOPE,
@@ -267,7 +268,7 @@ def target_progress(
     year = year or as_of.year
     targets = _targets_of_year(session, year)
     if scope is not None:
-        targets = targets[targets["scope"] == scope]
+        targets = targets[targets["scope"] == names.scope(session, scope)]
     if targets.empty:
         empty = pd.DataFrame(columns=TARGET_COLUMNS)
         empty.attrs["rules"] = rules_label(rs)

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from crm import audit
+from crm import audit, names
 from crm.db import unit_of_work
 from crm.errors import InvalidValue, Refused
 from crm.models import (
@@ -415,3 +415,49 @@ def trips_in_month(session: Session, *, month: date | str) -> pd.DataFrame:
     df["budget_yuan"] = df["budget_yuan"].astype("Int64")
     df["spent_yuan"] = df["spent_yuan"].astype("Int64")
     return df
+
+
+VISIT_LIST_COLUMNS = ["visit_id", "trip_id", "squad", "month", "status", "visited_on", "counterpart", "region", "city"]
+
+
+def list_visits(
+    session: Session,
+    *,
+    trip_id: int | None = None,
+    month: date | str | None = None,
+    squad: str | None = None,
+    status: str | None = None,
+) -> pd.DataFrame:
+    """Visits with their ids (to record one as held or cancel it), by trip, then planned order.
+
+    Filters: the trip, the trips' `month`, the `squad` (a name that must exist) and the
+    `status` (planned, done, cancelled). Columns: VISIT_LIST_COLUMNS.
+    """
+    query = (
+        _query(
+            Visit.id,
+            Visit.trip_id,
+            Squad.name,
+            Trip.month,
+            Visit.status,
+            Visit.visited_on,
+            Visit.counterpart,
+            Region.name,
+            Visit.city,
+        )
+        .outerjoin(Trip, col(Trip.id) == col(Visit.trip_id))
+        .outerjoin(Squad, col(Squad.id) == col(Trip.squad_id))
+        .outerjoin(Region, col(Region.id) == col(Visit.region_id))
+        .order_by(col(Trip.month), col(Visit.trip_id), col(Visit.id))
+    )
+    if trip_id is not None:
+        query = query.where(col(Visit.trip_id) == trip_id)
+    if month is not None:
+        query = query.where(col(Trip.month) == month_start(month))
+    if squad is not None and squad.strip():
+        query = query.where(col(Trip.squad_id) == names.resolve_id(session, "squad", squad))
+    if status is not None and status.strip():
+        if status.strip() not in VisitStatus.__members__:
+            raise InvalidValue("status", status, f"use one of {', '.join(VisitStatus)}")
+        query = query.where(col(Visit.status) == status.strip())
+    return pd.DataFrame([tuple(r) for r in session.exec(query).all()], columns=VISIT_LIST_COLUMNS)
