@@ -126,3 +126,64 @@ def record_creation(
     ]
     _write(session, rows)
     return len(rows)
+
+
+# ---------------------------------------------------------------- reading the log
+
+_REFERENCES: dict[str, tuple[Any, str]] = {}
+
+
+def _references() -> dict[str, tuple[Any, str]]:
+    """Audited id fields and the (table, name column) they point at."""
+    if not _REFERENCES:
+        from crm.models import Industry, Investor, Person, Region, SigningEvent, Squad, StallReason, Unit
+
+        _REFERENCES.update(
+            {
+                "investor_id": (Investor, "name"),
+                "industry_id": (Industry, "name"),
+                "origin_region_id": (Region, "name"),
+                "region_id": (Region, "name"),
+                "unit_id": (Unit, "name"),
+                "credited_unit_id": (Unit, "name"),
+                "leader_id": (Person, "name"),
+                "introducer_id": (Person, "name"),
+                "follow_up_owner_id": (Person, "name"),
+                "owner_id": (Person, "name"),
+                "person_id": (Person, "name"),
+                "signing_event_id": (SigningEvent, "name"),
+                "stall_reason_id": (StallReason, "label"),
+                "squad_id": (Squad, "name"),
+            }
+        )
+    return _REFERENCES
+
+
+def with_names(session: Session, history: Any) -> Any:
+    """A copy of an audit-log frame (columns field, old, new) where id fields read as names:
+    field ``investor_id`` becomes ``investor`` and its old/new ids the investors' names."""
+    from sqlalchemy import select
+
+    out = history.copy()
+    refs = _references()
+    wanted: dict[str, set[int]] = {}
+    for field, old, new in zip(out["field"], out["old"], out["new"], strict=True):
+        if field in refs:
+            for value in (old, new):
+                if value is not None and str(value).isdigit():
+                    wanted.setdefault(field, set()).add(int(value))
+    names: dict[str, dict[int, str]] = {}
+    for field, ids in wanted.items():
+        table, column = refs[field]
+        rows = session.execute(select(table.id, getattr(table, column)).where(table.id.in_(sorted(ids)))).all()
+        names[field] = {int(i): str(n) for i, n in rows}
+
+    def name(field: str, value: Any) -> Any:
+        if field in names and value is not None and str(value).isdigit():
+            return names[field].get(int(value), value)
+        return value
+
+    out["old"] = [name(f, v) for f, v in zip(out["field"], out["old"], strict=True)]
+    out["new"] = [name(f, v) for f, v in zip(out["field"], out["new"], strict=True)]
+    out["field"] = [f.removesuffix("_id") if f in refs else f for f in out["field"]]
+    return out

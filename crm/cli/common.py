@@ -7,15 +7,12 @@ command line (Typer's own usage errors).
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import typer
@@ -24,7 +21,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from crm.db import make_engine
+from crm.display import print_table
 from crm.errors import CrmError
+from crm.files import csv_text, json_text, write_table
 
 
 class Format(StrEnum):
@@ -36,7 +35,11 @@ class Format(StrEnum):
 DbOption = typer.Option(None, "--db", help="Database URL or SQLite file (default: $CRM_DATABASE_URL, else ./crm.db).")
 ActorOption = typer.Option("cli", "--actor", help="Who makes the change; written to the audit log.")
 FormatOption = typer.Option(Format.table, "--format", help="table for people; csv or json for tools.")
-OutOption = typer.Option(None, "--out", help="Write the output to this file instead of the terminal.")
+OutOption = typer.Option(
+    None,
+    "--out",
+    help="Write to this file instead: .xlsx (a workbook for people), .csv (UTF-8 with BOM), .json or .html.",
+)
 # Who a deal is credited to and who answers for it: the same options wherever a deal is signed.
 UnitOption = typer.Option(None, "--unit", help="Responsible unit (责任单位).")
 LeaderOption = typer.Option(None, "--leader", help="Accountable leader (包抓领导).")
@@ -96,40 +99,28 @@ def parse_date(text: str | None, field: str = "date") -> date | None:
         raise fail(f"{field}: {text!r} is not a date; write YYYY-MM-DD") from None
 
 
-def _plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, datetime | date | pd.Timestamp):
-        return value.isoformat()[:10] if isinstance(value, date) and not isinstance(value, datetime) else str(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
+def emit(
+    df: pd.DataFrame,
+    fmt: Format,
+    out: Path | None = None,
+    *,
+    title: str | None = None,
+    money: Sequence[str] = (),
+    unit: str | None = None,
+) -> None:
+    """Print `df` as a table for people, or CSV / JSON rows for tools (snake_case columns, money in
+    yuan, rates as fractions); with `out`, write the file its suffix says (.xlsx .csv .json .html).
 
-
-def emit(df: pd.DataFrame, fmt: Format, out: Path | None = None, *, title: str | None = None) -> None:
-    """Print `df` as a table, CSV or JSON rows (snake_case columns, money in yuan, rates as fractions)."""
-    if fmt is Format.csv:
-        text = df.to_csv(index=False, lineterminator="\n")
-    elif fmt is Format.json:
-        rows = [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
-        text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
-    else:
-        with pd.option_context(
-            "display.unicode.east_asian_width",
-            True,
-            "display.max_rows",
-            500,
-            "display.max_columns",
-            50,
-            "display.width",
-            200,
-        ):
-            body = "(no rows)" if df.empty else df.to_string(index=False)
-        text = (f"{title}\n" if title else "") + body + "\n"
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
+    `money` names extra money columns and `unit` forces 万元/亿元 (see ``crm.display``)."""
+    if out is not None:
+        try:
+            write_table(df, out, title=title or "", money=money, unit=unit)
+        except CrmError as exc:
+            raise fail(str(exc)) from None
         typer.echo(f"wrote {len(df)} rows to {out}", err=True)
+    elif fmt is Format.csv:
+        sys.stdout.write(csv_text(df))
+    elif fmt is Format.json:
+        sys.stdout.write(json_text(df))
+    else:
+        print_table(df, title=title, money=money, unit=unit)
