@@ -1,4 +1,7 @@
-"""Targets (目标任务), time progress (序时进度) and the counting rules (统计口径).
+"""Targets (目标任务) and time progress (序时进度).
+
+The counting rules (统计口径) live in ``crm.rules``; their names are re-exported here for
+callers that import them from ``crm.targets``.
 
 Periods are written ``2026`` (year), ``2026Q2`` (quarter) or ``2026-05`` (month) and are
 stored as their kind and first day. Money targets are whole yuan; count targets are counts.
@@ -9,22 +12,18 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from crm.audit import record_changes, record_creation
 from crm.db import unit_of_work
 from crm.errors import InvalidValue, NotFound
 from crm.models import (
-    CapitalSource,
-    CompletionBasis,
-    CountingRules,
-    FulfillmentBasis,
     PeriodKind,
     Person,
     ScopeKind,
@@ -33,6 +32,22 @@ from crm.models import (
     Unit,
 )
 from crm.money import parse_yuan
+from crm.rules import cohort_start, get_rules, rules_label, save_rules
+
+__all__ = [
+    "COUNT_METRICS",
+    "MONEY_METRICS",
+    "Period",
+    "cohort_start",
+    "get_rules",
+    "parse_period",
+    "rules_label",
+    "same_day_last_year",
+    "save_rules",
+    "set_target",
+    "target_to_date",
+    "time_progress",
+]
 
 MONEY_METRICS = frozenset({TargetMetric.arrived_yuan, TargetMetric.contracted_yuan, TargetMetric.reserve_yuan})
 COUNT_METRICS = frozenset({TargetMetric.deals_signed, TargetMetric.deals_started})
@@ -259,125 +274,3 @@ def set_target(
             )
             session.flush()
     return target
-
-
-# ---------------------------------------------------------------- counting rules
-
-
-def rules_label(rules: CountingRules) -> str:
-    """How every report names its rule set: ``default v1``."""
-    return f"{rules.name} v{rules.version}"
-
-
-_NAMED_VERSION = re.compile(r"^(?P<name>.+?)(?:\s+v|@)(?P<version>\d+)$")
-
-
-def get_rules(session: Session, name: str | CountingRules | None = None) -> CountingRules:
-    """The rule set `name` (its newest version; ``name v2`` or ``name@2`` for an older one).
-
-    None gives the default rule set: the newest row saved as default.
-    """
-    if isinstance(name, CountingRules):
-        return name
-    if name is None:
-        found = session.exec(
-            select(CountingRules).where(col(CountingRules.is_default).is_(True)).order_by(col(CountingRules.id).desc())
-        ).first()
-        if found is None:
-            raise NotFound("default counting rules", "(run `crm init` to add them)")
-        name = found.name
-    text = name.strip()
-    statement = select(CountingRules)
-    match = _NAMED_VERSION.match(text)
-    if match and session.exec(select(CountingRules.id).where(CountingRules.name == text)).first() is None:
-        statement = statement.where(
-            CountingRules.name == match["name"].strip(), CountingRules.version == int(match["version"])
-        )
-    else:
-        statement = statement.where(CountingRules.name == text)
-    rules = session.exec(statement.order_by(col(CountingRules.version).desc())).first()
-    if rules is None:
-        raise NotFound("counting rules", text)
-    return rules
-
-
-def _sources(values: Sequence[str]) -> list[str]:
-    from crm.arrivals import parse_source
-
-    chosen = {parse_source(v) for v in values}
-    if not chosen:
-        raise InvalidValue("sources", list(values), "name at least one source (境外, 省外, 市外省内, 县际)")
-    return [s.value for s in CapitalSource if s.value in chosen]
-
-
-def save_rules(
-    session: Session,
-    name: str,
-    *,
-    actor: str,
-    fulfillment_basis: str | None = None,
-    completion_basis: str | None = None,
-    sources: Sequence[str] | None = None,
-    verified_only: bool | None = None,
-    cohort_years: int | None = None,
-    default: bool | None = None,
-    note: str | None = None,
-    commit: bool = True,
-) -> CountingRules:
-    """Save a NEW version of rule set `name` (versions are never edited in place).
-
-    Arguments left None keep the previous version's value (or DESIGN.md's default for a new
-    name). `cohort_years=0` removes the cohort window. `sources` take Chinese labels or values.
-    `default=True` makes this rule set the one reports use when none is named.
-    """
-    name = (name or "").strip()
-    if not name or len(name) > 64:
-        raise InvalidValue("name", name, "a rule set needs a name of 1 to 64 characters")
-    previous = session.exec(
-        select(CountingRules).where(CountingRules.name == name).order_by(col(CountingRules.version).desc())
-    ).first()
-    base = previous or CountingRules(name=name, version=0)
-    try:
-        fulfillment = FulfillmentBasis(fulfillment_basis or base.fulfillment_basis).value
-    except ValueError:
-        allowed = ", ".join(m.value for m in FulfillmentBasis)
-        raise InvalidValue("fulfillment_basis", fulfillment_basis, f"use one of {allowed}") from None
-    try:
-        completion = CompletionBasis(completion_basis or base.completion_basis).value
-    except ValueError:
-        allowed = ", ".join(m.value for m in CompletionBasis)
-        raise InvalidValue("completion_basis", completion_basis, f"use one of {allowed}") from None
-    chosen_sources = _sources(sources) if sources is not None else list(base.sources)
-    if cohort_years is not None and (isinstance(cohort_years, bool) or cohort_years < 0):
-        raise InvalidValue("cohort_years", cohort_years, "a number of years, 1 or more (0 for no window)")
-    years = base.cohort_years if cohort_years is None else (cohort_years or None)
-    rules = CountingRules(
-        name=name,
-        version=base.version + 1,
-        fulfillment_basis=fulfillment,
-        completion_basis=completion,
-        sources=chosen_sources,
-        verified_only=base.verified_only if verified_only is None else bool(verified_only),
-        cohort_years=years,
-        is_default=base.is_default if default is None else bool(default),
-        note=note if note is not None else base.note,
-    )
-    with unit_of_work(session, commit=commit):
-        session.add(rules)
-        session.flush()
-        record_creation(session, rules, actor=actor)
-    return rules
-
-
-def cohort_start(rules: CountingRules, as_of: date) -> date | None:
-    """The first signing date in the rules' cohort window as of `as_of` (None: no window).
-
-    ``cohort_years=3`` on 2026-06-30 keeps deals signed after 2023-06-30.
-    """
-    if not rules.cohort_years:
-        return None
-    try:
-        cut = as_of.replace(year=as_of.year - rules.cohort_years)
-    except ValueError:  # 29 February
-        cut = as_of.replace(year=as_of.year - rules.cohort_years, day=28)
-    return cut + timedelta(days=1)

@@ -27,6 +27,10 @@ KPI_CSV = [
     "fulfillment_rate",
     "capital_arrival_rate",
     "completion_rate",
+    "unstarted",
+    "in_construction",
+    "active",
+    "start_rate",
 ]
 TARGET_CSV = [
     "metric",
@@ -124,6 +128,10 @@ def test_arrival_add_then_kpis_csv(engine: Engine, db_url: str) -> None:
             "fulfillment_rate": "0.0",
             "capital_arrival_rate": "0.121",
             "completion_rate": "",
+            "unstarted": "1",
+            "in_construction": "0",
+            "active": "1",
+            "start_rate": "0.0",
         }
     ]
     by = runner.invoke(

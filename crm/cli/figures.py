@@ -1,6 +1,6 @@
 """``crm arrival add``, ``crm target set|list``, ``crm rules show|save`` and the figure reports.
 
-Reports: ``crm report kpis|targets|ranking|scorecard|arrivals``. With ``--format csv`` or
+Reports: ``crm report kpis|targets|ranking|scorecard|arrivals|period``. With ``--format csv`` or
 ``json`` money is integer yuan and rates are fractions; the table shows 万元 and %.
 A bare amount is 万元 (``--amount 500`` is 500万元); ``500万``, ``1.5亿`` and ``30000元`` say
 their unit. Dates are YYYY-MM-DD.
@@ -54,6 +54,15 @@ rules_app = typer.Typer(
 
 def _today(as_of: str | None) -> date:
     return parse_date(as_of, "--as-of") or date.today()
+
+
+def _amount(text: str | None, field: str) -> int | None:
+    """A yuan bound from the command line (a bare number is 万元: 10000 = 1亿), or None."""
+    return None if text is None else parse_yuan(text, AMOUNT_UNIT, field=field)
+
+
+MinAmountOption = typer.Option(None, "--min-amount", help="Deals of this size or more (1亿; bare number = 万元).")
+MaxAmountOption = typer.Option(None, "--max-amount", help="Deals below this size (10亿; bare number = 万元).")
 
 
 # ---------------------------------------------------------------- arrival
@@ -273,12 +282,14 @@ def report_kpis(
     leader: str | None = typer.Option(None, "--leader", help="Cohort: deals of this leader."),
     origin: str | None = typer.Option(None, "--origin", help="Cohort: investors from this province (short name)."),
     trip: int | None = typer.Option(None, "--trip", help="Cohort: deals signed from leads met on this trip."),
+    min_amount: str | None = MinAmountOption,
+    max_amount: str | None = MaxAmountOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
-    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, by group.
+    """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, by group, and where the active deals stand.
 
-    Example: crm report kpis --by industry,signing_year --as-of 2026-06-30 --format csv
+    Example: crm report kpis --min-amount 1亿 --as-of 2026-06-30 --format csv
     """
     start = parse_date(signed_from, "--signed-from") or (date(year, 1, 1) if year else None)
     end = parse_date(signed_to, "--signed-to") or (date(year, 12, 31) if year else None)
@@ -288,7 +299,16 @@ def report_kpis(
             k: v for k, v in {"industry": industry, "unit": unit, "leader": leader, "origin": origin}.items() if v
         }
         df = metrics.kpis(
-            session, by=by, signed_from=start, signed_to=end, as_of=day, rules=rules, trip=trip, **filters
+            session,
+            by=by,
+            signed_from=start,
+            signed_to=end,
+            as_of=day,
+            rules=rules,
+            trip=trip,
+            min_amount=_amount(min_amount, "--min-amount"),
+            max_amount=_amount(max_amount, "--max-amount"),
+            **filters,
         )
     title = f"KPIs as of {day.isoformat()} (counting rules {df.attrs['rules']})"
     _show(
@@ -297,7 +317,7 @@ def report_kpis(
         out,
         title,
         ["contracted_yuan", "arrived_yuan"],
-        ["fulfillment_rate", "capital_arrival_rate", "completion_rate"],
+        ["fulfillment_rate", "capital_arrival_rate", "completion_rate", "start_rate"],
     )
 
 
@@ -407,6 +427,62 @@ def report_arrivals(
     _show(
         df, fmt, out, f"Arrivals {chosen} (counting rules {df.attrs['rules']})", ["arrived_yuan", "last_year_yuan"], []
     )
+
+
+@register_report("period")
+def report_period(
+    ctx: typer.Context,
+    date_from: str | None = typer.Option(None, "--from", help="First day of the period, YYYY-MM-DD."),
+    date_to: str | None = typer.Option(None, "--to", help="Last day of the period, YYYY-MM-DD."),
+    period: str | None = typer.Option(None, "--period", help="Instead of --from/--to: 2026H1, 2026Q2, 2026-06, 2026."),
+    by: str | None = typer.Option(
+        None, "--by", help=f"Group by, comma-separated: {', '.join(metrics.PERIOD_DIMENSIONS)}."
+    ),
+    min_amount: str | None = MinAmountOption,
+    max_amount: str | None = MaxAmountOption,
+    rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    industry: str | None = typer.Option(None, "--industry", help="Deals of this industry."),
+    unit: str | None = typer.Option(None, "--unit", help="Deals of this responsible unit."),
+    leader: str | None = typer.Option(None, "--leader", help="Deals of this leader."),
+    origin: str | None = typer.Option(None, "--origin", help="Investors from this province (short name)."),
+    trip: int | None = typer.Option(None, "--trip", help="Deals signed from leads met on this trip."),
+    fmt: Format = FormatOption,
+    out: Path | None = OutOption,
+) -> None:
+    """What happened in a period (signed, started, in production, terminated, money), against a year earlier.
+
+    Example: crm report period --period 2026H1 --min-amount 1亿 --format csv
+    """
+    if period is not None and (date_from or date_to):
+        raise fail("give --period or --from/--to, not both")
+    with session_for(ctx) as session:
+        if period is not None:
+            start, end = metrics.period_range(period)
+        else:
+            first, last = parse_date(date_from, "--from"), parse_date(date_to, "--to")
+            if first is None or last is None:
+                raise fail("give the period: --period 2026H1, or --from DATE --to DATE")
+            start, end = first, last
+        filters = {
+            k: v for k, v in {"industry": industry, "unit": unit, "leader": leader, "origin": origin}.items() if v
+        }
+        df = metrics.period_figures(
+            session,
+            start=start,
+            end=end,
+            by=by,
+            rules=rules,
+            min_amount=_amount(min_amount, "--min-amount"),
+            max_amount=_amount(max_amount, "--max-amount"),
+            trip=trip,
+            **filters,
+        )
+    title = (
+        f"Period {start.isoformat()}..{end.isoformat()} against {df.attrs['last_year_start'].isoformat()}.."
+        f"{df.attrs['last_year_end'].isoformat()} (counting rules {df.attrs['rules']})"
+    )
+    money = [c for c in df.columns if c.startswith(("contracted_yuan", "arrived_yuan")) and not c.endswith("_yoy")]
+    _show(df, fmt, out, title, money, [c for c in df.columns if c.endswith("_yoy")])
 
 
 def register(app: typer.Typer) -> None:
