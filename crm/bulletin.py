@@ -6,8 +6,9 @@ level, this month's trips and their results) and writes the lead paragraph from 
 with the set phrasing of ``wording.toml`` (one file a bureau edits; see :func:`load_wording`).
 :func:`write_bulletin` writes it by the file's suffix.
 
-Period figures (本周/本月 新签约, 开工, 到位 with 同比) are not in the 通报 yet: they come with
-``crm.metrics.period_figures``, which this module does not re-derive.
+The period figures (本周/本月 新签约, 开工, 竣工投产, 终止, 合同投资额, 到位资金 with 同比) are
+``crm.metrics.period_figures`` over the report's period: the week (Monday to as_of) or the
+month (the first to as_of).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from crm.targets import get_rules, rules_label
 KINDS = ("weekly", "monthly")
 SUFFIXES = (".docx", ".xlsx", ".html", ".json")
 LEVELS = ("red", "yellow", "green")
+PERIOD_ITEMS = ("signed", "started", "in_production", "terminated", "contracted_yuan", "arrived_yuan")
 
 
 @dataclass
@@ -117,6 +119,18 @@ def lead_paragraph(numbers: Mapping[str, Any], wording: Mapping[str, Mapping[str
     rates = {k: "—" if n.get(k) is None else f"{n[k] * 100:.1f}%" for k in ("fulfillment", "arrival", "completion")}
     out.append(w["rates"].format(**rates))
     out.append(w["unstarted"].format(**n))
+    if n.get("period_signed") is not None:
+        out.append(
+            w["period"].format(
+                period=n["period"],
+                period_signed=n["period_signed"],
+                period_started=n["period_started"],
+                period_arrived=_money(n["period_arrived_yuan"] or 0, money_unit([n["period_arrived_yuan"]])),
+            )
+        )
+        if n.get("period_arrived_yoy") is not None:
+            key = "yoy_up" if n["period_arrived_yoy"] >= 0 else "yoy_down"
+            out.append(w[key].format(yoy=f"{abs(n['period_arrived_yoy']) * 100:.1f}"))
     if n.get("last_unit"):
         out.append(w["last_unit"].format(unit=n["last_unit"]))
         if n.get("last_leader"):
@@ -183,6 +197,7 @@ def bulletin(
     rule_set = get_rules(session, rules)
     targets = metrics.target_progress(session, as_of=as_of, scope="county", rules=rule_set)
     rates = metrics.kpis(session, as_of=as_of, rules=rule_set)
+    happened = metrics.period_figures(session, start=start, end=as_of, rules=rule_set)
     units = metrics.ranking(session, as_of=as_of, by="unit", rules=rule_set)
     leaders = metrics.ranking(session, as_of=as_of, by="leader", rules=rule_set)
     waiting = deals.unstarted(session, as_of=as_of)
@@ -220,6 +235,20 @@ def bulletin(
         "last_leader": "、".join(leaders.loc[leaders["last"].astype(bool), "name"]) or None,
     }
     numbers["money_unit"] = money_unit([numbers["arrived_yuan"], numbers["gap"]])
+    numbers["period"] = words["title"][f"period_{kind}"]
+    for name in PERIOD_ITEMS:
+        numbers[f"period_{name}"] = _first(happened, name)
+    numbers["period_arrived_yoy"] = _first(happened, "arrived_yuan_yoy")
+    period_table = pd.DataFrame(
+        {
+            "metric": list(PERIOD_ITEMS),
+            "actual": pd.array([_first(happened, n) for n in PERIOD_ITEMS], dtype="Int64"),
+            "last_year": pd.array([_first(happened, f"{n}_last_year") for n in PERIOD_ITEMS], dtype="Int64"),
+            "yoy_diff": pd.array([_first(happened, f"{n}_diff") for n in PERIOD_ITEMS], dtype="Int64"),
+            "yoy": pd.array([_first(happened, f"{n}_yoy") for n in PERIOD_ITEMS], dtype="Float64"),
+        }
+    )
+    period_labels = {"metric": "项目", "actual": numbers["period"]}
     h = words["headings"]
     target_columns = [
         c
@@ -244,6 +273,11 @@ def bulletin(
     ].reset_index(drop=True)
     sections = [
         Section("targets", h["targets"], Sheet("目标任务", targets[target_columns].reset_index(drop=True))),
+        Section(
+            "period",
+            h["period"].format(period=numbers["period"]),
+            Sheet(f"{numbers['period']}情况", period_table, labels=period_labels),
+        ),
         Section("rates", h["rates"], Sheet("三率", rates)),
         Section(
             "units",

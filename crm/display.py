@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -230,6 +230,8 @@ class ColumnFormat:
             return "、".join(str(v) for v in value)
         if self.name == "field":
             return label(str(value))
+        if self.name == "metric":
+            return VALUE_LABELS["metric"].get(str(value)) or label(str(value))
         return VALUE_LABELS.get(self.name, {}).get(str(value), str(value))
 
     def excel(self, value: Any, row: int = 0) -> tuple[Any, str | None]:
@@ -283,12 +285,18 @@ def _kind(name: str, series: pd.Series) -> str:
 
 
 def column_formats(
-    df: pd.DataFrame, *, money: Sequence[str] = (), unit: str | None = None, hide: Sequence[str] = ()
+    df: pd.DataFrame,
+    *,
+    money: Sequence[str] = (),
+    unit: str | None = None,
+    hide: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> list[ColumnFormat]:
     """The format of every column of `df` (except `hide`).
 
     `money` names extra money columns (a ranking's target/actual when it ranks a money metric);
-    `unit` forces 万元 or 亿元 for every money column instead of choosing per column.
+    `unit` forces 万元 or 亿元 for every money column instead of choosing per column; `labels`
+    overrides headers (a period table's ``actual`` reads 本周).
     """
     money_metric: tuple[bool, ...] | None = None
     if "metric" in df.columns:
@@ -310,15 +318,20 @@ def column_formats(
         if kind == "money":
             values = [v for i, v in enumerate(series.tolist()) if rows is None or rows[i]]
             chosen = unit or money_unit(values)
-        out.append(ColumnFormat(name, label(name), kind, chosen, rows))
+        out.append(ColumnFormat(name, (labels or {}).get(name) or label(name), kind, chosen, rows))
     return out
 
 
 def for_people(
-    df: pd.DataFrame, *, money: Sequence[str] = (), unit: str | None = None, hide: Sequence[str] = ()
+    df: pd.DataFrame,
+    *,
+    money: Sequence[str] = (),
+    unit: str | None = None,
+    hide: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """A copy of a figure for reading: display strings under Chinese headers (see the module doc)."""
-    formats = column_formats(df, money=money, unit=unit, hide=hide)
+    formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
     data = {f.label: [f.text(v, i) for i, v in enumerate(df[f.name].tolist())] for f in formats}
     return pd.DataFrame(data, columns=[f.label for f in formats]).reset_index(drop=True)
 
@@ -345,16 +358,17 @@ def styled(
     unit: str | None = None,
     hide: Sequence[str] = (),
     caption: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Styler:
     """A pandas Styler of a figure for notebooks and HTML: Chinese headers, formatted cells, no index,
     红/黄/绿 backgrounds on the level column and the last place of a league table highlighted."""
-    formats = column_formats(df, money=money, unit=unit, hide=hide)
-    shown = for_people(df, money=money, unit=unit, hide=hide)
+    formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
+    shown = for_people(df, money=money, unit=unit, hide=hide, labels=labels)
     style = shown.style.hide(axis="index")
     if caption:
         style = style.set_caption(caption)
     if "level" in {f.name for f in formats}:
-        style = style.map(_level_css, subset=[label("level")])
+        style = style.map(_level_css, subset=[next(f.label for f in formats if f.name == "level")])
     if "last" in df.columns:
         last = [bool(v) for v in df["last"].tolist()]
         style = style.apply(

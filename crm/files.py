@@ -19,7 +19,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -47,11 +47,12 @@ class Sheet:
     money: Sequence[str] = ()
     unit: str | None = None
     hide: Sequence[str] = ("rules",)
+    labels: Mapping[str, str] | None = None
     formats: list[ColumnFormat] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.formats:
-            self.formats = column_formats(self.df, money=self.money, unit=self.unit, hide=self.hide)
+            self.formats = column_formats(self.df, money=self.money, unit=self.unit, hide=self.hide, labels=self.labels)
 
 
 def check_suffix(path: Path, allowed: Sequence[str]) -> str:
@@ -201,7 +202,7 @@ def html_page(title: str, body: str) -> str:
 
 
 def html_table(sheet: Sheet) -> str:
-    style = styled(sheet.df, money=sheet.money, unit=sheet.unit, hide=sheet.hide)
+    style = styled(sheet.df, money=sheet.money, unit=sheet.unit, hide=sheet.hide, labels=sheet.labels)
     return f"<div class='table-wrap'>{style.to_html()}</div>"
 
 
