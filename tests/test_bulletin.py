@@ -239,3 +239,26 @@ def test_html_page_renders_in_chromium(demo_url: str, demo_as_of: date, tmp_path
         ink = (pixels.mean(axis=2) < 0.9).mean()  # share of pixels that are not (near) white
         assert ink > 0.03, f"blank screenshot at {width}px: {ink:.3%}"
         assert len(np.unique((pixels * 255).astype(int).reshape(-1, 3), axis=0)) > 50  # text, charts, fills
+
+
+@pytest.mark.slow
+def test_the_page_for_leaders_has_no_code(demo_url: str, demo_as_of: date, tmp_path: Path) -> None:
+    """What `python3 dev.py demo` builds: notebooks without code cells, the 通报 files, an index linking them."""
+    from crm.showcase import execute_notebooks, write_index, write_reports
+
+    notebook = Path(__file__).parent.parent / "notebooks" / "02_rates.ipynb"
+    env = {"CRM_DATABASE_URL": demo_url, "CRM_AS_OF": demo_as_of.isoformat()}
+    [with_code] = execute_notebooks([notebook], tmp_path / "notebooks", env=env, pages_dir=tmp_path / "pages")
+    page = (tmp_path / "pages" / "02_rates.html").read_text(encoding="utf-8")
+    seen = re.sub(r"<[^>]+>", "", page)
+    assert "crm.connect()" in re.sub(r"<[^>]+>", "", with_code.read_text(encoding="utf-8"))
+    assert "crm.connect()" not in seen and "metrics.kpis(" not in seen  # no code for leaders
+    assert "<table" in page and "履约率" in page and "data:image/png;base64," in page
+    engine = make_engine(demo_url)
+    reports = write_reports(engine, tmp_path / "reports", as_of=demo_as_of)
+    engine.dispose()
+    assert sorted(p.name for p in reports) == sorted(
+        f"{kind}{suffix}" for kind in ("weekly", "monthly") for suffix in (".html", ".docx", ".xlsx")
+    )
+    index = write_index(tmp_path, reports, as_of=demo_as_of).read_text(encoding="utf-8")
+    assert "href='reports/weekly.html'" in index and "href='pages/02_rates.html'" in index
