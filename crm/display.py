@@ -49,6 +49,18 @@ LABELS: dict[str, str] = {
     "signing_month": "签约月份",
     "size_class": "规模",
     "signed_on": "签约日期",
+    "started_on": "开工日期",
+    "completed_on": "竣工投产日期",
+    "terminated_on": "终止日期",
+    "termination_reason": "终止原因",
+    "registered_on": "入库日期",
+    "arrived_on": "到位日期",
+    "on": "日期",
+    "due_on": "期限",
+    "next_step": "下一步",
+    "done_on": "完成日期",
+    "location": "项目地点",
+    "description": "项目简介",
     "signed": "签约项目",
     "started": "开工项目",
     "in_production": "竣工投产",
@@ -387,10 +399,14 @@ def styled(
 
 
 def _console_width() -> int | None:
-    """The terminal's width on a terminal; else $COLUMNS, else wide enough not to wrap a report."""
+    """The terminal's width on a terminal; else $COLUMNS, else no limit (a pipe or file gets whole lines)."""
     if sys.stdout.isatty():
         return None
-    return int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 200
+    return int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 10_000
+
+
+def _cells_width(texts: Iterable[str]) -> int:
+    return max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in t) for t in texts), default=0)
 
 
 def print_table(
@@ -417,7 +433,11 @@ def print_table(
     table = Table(show_lines=False, header_style="bold", pad_edge=False)
     for f in formats:
         right = f.kind in ("money", "rate", "pp", "count", "number")
-        table.add_column(Text(f.label), justify="right" if right else "left", overflow="fold")
+        # numbers never break inside; text wraps to fit the terminal
+        widest = _cells_width(f.text(v, i) for i, v in enumerate(df[f.name].tolist())) if right else None
+        table.add_column(
+            Text(f.label), justify="right" if right else "left", overflow="fold", min_width=widest, no_wrap=right
+        )
     last = [bool(v) for v in df["last"].tolist()] if "last" in df.columns else None
     levels = {"红灯": "red", "黄灯": "yellow", "绿灯": "green"}
     for i, row in enumerate(df.itertuples(index=False, name=None)):

@@ -309,3 +309,25 @@ def test_deal_show_history_names_not_ids(session: Session, db_url: str) -> None:
     assert shown.exit_code == 0, shown.output
     assert "浙江示例能源有限公司" in shown.stdout and "光伏发电" in shown.stdout
     assert "investor_id" not in shown.stdout and "投资方" in shown.stdout
+
+
+def test_connect_and_today_replace_the_notebook_setup(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import crm
+
+    session = crm.connect(db_url)
+    try:
+        assert crm.kpis(session, as_of=date(2026, 6, 30))["signed"].tolist() == [0]
+    finally:
+        session.close()
+    monkeypatch.setenv("CRM_DATABASE_URL", db_url)
+    with crm.connect() as from_env:
+        assert from_env.get_bind().url.render_as_string(hide_password=False) == make_engine(
+            db_url
+        ).url.render_as_string(hide_password=False)
+    monkeypatch.setenv("CRM_AS_OF", "2026-06-30")
+    assert crm.today() == date(2026, 6, 30)
+    monkeypatch.setenv("CRM_AS_OF", "30/6/2026")
+    with pytest.raises(crm.InvalidValue, match="CRM_AS_OF"):
+        crm.today()
+    monkeypatch.delenv("CRM_AS_OF")
+    assert crm.today() == date.today()

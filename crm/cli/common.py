@@ -123,4 +123,7 @@ def emit(
     elif fmt is Format.json:
         sys.stdout.write(json_text(df))
     else:
-        print_table(df, title=title, money=money, unit=unit)
+        # the title names the counting rules; a column repeating them on every row only takes width
+        rules = str(df.attrs.get("rules", ""))
+        hide = ("rules",) if title and rules and rules in title else ()
+        print_table(df, title=title, money=money, unit=unit, hide=hide)
