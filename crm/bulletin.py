@@ -390,8 +390,13 @@ def _write_docx(b: Bulletin, path: Path) -> None:
     normal.font.name = "宋体"
     normal.font.size = Pt(11)
     normal.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
+    for name, face in (("Title", "黑体"), ("Heading 1", "黑体")):
+        style = doc.styles[name]
+        style.font.name = face
+        style.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), face)
     section = doc.sections[0]
-    section.left_margin = section.right_margin = Cm(2)
+    section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4
+    section.left_margin = section.right_margin = Cm(1.8)
     title = doc.add_heading(b.title, level=0)
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     dateline = doc.add_paragraph(_dateline(b))

@@ -21,6 +21,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def with_font(page: str) -> str:
+    """A notebook page that brings the Chinese font it needs (a leader's machine may lack one) and
+    keeps numbers on one line."""
+    import re
+
+    from crm.files import font_face
+
+    text = re.sub(r"<[^>]+>", "", page)
+    css = (
+        f"<style>{font_face(text)}\nbody, td, th, p, h1, h2, h3, li, pre {{ font-family: 'CRM Noto Sans SC', sans-serif !important; }}"
+        "\ntd { white-space: nowrap !important; }</style>"
+    )
+    return page.replace("</head>", css + "\n</head>", 1)
+
+
 def execute_notebooks(
     notebooks: list[Path], out_dir: Path, *, env: dict[str, str], pages_dir: Path | None = None
 ) -> list[Path]:
@@ -53,7 +68,7 @@ def execute_notebooks(
                 page, _ = HTMLExporter(
                     exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
                 ).from_notebook_node(book)
-                (pages_dir / f"{path.stem}.html").write_text(page, encoding="utf-8")
+                (pages_dir / f"{path.stem}.html").write_text(with_font(page), encoding="utf-8")
     finally:
         for k, v in saved.items():
             if v is None:
