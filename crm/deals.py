@@ -21,13 +21,14 @@ import pandas as pd
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from crm.audit import record_changes, record_creation
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.models import (
     PROCEDURE_LABELS,
+    CountingRules,
     Deal,
     DealState,
     FollowUp,
@@ -42,6 +43,15 @@ from crm.models import (
     Unit,
 )
 from crm.reference import find_industry, find_region, get_or_create_person, get_or_create_unit
+from crm.rules import (
+    cohort_start,
+    deal_sizes,
+    get_rules,
+    not_replaced,
+    size_class_index,
+    size_class_labels,
+    size_conditions,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -72,6 +82,8 @@ __all__ = [
 
 DEFAULT_THRESHOLDS: tuple[int, int] = (90, 180)
 WARNING_LEVELS = ("green", "yellow", "red")
+DEAL_TABLE = SQLModel.metadata.tables["deal"]
+
 UNSTARTED_COLUMNS = [
     "deal_id",
     "project_name",
@@ -89,6 +101,8 @@ UNSTARTED_COLUMNS = [
     "leader",
     "unit",
     "signer",
+    "size_yuan",
+    "size_class",
 ]
 
 # Longest first, so 股份有限公司 goes before 有限公司 and 公司.
@@ -890,11 +904,19 @@ def unstarted(
     industry: str | None = None,
     level: str | None = None,
     thresholds: tuple[int, int] = DEFAULT_THRESHOLDS,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
+    rules: str | CountingRules | None = None,
 ) -> pd.DataFrame:
     """Signed-but-unstarted deals (签约未开工) as of `as_of` (default today), one row per deal.
 
-    Deals in state ``signed`` signed on or before `as_of` (and on or after
-    `signed_since`), oldest first. ``age_days`` counts days since signing; ``level`` is
+    Worked out from the dates as ``metrics.kpis`` does, not from each deal's state today:
+    deals signed on or before `as_of` (and on or after `signed_since`), not started and
+    not terminated on or before it, not replaced by a reassignment signed by then, within
+    the counting rules' cohort window (`rules`, default the default set); capital increases
+    are not deals. Oldest first. ``size_yuan`` is the deal's contracted amount with the
+    increases signed by `as_of` and ``size_class`` its class by the rules' size classes;
+    `min_amount` / `max_amount` keep min_amount <= size_yuan < max_amount. ``age_days`` counts days since signing; ``level`` is
     green / yellow / red by `thresholds` (days). The latest follow-up on or before
     `as_of` gives ``last_follow_up`` and ``next_due``; ``follow_up_overdue`` is true when
     that next step was due before `as_of`. ``missing_procedures`` lists the labels of the
@@ -905,10 +927,21 @@ def unstarted(
     since = _date("signed_since", signed_since, required=False)
     yellow, red = _thresholds(thresholds)
 
+    rs = get_rules(session, rules)
     conditions: list[ColumnElement[bool]] = [
-        col(Deal.state) == DealState.signed.value,
+        col(Deal.increases_id).is_(None),
         col(Deal.signed_on) <= day,
+        or_(col(Deal.started_on).is_(None), col(Deal.started_on) > day),
+        or_(col(Deal.terminated_on).is_(None), col(Deal.terminated_on) > day),
+        not_replaced(DEAL_TABLE, day),
     ]
+    cohort_from = cohort_start(rs, day)
+    if cohort_from is not None:
+        conditions.append(col(Deal.signed_on) >= cohort_from)
+    sizes = deal_sizes(day)
+    bounds = size_conditions(sizes.c.size_yuan, min_amount, max_amount)
+    if bounds:
+        conditions.append(col(Deal.id).in_(sa_select(sizes.c.root_id).where(*bounds)))
     if since is not None:
         conditions.append(col(Deal.signed_on) >= since)
     if _text("unit", unit, 64):
@@ -962,6 +995,8 @@ def unstarted(
             col(leader_p.name),
             col(Unit.name),
             col(Deal.signer),
+            sizes.c.size_yuan,
+            size_class_index(sizes.c.size_yuan, rs),
         )
         .select_from(listed)
         .join(Deal, col(Deal.id) == listed.c.deal_id)
@@ -972,6 +1007,7 @@ def unstarted(
         .outerjoin(leader_p, col(leader_p.id) == col(Deal.leader_id))
         .outerjoin(Unit, col(Unit.id) == col(Deal.unit_id))
         .outerjoin(FollowUp, col(FollowUp.id) == listed.c.follow_up_id)
+        .join(sizes, sizes.c.root_id == col(Deal.id))
         .order_by(col(Deal.signed_on), col(Deal.id))
     )
     names = [
@@ -987,9 +1023,14 @@ def unstarted(
         "leader",
         "unit",
         "signer",
+        "size_yuan",
+        "size_class",
     ]
     rows = session.execute(stmt).all()
     df = pd.DataFrame([tuple(r) for r in rows], columns=names)
+    labels = size_class_labels(rs)
+    df["size_yuan"] = df["size_yuan"].astype("int64")
+    df["size_class"] = pd.Series([labels[int(i)] for i in df["size_class"]], index=df.index, dtype="object")
 
     done_stmt = select(col(Procedure.deal_id), col(Procedure.kind)).where(
         col(Procedure.state) == ProcedureState.done.value,

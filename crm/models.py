@@ -540,6 +540,8 @@ class CountingRules(SQLModel, table=True):
     )  # which CapitalSource values count as arrived capital
     verified_only: bool = False
     cohort_years: int | None = None  # e.g. 3: deals signed in the last three years
+    # size classes (规模): [{"name": "亿元以上", "min_yuan": 100000000}, ...]; None: crm.rules.DEFAULT_SIZE_CLASSES
+    size_classes: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     is_default: bool = False
     note: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

@@ -13,7 +13,10 @@ uses to apply them, so that one rule has one definition:
 - a deal's state as of a day from its dates (``state_flags``): terminated when
   terminated_on <= as_of, else in production when completed_on <= as_of, else started when
   started_on <= as_of;
-- the cohort window: deals signed in the last N years before as_of (``cohort_start``).
+- the cohort window: deals signed in the last N years before as_of (``cohort_start``);
+- a deal's size (规模): its contracted amount with the increases signed by a day
+  (``deal_sizes``), and the size classes stored with the rules (``size_classes``, defaults
+  500万以上, 亿元以上, 10亿元以上; ``size_class_index``, ``size_conditions``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from crm.audit import record_creation
 from crm.db import unit_of_work
 from crm.errors import InvalidValue, NotFound
 from crm.models import CapitalSource, CompletionBasis, CountingRules, FulfillmentBasis
+from crm.money import parse_yuan
 
 DEAL = SQLModel.metadata.tables["deal"]
 ARRIVAL = SQLModel.metadata.tables["capital_arrival"]
@@ -100,6 +104,7 @@ def save_rules(
     cohort_years: int | None = None,
     default: bool | None = None,
     note: str | None = None,
+    size_classes: str | Sequence[tuple[str, int]] | None = None,
     commit: bool = True,
 ) -> CountingRules:
     """Save a NEW version of rule set `name` (versions are never edited in place).
@@ -107,6 +112,8 @@ def save_rules(
     Arguments left None keep the previous version's value (or DESIGN.md's default for a new
     name). `cohort_years=0` removes the cohort window. `sources` take Chinese labels or values.
     `default=True` makes this rule set the one reports use when none is named.
+    `size_classes` are (name, floor in yuan) pairs or text ``500万以上=500万,亿元以上=1亿``
+    (see parse_size_classes); an empty text goes back to DEFAULT_SIZE_CLASSES.
     """
     name = (name or "").strip()
     if not name or len(name) > 64:
@@ -139,6 +146,7 @@ def save_rules(
         cohort_years=years,
         is_default=base.is_default if default is None else bool(default),
         note=note if note is not None else base.note,
+        size_classes=base.size_classes if size_classes is None else _stored_size_classes(size_classes),
     )
     with unit_of_work(session, commit=commit):
         session.add(rules)
@@ -255,19 +263,44 @@ DEFAULT_SIZE_CLASSES: tuple[tuple[str, int], ...] = (
 
 def size_classes(rules: CountingRules) -> list[tuple[str, int]]:
     """The rules' size classes as (name, floor in yuan), smallest first (DEFAULT_SIZE_CLASSES when unset)."""
-    stored = getattr(rules, "size_classes", None)
+    stored = rules.size_classes
     if not stored:
         return list(DEFAULT_SIZE_CLASSES)
     return sorted(((str(c["name"]), int(c["min_yuan"])) for c in stored), key=lambda c: c[1])
 
 
+def parse_size_classes(text: str) -> list[tuple[str, int]]:
+    """``500万以上=500万,亿元以上=1亿,10亿元以上=10亿`` -> [(name, floor in yuan), ...]; a bare floor is 万元."""
+    classes: list[tuple[str, int]] = []
+    for item in [i for i in text.replace("，", ",").split(",") if i.strip()]:
+        name, sep, floor = item.partition("=")
+        if not sep or not name.strip() or not floor.strip():
+            raise InvalidValue("size_classes", item, "write each class as name=floor, e.g. 亿元以上=1亿")
+        classes.append((name.strip(), parse_yuan(floor.strip(), "万元", field="size_classes")))
+    return classes
+
+
+def _stored_size_classes(value: str | Sequence[tuple[str, int]]) -> list[dict[str, Any]] | None:
+    """Checked size classes as stored in CountingRules.size_classes (None: the defaults)."""
+    classes = parse_size_classes(value) if isinstance(value, str) else [(str(n), int(f)) for n, f in value]
+    if not classes:
+        return None
+    names = [n for n, _ in classes]
+    floors = [f for _, f in classes]
+    if any(not n or len(n) > 32 for n in names) or len(set(names)) != len(names):
+        raise InvalidValue("size_classes", names, "each class needs its own name of 1 to 32 characters")
+    if any(f <= 0 for f in floors) or len(set(floors)) != len(floors):
+        raise InvalidValue("size_classes", floors, "each class needs its own floor above 0 yuan")
+    return [{"name": n, "min_yuan": f} for n, f in sorted(classes, key=lambda c: c[1])]
+
+
 def size_class_labels(rules: CountingRules) -> list[str]:
     """Label of each size-class index: 0 is below the lowest floor (``500万以下``), i the i-th class."""
     floor = size_classes(rules)[0][1]
-    return [f"{_short_amount(floor)}以下", *(name for name, _ in size_classes(rules))]
+    return [f"{short_amount(floor)}以下", *(name for name, _ in size_classes(rules))]
 
 
-def _short_amount(yuan: int) -> str:
+def short_amount(yuan: int) -> str:
     """5000000 -> 500万, 100000000 -> 1亿, 1234 -> 1234元 (a class floor in a label)."""
     for unit, factor in (("亿", 100_000_000), ("万", 10_000)):
         if yuan >= factor:
@@ -306,3 +339,12 @@ def size_conditions(
     if max_amount is not None:
         conditions.append(size < max_amount)
     return conditions
+
+
+def check_size_bounds(min_amount: int | None, max_amount: int | None) -> None:
+    """Size bounds in yuan: each 0 or more, max above min."""
+    for name, value in (("min_amount", min_amount), ("max_amount", max_amount)):
+        if value is not None and value < 0:
+            raise InvalidValue(name, value, "an amount in yuan, 0 or more")
+    if min_amount is not None and max_amount is not None and max_amount <= min_amount:
+        raise InvalidValue("max_amount", max_amount, f"must be above min_amount ({min_amount})")

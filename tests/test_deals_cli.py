@@ -267,6 +267,8 @@ def test_report_unstarted_as_csv(db_url: str) -> None:
         "leader",
         "unit",
         "signer",
+        "size_yuan",
+        "size_class",
     ]
 
 

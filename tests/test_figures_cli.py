@@ -337,12 +337,23 @@ def test_rules_save_show_and_use(engine: Engine, db_url: str) -> None:
             "sources": "overseas,other_province",
             "verified_only": False,
             "cohort_years": 3,
+            "size_classes": "500万以上=500万,亿元以上=1亿,10亿元以上=10亿",
             "is_default": False,
             "note": None,
         }
     ]
     report = runner.invoke(app, ["--db", db_url, "report", "kpis", "--rules", "city v1", "--as-of", "2026-06-30"])
     assert report.exit_code == 0 and "city v1" in report.stdout
+    sized = runner.invoke(app, ["--db", db_url, "rules", "save", "city", "--size-classes", "重大=1亿,特大=5亿"])
+    assert sized.exit_code == 0 and "city v3" in sized.output
+    shown = runner.invoke(app, ["--db", db_url, "rules", "show", "city", "--format", "json"])
+    assert json.loads(shown.stdout)[0]["size_classes"] == "重大=1亿,特大=5亿"
+    by_size = runner.invoke(
+        app, ["--db", db_url, "report", "kpis", "--rules", "city", "--by", "size_class", "--format", "csv"]
+    )
+    assert by_size.exit_code == 0, by_size.output
+    unsized = runner.invoke(app, ["--db", db_url, "rules", "save", "city", "--size-classes", "重大"])
+    assert unsized.exit_code == 1 and "name=floor" in unsized.stderr
     bad = runner.invoke(app, ["--db", db_url, "rules", "save", "city", "--completion-basis", "built"])
     assert bad.exit_code == 1 and "completion_basis" in bad.output
     assert runner.invoke(app, ["--db", db_url, "rules", "show", "nope"]).exit_code == 1

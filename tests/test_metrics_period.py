@@ -32,10 +32,10 @@ import pytest
 from factories import make_deal
 from sqlmodel import Session
 
-from crm import metrics
+from crm import deals, metrics
 from crm.errors import InvalidValue
 from crm.models import CapitalArrival, Deal
-from crm.targets import save_rules
+from crm.targets import save_rules, set_target
 
 H1 = {"start": date(2026, 1, 1), "end": date(2026, 6, 30)}
 YI = 100_000_000
@@ -129,7 +129,7 @@ def check(actual: dict[str, Any], expected: dict[str, Any]) -> None:
     for key, value in expected.items():
         got = actual[key]
         if value is None:
-            assert isinstance(got, float) and math.isnan(got), (key, got)
+            assert got is None or got is pd.NA or (isinstance(got, float) and math.isnan(got)), (key, got)
         elif isinstance(value, float):
             assert got == pytest.approx(value), (key, got, value)
         else:
@@ -354,3 +354,82 @@ def test_kpis_major_deals_with_increase(session: Session) -> None:
     check(one(both, industry="装备制造", size_class="500万以下"), {"signed": 1})
     with pytest.raises(InvalidValue, match="above min_amount"):
         metrics.kpis(session, as_of=date(2026, 6, 30), min_amount=YI, max_amount=1)
+
+
+# ---------------------------------------------------------------- unstarted as of a date, from the dates
+
+
+def test_unstarted_as_of_agrees_with_kpis(session: Session) -> None:
+    """On 2025-12-31 P1 and P2 had not started (they started in 2026) although today they have."""
+    build_ledger(session)
+    for day, expected in [
+        (date(2025, 12, 31), ["P1", "P2"]),  # P4 terminated on 2025-09-01; P3, P7 started
+        (date(2026, 1, 31), ["P1", "P2", "P4"]),  # P5 (signed 2026-01-15) replaced P4 and had not started
+        (date(2026, 6, 30), ["P6"]),
+    ]:
+        listed = deals.unstarted(session, as_of=day)
+        assert list(listed["project_name"]) == expected, day
+        assert len(listed) == int(metrics.kpis(session, as_of=day)["unstarted"].iloc[0]), day
+    major = deals.unstarted(session, as_of=date(2026, 3, 31), min_amount=YI)  # P2 and P5; P1 is 8000万 until April
+    assert list(major["project_name"]) == ["P2", "P4"]  # P5 carries P4's project name
+    assert list(major["size_yuan"]) == [2 * YI, 150_000_000] and list(major["size_class"]) == ["亿元以上"] * 2
+    small = deals.unstarted(session, as_of=date(2025, 12, 31), max_amount=YI)
+    assert list(small["project_name"]) == ["P1"] and list(small["size_class"]) == ["500万以上"]
+
+
+# ---------------------------------------------------------------- size classes stored with the counting rules
+
+
+def test_size_classes_are_stored_with_the_rules(session: Session) -> None:
+    build_ledger(session)
+    rules = save_rules(session, "major", actor="test", size_classes="重大项目=1亿, 特大项目=5亿")
+    assert rules.size_classes == [{"name": "重大项目", "min_yuan": YI}, {"name": "特大项目", "min_yuan": 5 * YI}]
+    again = save_rules(session, "major", actor="test", note="kept")  # a new version keeps them
+    assert again.version == 2 and again.size_classes == rules.size_classes
+    df = metrics.kpis(session, as_of=date(2026, 6, 30), by="size_class", rules="major")
+    assert list(df["size_class"]) == ["1亿以下", "重大项目", "特大项目"]
+    assert list(df["signed"]) == [2, 3, 1]  # P3 P6 | P1 P2 P5 | P7
+    period = metrics.period_figures(session, **H1, by="size_class", rules="major")
+    check(one(period, size_class="特大项目"), {"started": 0, "started_last_year": 1})
+    back = save_rules(session, "major", actor="test", size_classes="")
+    assert back.size_classes is None
+    assert list(metrics.kpis(session, as_of=date(2026, 6, 30), by="size_class", rules="major")["size_class"]) == [
+        "500万以下",
+        "500万以上",
+        "亿元以上",
+        "10亿元以上",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("亿元以上", "name=floor"),
+        ("a=1亿,a=2亿", "its own name"),
+        ("a=1亿,b=1亿", "its own floor"),
+        ("a=0", "its own floor"),
+        ("a=lots", "size_classes"),
+    ],
+)
+def test_bad_size_classes(session: Session, text: str, match: str) -> None:
+    with pytest.raises(InvalidValue, match=match):
+        save_rules(session, "bad", actor="test", size_classes=text)
+
+
+def test_count_targets_of_major_deals(session: Session) -> None:
+    build_ledger(session)
+    set_target(session, metric="deals_started", period="2026", count=10, actor="test")
+    set_target(session, metric="deals_signed", period="2026", count=4, actor="test")
+    set_target(session, metric="arrived_yuan", period="2026", amount_yuan="1亿", actor="test")
+    june = date(2026, 6, 30)
+    every = metrics.target_progress(session, as_of=june)
+    check(one(every, metric="deals_started"), {"actual": 3, "last_year": 2})  # P1 P2 P5 | P3 P7
+    major = metrics.target_progress(session, as_of=june, min_amount=YI)
+    # sizes as of 2026-06-30: P1 1.1亿, P2, P5, P7 are major; P3 (5000万) and P6 (300万) are not
+    check(one(major, metric="deals_started"), {"actual": 3, "last_year": 1, "completion": 0.3})
+    check(one(major, metric="deals_signed"), {"actual": 1, "last_year": 1})  # P5 | P7 (P4 replaced by P5)
+    money = one(major, metric="arrived_yuan")
+    check(money, {"actual": 23_000_000})  # not limited by size
+    assert "size bounds apply to counts only" in money["note"]
+    small = metrics.target_progress(session, as_of=june, max_amount=YI)
+    check(one(small, metric="deals_signed"), {"actual": 1, "last_year": 1})  # P6 | P3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -58,3 +59,42 @@ def test_period_bad_input_exits_1(engine: Engine, db_url: str) -> None:
         result = runner.invoke(app, ["--db", db_url, "report", "period", *args])
         assert result.exit_code == 1, (args, result.output)
         assert message in result.stderr, (args, result.stderr)
+
+
+def test_kpis_and_unstarted_by_size_on_the_command_line(engine: Engine, db_url: str) -> None:
+    _ledger(engine)
+    kpis = runner.invoke(
+        app, ["--db", db_url, "report", "kpis", "--min-amount", "1亿", "--as-of", "2026-03-31", "--format", "json"]
+    )
+    assert kpis.exit_code == 0, kpis.output
+    (row,) = json.loads(kpis.stdout)
+    # P2 P5 P7 are 1亿 or more on 2026-03-31 (P1 only from its increase in April): 3 deals, 1 started, 2 not
+    assert (row["signed"], row["started"], row["unstarted"], row["active"]) == (3, 1, 2, 3)
+    assert row["start_rate"] == 1 / 3
+    unstarted = runner.invoke(
+        app,
+        ["--db", db_url, "report", "unstarted", "--as-of", "2026-03-31", "--min-amount", "10000", "--format", "csv"],
+    )
+    assert unstarted.exit_code == 0, unstarted.output
+    rows = list(csv.DictReader(io.StringIO(unstarted.stdout)))
+    assert [(r["size_yuan"], r["size_class"]) for r in rows] == [("200000000", "亿元以上"), ("150000000", "亿元以上")]
+    bad = runner.invoke(app, ["--db", db_url, "report", "kpis", "--min-amount", "2亿", "--max-amount", "1亿"])
+    assert bad.exit_code == 1 and "above min_amount" in bad.stderr
+
+
+def test_export_deals_by_size(engine: Engine, db_url: str, tmp_path: Path) -> None:
+    _ledger(engine)
+    out = tmp_path / "major.csv"
+    result = runner.invoke(app, ["--db", db_url, "export", "deals", str(out), "--min-amount", "1亿"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    name = next(h for h in rows[0] if h.startswith("项目名称"))
+    # P1 is 1.1亿 with its increase (exported with it); P3 (5000万) and P6 (300万) are left out
+    assert sorted(r[name] for r in rows) == sorted(["P1", "P1 增资", "P2", "P4", "P4", "P7"])
+    small = tmp_path / "small.csv"
+    result = runner.invoke(app, ["--db", db_url, "export", "deals", str(small), "--max-amount", "1亿"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(small.read_text(encoding="utf-8-sig"))))
+    assert sorted(r[name] for r in rows) == ["P3", "P6"]
+    refused = runner.invoke(app, ["--db", db_url, "export", "arrivals", str(small), "--min-amount", "1亿"])
+    assert refused.exit_code == 1 and "cannot be filtered by min_amount" in refused.stderr

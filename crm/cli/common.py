@@ -24,6 +24,7 @@ from crm.db import make_engine
 from crm.display import print_table
 from crm.errors import CrmError
 from crm.files import csv_text, json_text, write_table
+from crm.money import parse_yuan
 
 
 class Format(StrEnum):
@@ -46,6 +47,9 @@ LeaderOption = typer.Option(None, "--leader", help="Accountable leader (包抓�
 IntroducerOption = typer.Option(None, "--introducer", help="First introducer (第一引资人).")
 CreditedUnitOption = typer.Option(None, "--credited-unit", help="Credited unit (招引单位).")
 AsOfOption = typer.Option(None, "--as-of", help="Report as of this date (YYYY-MM-DD); default today.")
+# A deal's size (规模): its contracted amount with its increases; min <= size < max.
+MinAmountOption = typer.Option(None, "--min-amount", help="Deals of this size or more (1亿; bare number = 万元).")
+MaxAmountOption = typer.Option(None, "--max-amount", help="Deals below this size (10亿; bare number = 万元).")
 
 
 def fail(message: str) -> typer.Exit:
@@ -97,6 +101,11 @@ def parse_date(text: str | None, field: str = "date") -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise fail(f"{field}: {text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def amount_bound(text: str | None, field: str) -> int | None:
+    """A size bound in yuan from the command line (a bare number is 万元: 10000 = 1亿), or None."""
+    return None if text is None else parse_yuan(text, "万元", field=field)
 
 
 def emit(

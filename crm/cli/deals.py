@@ -22,8 +22,11 @@ from crm.cli.common import (
     FormatOption,
     IntroducerOption,
     LeaderOption,
+    MaxAmountOption,
+    MinAmountOption,
     OutOption,
     UnitOption,
+    amount_bound,
     emit,
     parse_date,
     session_for,
@@ -316,10 +319,13 @@ def unstarted_report(
     level: str | None = typer.Option(None, "--level", help="green, yellow or red."),
     yellow_days: int = typer.Option(deals.DEFAULT_THRESHOLDS[0], "--yellow-days", help="Days until yellow."),
     red_days: int = typer.Option(deals.DEFAULT_THRESHOLDS[1], "--red-days", help="Days until red."),
+    min_amount: str | None = MinAmountOption,
+    max_amount: str | None = MaxAmountOption,
+    rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
-    """Signed-but-unstarted deals (签约未开工): age, warning level, reason, owner, follow-ups, missing procedures.
+    """Signed-but-unstarted deals (签约未开工) on the --as-of date, from the deals' dates: age, level, reason, owner.
 
     Example: crm report unstarted --as-of 2026-06-30 --level red --format csv
     """
@@ -335,6 +341,9 @@ def unstarted_report(
             industry=industry,
             level=level,
             thresholds=(yellow_days, red_days),
+            min_amount=amount_bound(min_amount, "--min-amount"),
+            max_amount=amount_bound(max_amount, "--max-amount"),
+            rules=rules,
         )
     emit(df, fmt, out, title=f"签约未开工 unstarted deals as of {day}: {len(df)}")
 

@@ -21,7 +21,10 @@ from crm.cli.common import (
     AsOfOption,
     Format,
     FormatOption,
+    MaxAmountOption,
+    MinAmountOption,
     OutOption,
+    amount_bound,
     emit,
     fail,
     parse_date,
@@ -31,6 +34,7 @@ from crm.cli.reports import register_report
 from crm.errors import InvalidValue
 from crm.models import CAPITAL_SOURCE_LABELS, CapitalSource, CountingRules
 from crm.money import parse_yuan, wan
+from crm.rules import short_amount, size_classes
 from crm.targets import MONEY_METRICS, get_rules, rules_label, save_rules, set_target
 
 AMOUNT_UNIT = "万元"
@@ -54,15 +58,6 @@ rules_app = typer.Typer(
 
 def _today(as_of: str | None) -> date:
     return parse_date(as_of, "--as-of") or date.today()
-
-
-def _amount(text: str | None, field: str) -> int | None:
-    """A yuan bound from the command line (a bare number is 万元: 10000 = 1亿), or None."""
-    return None if text is None else parse_yuan(text, AMOUNT_UNIT, field=field)
-
-
-MinAmountOption = typer.Option(None, "--min-amount", help="Deals of this size or more (1亿; bare number = 万元).")
-MaxAmountOption = typer.Option(None, "--max-amount", help="Deals below this size (10亿; bare number = 万元).")
 
 
 # ---------------------------------------------------------------- arrival
@@ -200,6 +195,7 @@ def _rules_frame(rules: CountingRules) -> pd.DataFrame:
                 "sources": ",".join(rules.sources),
                 "verified_only": rules.verified_only,
                 "cohort_years": rules.cohort_years,
+                "size_classes": ",".join(f"{name}={short_amount(floor)}" for name, floor in size_classes(rules)),
                 "is_default": rules.is_default,
                 "note": rules.note,
             }
@@ -238,6 +234,9 @@ def rules_save(
     cohort_years: int | None = typer.Option(None, "--cohort-years", help="Deals signed in the last N years; 0 = all."),
     default: bool | None = typer.Option(None, "--default/--not-default", help="Reports use it when none is named."),
     note: str | None = typer.Option(None, "--note", help="What this rule set is for."),
+    size_classes_text: str | None = typer.Option(
+        None, "--size-classes", help="Size classes name=floor: 500万以上=500万,亿元以上=1亿,10亿元以上=10亿."
+    ),
     actor: str = ActorOption,
 ) -> None:
     """Save a new version of a counting-rule set; unspecified options keep the previous version's values.
@@ -256,6 +255,7 @@ def rules_save(
             cohort_years=cohort_years,
             default=default,
             note=note,
+            size_classes=size_classes_text,
         )
         typer.echo(f"saved counting rules {rules_label(rules)}")
 
@@ -306,8 +306,8 @@ def report_kpis(
             as_of=day,
             rules=rules,
             trip=trip,
-            min_amount=_amount(min_amount, "--min-amount"),
-            max_amount=_amount(max_amount, "--max-amount"),
+            min_amount=amount_bound(min_amount, "--min-amount"),
+            max_amount=amount_bound(max_amount, "--max-amount"),
             **filters,
         )
     title = f"KPIs as of {day.isoformat()} (counting rules {df.attrs['rules']})"
@@ -328,17 +328,27 @@ def report_targets(
     year: int | None = typer.Option(None, "--year", help="Year of the targets (default: the as-of year)."),
     scope: str | None = typer.Option(None, "--scope", help="county, or a unit or leader name."),
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
+    min_amount: str | None = MinAmountOption,
+    max_amount: str | None = MaxAmountOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
-    """Progress against targets: completion, time progress (序时进度), gap and year on year.
+    """Progress against targets: completion, time progress (序时进度), gap, year on year and forecast (预计完成).
 
     Example: crm report targets --as-of 2026-06-30 --format csv
     """
     day = _today(as_of)
     with session_for(ctx) as session:
-        df = metrics.target_progress(session, as_of=day, year=year, scope=scope, rules=rules)
-    title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']})"
+        df = metrics.target_progress(
+            session,
+            as_of=day,
+            year=year,
+            scope=scope,
+            rules=rules,
+            min_amount=amount_bound(min_amount, "--min-amount"),
+            max_amount=amount_bound(max_amount, "--max-amount"),
+        )
+    title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']}; {metrics.FORECAST_METHOD})"
     emit(df, fmt, out, title=title)
 
 
@@ -472,8 +482,8 @@ def report_period(
             end=end,
             by=by,
             rules=rules,
-            min_amount=_amount(min_amount, "--min-amount"),
-            max_amount=_amount(max_amount, "--max-amount"),
+            min_amount=amount_bound(min_amount, "--min-amount"),
+            max_amount=amount_bound(max_amount, "--max-amount"),
             trip=trip,
             **filters,
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from crm.cli.common import ActorOption, fail, parse_date, session_for
+from crm.cli.common import ActorOption, MaxAmountOption, MinAmountOption, amount_bound, fail, parse_date, session_for
 from crm.errors import LedgerError
 from crm.ledgers import export_ledger, import_ledger
 
@@ -68,6 +68,8 @@ def register(app: typer.Typer) -> None:
         until: str | None = typer.Option(None, "--until", help="Up to this date (YYYY-MM-DD)."),
         unit: str | None = typer.Option(None, "--unit", help="Only this responsible unit (责任单位)."),
         industry: str | None = typer.Option(None, "--industry", help="Only this industry."),
+        min_amount: str | None = MinAmountOption,
+        max_amount: str | None = MaxAmountOption,
     ) -> None:
         """Export a ledger with Chinese headers, money in 万元; it imports back unchanged.
 
@@ -77,5 +79,15 @@ def register(app: typer.Typer) -> None:
         if start and end and end < start:
             raise fail(f"--until {end} is before --since {start}")
         with session_for(ctx) as session:
-            count = export_ledger(session, kind.value, file, since=start, until=end, unit=unit, industry=industry)
+            count = export_ledger(
+                session,
+                kind.value,
+                file,
+                since=start,
+                until=end,
+                unit=unit,
+                industry=industry,
+                min_amount=amount_bound(min_amount, "--min-amount"),
+                max_amount=amount_bound(max_amount, "--max-amount"),
+            )
         typer.echo(f"wrote {count} {kind.value} rows to {file}")

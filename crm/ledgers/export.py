@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -46,6 +46,7 @@ from crm.models import (
     Visit,
 )
 from crm.money import UNITS
+from crm.rules import check_size_bounds, deal_sizes, size_conditions
 
 EXCEL_MAX_ROWS = 1_048_575  # one row for the header
 MONEY_FORMAT = "#,##0.00"
@@ -395,9 +396,19 @@ def ledger_rows(
     until: date | None = None,
     unit: str | None = None,
     industry: str | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The stored rows of a ledger kind as dicts keyed by column name (money in yuan, choices as stored)."""
+    """The stored rows of a ledger kind as dicts keyed by column name (money in yuan, choices as stored).
+
+    Deals only: `min_amount` / `max_amount` (yuan) keep the deals whose size (contracted
+    amount with all their increases) is min_amount <= size < max_amount, with their increases.
+    """
     spec = ledger_kind(kind) if isinstance(kind, str) else kind
+    if spec.name != "deals":
+        _no_filter(spec.name, "min_amount", min_amount)
+        _no_filter(spec.name, "max_amount", max_amount)
+    check_size_bounds(min_amount, max_amount)
     unit_id = _unit_id(session, unit)
     industry_id = _industry_id(session, industry)
     if spec.name == "trips":
@@ -417,6 +428,10 @@ def ledger_rows(
         q = q.where(when >= since)
     if until is not None:
         q = q.where(when <= until)
+    bounds_of = deal_sizes(date.max)
+    bounds = size_conditions(bounds_of.c.size_yuan, min_amount, max_amount)
+    if bounds:
+        q = q.where(func.coalesce(col(Deal.increases_id), col(Deal.id)).in_(select(bounds_of.c.root_id).where(*bounds)))
     if spec.name == "targets":
         out = []
         for metric, period_kind, start, unit_name, leader, amount, growth, weight in session.execute(q):
@@ -590,8 +605,12 @@ def export_ledger(
     unit: str | None = None,
     industry: str | None = None,
     progress: bool | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
 ) -> int:
     """Write the stored rows of `kind` to `path` (.xlsx or .csv); returns how many rows were written.
+
+    Deals can be limited by size: min_amount <= contracted amount with increases < max_amount (yuan).
 
     `since`/`until` bound the kind's date (deals: signed_on, arrivals: arrived_on, trips:
     month, visits: visited_on, leads: received_on, targets: period start); `unit` and
@@ -603,7 +622,16 @@ def export_ledger(
     suffix = p.suffix.lower()
     if suffix not in (".xlsx", ".csv"):
         raise InvalidValue("file", str(p), "export to a .xlsx or .csv file")
-    records = ledger_rows(session, spec, since=since, until=until, unit=unit, industry=industry)
+    records = ledger_rows(
+        session,
+        spec,
+        since=since,
+        until=until,
+        unit=unit,
+        industry=industry,
+        min_amount=min_amount,
+        max_amount=max_amount,
+    )
     columns = [c for c in spec.columns if not (spec.name == "deals" and c.name == "note")]
     headers = [c.export_title for c in columns]
     for_csv = suffix == ".csv"

@@ -28,6 +28,7 @@ from crm.metrics.common import DIMENSIONS
 from crm.metrics.deals import KPI_COLUMNS, kpis
 from crm.metrics.period import PERIOD_COLUMNS, PERIOD_DIMENSIONS, period_figures, period_range
 from crm.metrics.targets import (
+    FORECAST_METHOD,
     RANK_BY,
     RANKING_COLUMNS,
     TARGET_COLUMNS,
@@ -39,6 +40,7 @@ from crm.metrics.targets import (
 
 __all__ = [
     "DIMENSIONS",
+    "FORECAST_METHOD",
     "KPI_COLUMNS",
     "PERIOD_COLUMNS",
     "PERIOD_DIMENSIONS",

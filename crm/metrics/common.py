@@ -22,11 +22,13 @@ from crm.rules import (
     arrivals_per_deal,
     big_sum,
     cohort_start,
+    deal_sizes,
     get_rules,
     not_replaced,
     root_deal_id,
     size_class_index,
     size_class_labels,
+    size_conditions,
 )
 
 _T = SQLModel.metadata.tables
@@ -137,6 +139,8 @@ def partials(
     windows: Sequence[Window],
     metrics: set[str],
     key: str | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
 ) -> Actuals:
     """Each needed metric summed over each window, in total and per `key` (one grouped query per table).
 
@@ -144,6 +148,8 @@ def partials(
     ``introducer_id`` or None (the county total only). Columns ``<metric>__<i>`` for window i.
     Arrivals are summed per deal and window first, then mapped to their root deal, whose
     signing date decides the cohort window and whose unit, leader or introducer the group.
+    `min_amount` / `max_amount` (yuan) limit the counts (deals_signed, deals_started) to deals
+    whose size as of `as_of` is min_amount <= size < max_amount; money is not limited.
     """
     actuals = Actuals()
     if not windows:
@@ -166,7 +172,13 @@ def partials(
     deal_metrics = metrics & {TargetMetric.contracted_yuan, TargetMetric.deals_signed, TargetMetric.deals_started}
     if deal_metrics:
         m, d = DEAL.alias("m"), DEAL.alias("d")
-        is_deal = m.c.increases_id.is_(None)
+        is_deal: ColumnElement[bool] = m.c.increases_id.is_(None)
+        deal_source: Any = m.join(d, d.c.id == root_deal_id(m))
+        if min_amount is not None or max_amount is not None:
+            sizes = deal_sizes(as_of)
+            deal_source = deal_source.join(sizes, sizes.c.root_id == d.c.id)
+            bounds = size_conditions(sizes.c.size_yuan, min_amount, max_amount)
+            is_deal = and_(is_deal, *bounds)
         sums = []
         for i, w in enumerate(windows):
             sums += [
@@ -180,7 +192,7 @@ def partials(
             ]
         statements.append(
             select(*([key_column(d, key)] if key else []), *sums)
-            .select_from(m.join(d, d.c.id == root_deal_id(m)))
+            .select_from(deal_source)
             .where(not_replaced(d, as_of), d.c.signed_on <= hi)
         )
     for statement in statements:
@@ -229,15 +241,6 @@ def check_filters(filters: Mapping[str, Any]) -> None:
     unknown = set(filters) - set(FILTERS)
     if unknown:
         raise InvalidValue("filter", sorted(unknown)[0], f"filter by one of {', '.join(FILTERS)}")
-
-
-def check_size_bounds(min_amount: int | None, max_amount: int | None) -> None:
-    """Size bounds in yuan: each 0 or more, max above min."""
-    for name, value in (("min_amount", min_amount), ("max_amount", max_amount)):
-        if value is not None and value < 0:
-            raise InvalidValue(name, value, "an amount in yuan, 0 or more")
-    if min_amount is not None and max_amount is not None and max_amount <= min_amount:
-        raise InvalidValue("max_amount", max_amount, f"must be above min_amount ({min_amount})")
 
 
 @dataclass

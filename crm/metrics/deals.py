@@ -15,7 +15,6 @@ from crm.metrics.common import (
     DEAL,
     SIZE_CLASS,
     check_filters,
-    check_size_bounds,
     finish_groups,
     group_deals,
     parse_by,
@@ -26,6 +25,7 @@ from crm.models import CountingRules
 from crm.rules import (
     arrivals_per_deal,
     big_sum,
+    check_size_bounds,
     cohort_start,
     deal_sizes,
     not_replaced,

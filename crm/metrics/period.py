@@ -38,7 +38,6 @@ from crm.metrics.common import (
     DIMENSIONS,
     SIZE_CLASS,
     check_filters,
-    check_size_bounds,
     finish_groups,
     group_deals,
     ratio,
@@ -48,6 +47,7 @@ from crm.models import CountingRules
 from crm.rules import (
     arrivals_per_deal,
     big_sum,
+    check_size_bounds,
     cohort_start,
     deal_sizes,
     not_replaced,

@@ -27,7 +27,7 @@ from crm.metrics.common import (
 )
 from crm.metrics.reserve import reserve_by_unit
 from crm.models import CountingRules, PeriodKind, ScopeKind, TargetMetric
-from crm.rules import rules_label
+from crm.rules import check_size_bounds, rules_label
 from crm.targets import Period, same_day_last_year, target_to_date, time_progress
 
 TARGET_COLUMNS = [
@@ -45,6 +45,8 @@ TARGET_COLUMNS = [
     "yoy_diff",
     "growth_target",
     "growth_gap",
+    "forecast",
+    "forecast_gap",
     "note",
     "rules",
 ]
@@ -115,6 +117,11 @@ def _number(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
+def _whole(value: Any) -> int | None:
+    """A target amount as an int, None when missing: a frame column mixing None and ints holds NaN and floats."""
+    return None if value is None or pd.isna(value) else int(value)
+
+
 def _group_targets(targets: pd.DataFrame) -> dict[tuple[str, str], tuple[str, list[_Entry]]]:
     """Target rows by (metric, scope_key), sorted: the scope's name and its entries, in one pass."""
     groups: dict[tuple[str, str], tuple[str, list[_Entry]]] = {}
@@ -125,7 +132,7 @@ def _group_targets(targets: pd.DataFrame) -> dict[tuple[str, str], tuple[str, li
         *(targets[c].tolist() for c in columns), strict=True
     ):
         period = Period(start, kind)
-        entry = _Entry(period, amount, _number(growth), _number(weight), _span(period)[1])
+        entry = _Entry(period, _whole(amount), _number(growth), _number(weight), _span(period)[1])
         groups.setdefault((str(metric), str(key)), (name, []))[1].append(entry)
     return dict(sorted(groups.items()))
 
@@ -166,8 +173,12 @@ def _due(entries: Sequence[_Entry], period: Period, as_of: date) -> _Due:
     inside = [e for e in entries if period.start <= e.period.start <= end]
     own = next((e for e in inside if e.period == period), None)
     finer = [(e.period, e.amount) for e in inside if e.amount is not None and e.days <= days]
-    target = own.amount if own is not None and own.amount is not None else _due_by(finer, end)
-    to_date = _due_by(finer, min(as_of, end)) if finer else None
+    if own is not None and own.amount is None and own.growth is not None:
+        # a growth-only target for this period: no amount, whatever its quarters or months say
+        target, to_date = None, None
+    else:
+        target = own.amount if own is not None and own.amount is not None else _due_by(finer, end)
+        to_date = _due_by(finer, min(as_of, end)) if finer else None
     if to_date is not None and as_of < period.start:
         to_date = 0
     growth = None if own is None else own.growth
@@ -190,7 +201,12 @@ def _completion(actual: int | None, due: _Due, as_of: date) -> tuple[float | Non
 
 
 def _actuals_by_scope(
-    session: Session, rs: CountingRules, as_of: date, windows: Sequence[Window], targets: pd.DataFrame
+    session: Session,
+    rs: CountingRules,
+    as_of: date,
+    windows: Sequence[Window],
+    targets: pd.DataFrame,
+    bounds: tuple[int | None, int | None] = (None, None),
 ) -> dict[str, Actuals]:
     """Window sums for every scope kind with targets, one grouped query per kind and table.
 
@@ -205,11 +221,11 @@ def _actuals_by_scope(
     county = wanted.pop(ScopeKind.county.value, set())
     out: dict[str, Actuals] = {}
     if not keyed:
-        out[ScopeKind.county.value] = partials(session, rs, as_of, windows, county)
+        out[ScopeKind.county.value] = partials(session, rs, as_of, windows, county, None, *bounds)
         return out
     for index, kind in enumerate(keyed):
         metrics = wanted[kind] | (county if index == 0 else set())
-        out[kind] = partials(session, rs, as_of, windows, metrics, KEY_OF_SCOPE[kind])
+        out[kind] = partials(session, rs, as_of, windows, metrics, KEY_OF_SCOPE[kind], *bounds)
     out[ScopeKind.county.value] = out[keyed[0]]
     return out
 
@@ -221,6 +237,8 @@ def target_progress(
     year: int | None = None,
     scope: str | None = None,
     rules: str | CountingRules | None = None,
+    min_amount: int | None = None,
+    max_amount: int | None = None,
 ) -> pd.DataFrame:
     """Progress against every target of `year` (default: as_of's year) as of `as_of`.
 
@@ -230,7 +248,21 @@ def target_progress(
     gap = target_to_date − actual (positive: behind schedule); yoy = (actual − last_year) ÷
     last_year, None when last year is 0; yoy_diff = actual − last_year; growth_gap =
     (yoy − growth_target) in percentage points. `scope`: 'county' or a unit or leader name.
+
+    forecast (预计完成) is the period-end actual projected by last year's seasonal shape (see
+    ``forecast_of``): actual ÷ (last year to the same day ÷ last year's whole period), else
+    by straight pace (actual ÷ time_progress) when last year is empty; the actual itself once
+    the period has ended; None before it begins and for reserve_yuan (a stock, not a flow).
+    forecast_gap = target − forecast (positive: expected to fall short). A growth-only target
+    has no target amount, so no completion, gap or forecast_gap ("growth target only").
+
+    `min_amount` / `max_amount` (yuan) limit the actuals of the count metrics (deals_signed,
+    deals_started) to deals whose size as of `as_of` (contracted amount with its increases)
+    is min_amount <= size < max_amount, e.g. a target for 亿元以上 deals started; the
+    money metrics are not limited (their rows say so in ``note``).
     """
+    check_size_bounds(min_amount, max_amount)
+    sized = min_amount is not None or max_amount is not None
     rs = resolve_rules(session, rules)
     year = year or as_of.year
     targets = _targets_of_year(session, year)
@@ -247,12 +279,14 @@ def target_progress(
         if kind != PeriodKind.year and p.contains(as_of):
             periods.append(p)
     periods.sort(key=lambda p: (-p.days, p.start))
+    # three windows per period: to as_of, last year to the same day, last year's whole period
     windows: list[Window] = []
     for p in periods:
         end = min(as_of, p.end)
         windows.append(window_of(rs, p.start, end))
         windows.append(window_of(rs, same_day_last_year(p.start), same_day_last_year(end)))
-    actuals = _actuals_by_scope(session, rs, as_of, windows, targets)
+        windows.append(window_of(rs, same_day_last_year(p.start), same_day_last_year(p.end)))
+    actuals = _actuals_by_scope(session, rs, as_of, windows, targets, (min_amount, max_amount))
     reserve = reserve_by_unit(session) if TargetMetric.reserve_yuan in set(targets["metric"]) else None
     label = rules_label(rs)
 
@@ -264,6 +298,8 @@ def target_progress(
             if period.kind != PeriodKind.year and not any(e.period == period for e in entries):
                 continue
             due = _due(entries, period, as_of)
+            forecast: int | None = None
+            forecast_note = ""
             if metric == TargetMetric.reserve_yuan:
                 actual: int | None = None if reserve is None else _reserve_total(reserve, scope_kind, entity)
                 last: int | None = None
@@ -271,9 +307,14 @@ def target_progress(
                 actual, last = 0, None
             else:
                 sums = actuals[scope_kind]
-                actual = sums.get(f"{metric}__{2 * index}", entity)
-                last = sums.get(f"{metric}__{2 * index + 1}", entity)
+                actual = sums.get(f"{metric}__{3 * index}", entity)
+                last = sums.get(f"{metric}__{3 * index + 1}", entity)
+                forecast, forecast_note = forecast_of(
+                    actual, last, sums.get(f"{metric}__{3 * index + 2}", entity), period, as_of
+                )
             completion, note = _completion(actual, due, as_of)
+            size_note = "size bounds apply to counts only" if sized and metric in MONEY_METRIC_NAMES else ""
+            note = "; ".join(n for n in (note, forecast_note, size_note) if n)
             yoy = (actual - last) / last if actual is not None and last else None
             if last == 0:
                 note = "; ".join(n for n in (note, "no data last year: yoy empty") if n)
@@ -293,18 +334,52 @@ def target_progress(
                     "yoy_diff": None if last is None or actual is None else actual - last,
                     "growth_target": due.growth,
                     "growth_gap": None if yoy is None or due.growth is None else (yoy - due.growth) * 100,
+                    "forecast": forecast,
+                    "forecast_gap": None if forecast is None or due.target is None else due.target - forecast,
                     "note": note,
                     "rules": label,
                 }
             )
     df = pd.DataFrame.from_records(records, columns=TARGET_COLUMNS)
-    for column in ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff"):
+    for column in ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff", "forecast", "forecast_gap"):
         df[column] = df[column].astype("Int64")
     for column in ("completion", "yoy", "growth_target", "growth_gap"):
         df[column] = df[column].astype("float64")
     df.attrs["rules"] = label
     df.attrs["as_of"] = as_of
     return df
+
+
+MONEY_METRIC_NAMES = frozenset(
+    {TargetMetric.arrived_yuan.value, TargetMetric.contracted_yuan.value, TargetMetric.reserve_yuan.value}
+)
+
+FORECAST_METHOD = (
+    "forecast = actual ÷ share of last year's period total reached by the same day; "
+    "straight pace (actual ÷ time progress) where last year is empty"
+)
+
+
+def forecast_of(
+    actual: int | None, last_to_date: int | None, last_total: int | None, period: Period, as_of: date
+) -> tuple[int | None, str]:
+    """预计完成: the period-end actual projected from `actual` on `as_of`, and a note when by straight pace.
+
+    Seasonal shape: last year reached `last_to_date` of its whole-period `last_total` by the
+    same day, so forecast = actual × last_total ÷ last_to_date. When last year has nothing
+    (or nothing yet by that day) the forecast goes at straight pace: actual × days of the
+    period ÷ days elapsed. Rounded half up to a whole yuan (or count). Once the period has
+    ended the forecast is the actual; before it begins there is none.
+    """
+    if actual is None or as_of < period.start:
+        return None, ""
+    if as_of >= period.end:
+        return actual, ""
+    if last_total and last_to_date:
+        return (2 * actual * last_total + last_to_date) // (2 * last_to_date), ""
+    days, elapsed = period.days, period.elapsed_days(as_of)
+    why = "nothing last year" if not last_total else "nothing by this day last year"
+    return (2 * actual * days + elapsed) // (2 * elapsed), f"forecast at straight pace ({why})"
 
 
 def _reserve_total(reserve: tuple[int, dict[int, int]], scope_kind: str, entity: int | None) -> int | None:
