@@ -368,6 +368,30 @@ def bulletin_html(b: Bulletin) -> str:
     return html_page(f"{b.title} {_dateline(b)}", "\n".join(parts))
 
 
+def print_bulletin(b: Bulletin, *, file: Any = None) -> None:
+    """The 通报 on the terminal: title, date, counting rules, the lead paragraph, then every table."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from crm.display import _console_width, print_table
+
+    console = Console(file=file, width=_console_width(), highlight=False)
+    console.print(Text(b.title, style="bold"))
+    console.print(Text(f"{_dateline(b)}　统计口径：{b.rules_text}"))
+    console.print(Text(b.lead))
+    for s in b.sections:
+        console.print()
+        print_table(
+            s.sheet.df,
+            title=s.heading,
+            money=s.sheet.money,
+            unit=s.sheet.unit,
+            hide=s.sheet.hide,
+            labels=s.sheet.labels,
+            file=console.file,
+        )
+
+
 def _shade(cell: Any, rgb: str) -> None:
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import IO, Any
 
 import pandas as pd
 from pandas.io.formats.style import Styler
@@ -416,7 +416,8 @@ def print_table(
     money: Sequence[str] = (),
     unit: str | None = None,
     hide: Sequence[str] = (),
-    file: TextIO | None = None,
+    labels: Mapping[str, str] | None = None,
+    file: IO[str] | None = None,
 ) -> None:
     """Print a figure as a rich table that fits the terminal's width (cells wrap, none is cut)."""
     from rich.console import Console
@@ -429,14 +430,18 @@ def print_table(
     if df.empty:
         console.print(Text("(无数据)"))
         return
-    formats = column_formats(df, money=money, unit=unit, hide=hide)
+    formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
     table = Table(show_lines=False, header_style="bold", pad_edge=False)
     for f in formats:
         right = f.kind in ("money", "rate", "pp", "count", "number")
         # numbers never break inside; text wraps to fit the terminal
-        widest = _cells_width(f.text(v, i) for i, v in enumerate(df[f.name].tolist())) if right else None
+        widest = max(_cells_width([f.label]), _cells_width(f.text(v, i) for i, v in enumerate(df[f.name].tolist())))
         table.add_column(
-            Text(f.label), justify="right" if right else "left", overflow="fold", min_width=widest, no_wrap=right
+            Text(f.label),
+            justify="right" if right else "left",
+            overflow="fold",
+            min_width=widest if right else min(widest, 10),
+            no_wrap=right,
         )
     last = [bool(v) for v in df["last"].tolist()] if "last" in df.columns else None
     levels = {"红灯": "red", "黄灯": "yellow", "绿灯": "green"}
@@ -447,4 +452,9 @@ def print_table(
             text = f.text(by_name[f.name], i)
             cells.append(Text(text, style=levels.get(text, "") if f.kind == "level" else ""))
         table.add_row(*cells, style="bold red" if last and last[i] else None)
+    # a table that cannot fit even with its text wrapped is printed whole (the terminal wraps the lines)
+    # rather than with columns squeezed to nothing or cut off
+    needed = sum(int(c.min_width or 1) + 3 for c in table.columns) + 1
+    if needed > console.width:
+        console = Console(file=console.file, width=needed, highlight=False, soft_wrap=False)
     console.print(table)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import typer
 
-from crm.bulletin import SUFFIXES, bulletin, load_wording, write_bulletin
+from crm.bulletin import SUFFIXES, bulletin, load_wording, print_bulletin, write_bulletin
 from crm.cli.common import AsOfOption, OutOption, engine_from, handled, parse_date, session_for
 from crm.cli.reports import register_report
-from crm.dashboard import dashboard, format_dashboard
 from crm.files import check_suffix
 
 RulesOption = typer.Option(None, "--rules", help="Counting-rule set (default: the default).")
@@ -58,8 +57,15 @@ def register(app: typer.Typer) -> None:
             day = parse_date(as_of, "--as-of") or date.today()
             if out is None:
                 with session_for(ctx) as session:
-                    figures = dashboard(session, as_of=day)
-                typer.echo(format_dashboard(figures, as_of=day))
+                    report = bulletin(
+                        session,
+                        kind=kind,
+                        as_of=day,
+                        rules=rules,
+                        wording=None if wording is None else load_wording(wording),
+                        charts=False,
+                    )
+                print_bulletin(report)
                 return
             with session_for(ctx) as session:
                 check_suffix(out, SUFFIXES)
@@ -76,7 +82,7 @@ def register(app: typer.Typer) -> None:
 
         command.__doc__ = f"""The {kind} 通报 ({words[0]}): lead paragraph, targets, rates, league tables, unstarted deals, trips.
 
-        Without --out it prints the short dashboard. --out FILE writes what the suffix says: .docx (the
+        Without --out it prints the 通报 on the terminal. --out FILE writes what the suffix says: .docx (the
         通报 to forward), .xlsx (one sheet per table), .html (one page with charts) or .json.
 
         Example: crm report {kind} --as-of 2026-11-30 --out {words[1]}.docx
