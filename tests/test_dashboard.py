@@ -36,7 +36,9 @@ def test_dashboard_counts_by_hand(session: Session, db_url: str) -> None:
     assert "履约率 33.3%" in text  # 1 of 3
     assert "签约未开工 2 个: 红色 1, 黄色 1, 绿色 0" in text
     result = runner.invoke(app, ["--db", db_url, "report", "weekly", "--as-of", "2026-06-30"])
-    assert result.exit_code == 0 and "签约未开工项目2个，其中红灯1个、黄灯1个、绿灯0个" in result.output  # the 通报 on the terminal
+    assert (
+        result.exit_code == 0 and "签约未开工项目2个，其中红灯1个、黄灯1个、绿灯0个" in result.output
+    )  # the 通报 on the terminal
 
 
 def test_to_display_money_rates_and_labels() -> None:
