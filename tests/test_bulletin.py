@@ -262,3 +262,12 @@ def test_the_page_for_leaders_has_no_code(demo_url: str, demo_as_of: date, tmp_p
     )
     index = write_index(tmp_path, reports, as_of=demo_as_of).read_text(encoding="utf-8")
     assert "href='reports/weekly.html'" in index and "href='pages/02_rates.html'" in index
+
+
+def test_an_empty_database_gives_a_bulletin_not_an_error(session: Session, tmp_path: Path) -> None:
+    report = bulletin(session, kind="monthly", as_of=AS_OF)
+    assert report.lead.startswith("截至6月30日，全县签约招商引资项目0个，开工0个，竣工投产0个。履约率—")
+    assert "实际到位资金" not in report.lead  # no target set: the clause is left out, not written as 0
+    for suffix in (".docx", ".xlsx", ".html", ".json"):
+        assert write_bulletin(report, tmp_path / f"月报{suffix}").stat().st_size > 0
+    assert openpyxl.load_workbook(tmp_path / "月报.xlsx")["签约未开工"]["B3"].value == 0
