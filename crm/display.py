@@ -393,6 +393,7 @@ def styled(
         [
             {"selector": "th", "props": "text-align: center; white-space: nowrap; background-color: #DDEBF7"},
             {"selector": "td, th", "props": "padding: 2px 8px; border: 1px solid #ccc"},
+            {"selector": "td", "props": "white-space: nowrap"},  # Chinese text must not wrap one character a line
             {"selector": "", "props": "border-collapse: collapse"},
         ]
     )
