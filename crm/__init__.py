@@ -11,9 +11,20 @@
                         contracted_yuan=crm.parse_yuan("5亿"), industry="光伏发电", origin="浙江")
         crm.kpis(session, by="industry")        # a DataFrame, one row per industry
 
+In a notebook, ``session = crm.connect()`` (``$CRM_DATABASE_URL``, else ./crm.db) and
+``as_of = crm.today()`` (``$CRM_AS_OF``, else today) replace the setup cell; ``import crm``
+registers the bundled Chinese font, so a plain ``df.plot()`` renders Chinese, and
+``crm.display.styled(df)`` shows a figure with Chinese headers, 万元/亿元 and %.
+
 One module per capability: ``crm.deals``, ``crm.arrivals``, ``crm.targets``, ``crm.metrics``,
-``crm.trips``, ``crm.ledgers``, ``crm.charts`` (matplotlib; import it explicitly), ``crm.demo``.
+``crm.trips``, ``crm.ledgers``, ``crm.charts`` (matplotlib; import it explicitly), ``crm.demo``,
+``crm.display`` (figures for people), ``crm.bulletin`` (the weekly and monthly 通报).
 """
+
+import os as _os
+from datetime import date as _date
+
+from sqlmodel import Session as _Session
 
 from crm.arrivals import record_arrival
 from crm.db import database_url, init_db, make_engine
@@ -31,12 +42,33 @@ from crm.deals import (
     unstarted,
 )
 from crm.errors import BadAmount, CrmError, Duplicate, InvalidValue, LedgerError, NotFound, Refused, RowError
+from crm.font import register_when_plotting as _register_when_plotting
 from crm.ledgers import ImportResult, export_ledger, import_ledger
 from crm.metrics import arrivals_by_month, kpis, ranking, scorecard, target_progress
 from crm.money import format_yuan, parse_yuan
 from crm.targets import get_rules, save_rules, set_target, time_progress
 
 __version__ = "0.1.0"
+
+_register_when_plotting()
+
+
+def connect(url: str | None = None) -> _Session:
+    """A session on the database `url`, else ``$CRM_DATABASE_URL``, else the SQLite file ./crm.db
+    (the same rule as the command line); the caller closes it (``session.close()``)."""
+    return _Session(make_engine(url))
+
+
+def today() -> _date:
+    """The report date of a notebook: ``$CRM_AS_OF`` (YYYY-MM-DD), else today."""
+    text = _os.environ.get("CRM_AS_OF", "").strip()
+    if not text:
+        return _date.today()
+    try:
+        return _date.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue("CRM_AS_OF", text, "write the date as YYYY-MM-DD") from None
+
 
 __all__ = [
     "BadAmount",
@@ -52,6 +84,7 @@ __all__ = [
     "add_follow_up",
     "arrivals_by_month",
     "complete",
+    "connect",
     "database_url",
     "export_ledger",
     "format_yuan",
@@ -76,5 +109,6 @@ __all__ = [
     "target_progress",
     "terminate",
     "time_progress",
+    "today",
     "unstarted",
 ]

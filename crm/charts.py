@@ -6,24 +6,23 @@ the Axes, so a notebook can add to it. ``ax=None`` draws on ``plt.gca()``. Rates
 fractions and are shown as %; money arrives as integer yuan and is shown in 亿元 or 万元 with the
 unit named on the axis. An empty frame draws an empty chart that says 无数据.
 
-Every function first calls :func:`use_chinese_font`, which registers the Noto Sans CJK SC file
-bundled by the ``mplfonts`` dependency, so Chinese renders on a machine without system CJK fonts.
+Every function first calls :func:`use_chinese_font`, which registers the Noto Sans CJK SC subset
+bundled with the package (``crm.font``), so Chinese renders on a machine without system CJK fonts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from crm.errors import InvalidValue
+from crm.font import FONT_FILE, font_path, register_font
 from crm.models import TARGET_METRIC_LABELS
 
 __all__ = [
@@ -40,7 +39,6 @@ __all__ = [
     "use_chinese_font",
 ]
 
-FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
 METRIC_LABELS: dict[str, str] = {str(k): v for k, v in TARGET_METRIC_LABELS.items()}
 RATE_LABELS: dict[str, str] = {
@@ -76,38 +74,14 @@ _MARK = "#e0701b"
 _HIGHLIGHT = "#d62728"
 _NO_DATA = "无数据"
 
-_family: str | None = None
-
-
-def font_path() -> Path:
-    """The Noto Sans CJK SC file shipped inside the installed ``mplfonts`` package."""
-    import mplfonts
-
-    fonts = Path(mplfonts.__file__).parent / "fonts"
-    path = fonts / FONT_FILE
-    if not path.is_file():
-        found = sorted(fonts.glob("NotoSansCJK*sc*.otf")) if fonts.is_dir() else []
-        if not found:
-            raise FileNotFoundError(f"{FONT_FILE} is not in {fonts}; reinstall the mplfonts package")
-        path = found[0]
-    return path
-
 
 def use_chinese_font() -> str:
-    """Register the bundled Noto Sans CJK SC with matplotlib and make it the sans-serif font.
+    """Register the bundled Noto Sans CJK SC (see ``crm.font``) and make it the sans-serif font.
 
     Idempotent: the font file is registered once per process; the rcParams are set on every
     call (cheap) so a notebook that reset its style still gets Chinese glyphs. Returns the family name.
     """
-    global _family
-    if _family is None:
-        path = font_path()
-        font_manager.fontManager.addfont(str(path))
-        _family = font_manager.FontProperties(fname=str(path)).get_name()
-    plt.rcParams["font.sans-serif"] = [_family, "DejaVu Sans"]
-    plt.rcParams["font.family"] = "sans-serif"
-    plt.rcParams["axes.unicode_minus"] = False
-    return _family
+    return register_font()
 
 
 # ---------------------------------------------------------------- helpers

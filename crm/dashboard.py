@@ -4,7 +4,6 @@ and the data-quality findings by kind."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 from sqlmodel import Session
@@ -80,36 +79,3 @@ def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
 def _table(df: pd.DataFrame) -> str:
     with pd.option_context("display.unicode.east_asian_width", True, "display.width", 200, "display.max_columns", 20):
         return df.to_string(index=False)
-
-
-def write_dashboard(figures: dict[str, pd.DataFrame], path: Path, *, as_of: date) -> Path:
-    """Write the dashboard to a file to forward: .xlsx (one sheet per table, Chinese headers,
-    money in 亿元, rates in %) or, for any other suffix, the plain text of `format_dashboard`."""
-    if path.suffix.lower() != ".xlsx":
-        path.write_text(format_dashboard(figures, as_of=as_of) + "\n", encoding="utf-8")
-        return path
-    from openpyxl.styles import Font
-
-    from crm.ledgers.cells import neutralise
-
-    sheets = {
-        "目标任务": figures["targets"],
-        "三率": figures["rates"],
-        "签约未开工": figures["unstarted"].rename(columns={"deals": "项目个数"}),
-    }
-    if "quality" in figures:
-        sheets["数据质量"] = figures["quality"].rename(columns={"kind": "问题", "severity": "级别", "findings": "条数"})
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, df in sheets.items():
-            shown = to_display(df, unit="亿元").map(lambda v: neutralise(v) if isinstance(v, str) else v)
-            shown.to_excel(writer, sheet_name=name, index=False, startrow=1)
-            sheet = writer.sheets[name]
-            sheet["A1"] = (
-                f"招商引资周报 {name}  截至 {as_of.isoformat()}  口径: {figures['rates'].attrs.get('rules', '')}"
-            )
-            sheet["A1"].font = Font(bold=True)
-            sheet.freeze_panes = "A3"
-            for column in sheet.columns:
-                width = max(len(str(c.value or "")) for c in column[1:]) if len(column) > 1 else 8
-                sheet.column_dimensions[column[0].column_letter].width = min(40, 4 + 2 * width)
-    return path

@@ -1,27 +1,45 @@
-"""Figures for people: money in 万元/亿元, rates as %, Chinese column headers.
+"""Figures for people: the one formatting layer of the CLI tables, the report files and the notebooks.
 
-Figures stay machine-friendly (integer yuan, fractions, snake_case) everywhere else;
-only this module, the table output of the CLI and the notebooks' displays turn them
-into what a bureau reads.
+Figures stay machine-friendly everywhere else (integer yuan, fractions, snake_case, True/False);
+this module decides how a column reads for a person, once, from its glossary name:
+
+- headers are the glossary's Chinese labels (``arrived_yuan`` -> 到位资金, ``signed_yoy`` -> 签约项目同比);
+- money is shown in 万元 or 亿元, chosen per column (亿元 when the column's largest amount reaches 1亿);
+  ``target``/``actual``/``gap``... of a target table are money on the rows of a money metric only;
+- rates and shares as %, growth gaps in percentage points, levels as 红灯/黄灯/绿灯, yes/no as 是/否,
+  missing values (None, NaN, NA) as blanks.
+
+Three faces share :func:`column_formats`: :func:`for_people` (a frame of display strings),
+:func:`styled` (a pandas ``Styler`` for notebooks and HTML) and :func:`print_table` (a rich table
+that fits the terminal). Spreadsheet writers use :meth:`ColumnFormat.excel` to store numbers as
+numbers with a number format instead of display strings.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
-from crm.models import DEAL_STATE_LABELS, TARGET_METRIC_LABELS
-from crm.money import format_yuan
+from crm.models import CAPITAL_SOURCE_LABELS, DEAL_STATE_LABELS, LEAD_STAGE_LABELS, TARGET_METRIC_LABELS
+from crm.money import format_yuan, yuan_to
 
 LABELS: dict[str, str] = {
     "deal_id": "项目编号",
     "project_name": "项目名称",
     "investor": "投资方",
+    "investor_name": "投资方",
     "industry": "产业",
     "origin": "投资方所在地",
+    "region": "地区",
     "unit": "责任单位",
     "leader": "包抓领导",
     "introducer": "第一引资人",
@@ -29,11 +47,28 @@ LABELS: dict[str, str] = {
     "signing_event": "签约活动",
     "signing_year": "签约年份",
     "signing_month": "签约月份",
+    "size_class": "规模",
     "signed_on": "签约日期",
+    "started_on": "开工日期",
+    "completed_on": "竣工投产日期",
+    "terminated_on": "终止日期",
+    "termination_reason": "终止原因",
+    "registered_on": "入库日期",
+    "arrived_on": "到位日期",
+    "on": "日期",
+    "due_on": "期限",
+    "next_step": "下一步",
+    "done_on": "完成日期",
+    "location": "项目地点",
+    "description": "项目简介",
     "signed": "签约项目",
     "started": "开工项目",
     "in_production": "竣工投产",
     "terminated": "终止",
+    "unstarted": "签约未开工",
+    "in_construction": "在建",
+    "active": "在建及未开工",
+    "start_rate": "开工率",
     "contracted_yuan": "合同投资额",
     "arrived_yuan": "到位资金",
     "fulfillment_rate": "履约率",
@@ -52,12 +87,15 @@ LABELS: dict[str, str] = {
     "yoy": "同比",
     "yoy_diff": "同比增减",
     "growth_target": "目标增速",
-    "growth_gap": "增速差距(百分点)",
+    "growth_gap": "增速差距",
+    "forecast": "预计完成",
+    "forecast_gap": "预计差距",
     "rank": "排名",
     "name": "名称",
     "last": "末位",
     "age_days": "签约天数",
     "level": "预警",
+    "deals": "项目个数",
     "reason": "未开工原因",
     "owner": "专人跟踪",
     "last_follow_up": "最近跟踪",
@@ -65,6 +103,19 @@ LABELS: dict[str, str] = {
     "follow_up_overdue": "跟踪超期",
     "missing_procedures": "缺少手续",
     "signer": "签约人",
+    "state": "状态",
+    "trip_id": "行程编号",
+    "trip": "外出招商",
+    "squad": "招商小分队",
+    "members": "成员",
+    "starts_on": "出发日期",
+    "ends_on": "返回日期",
+    "destinations": "目的地",
+    "industries": "目标产业",
+    "budget_yuan": "预算",
+    "spent_yuan": "实际费用",
+    "visits_planned": "计划拜访",
+    "visits_done": "已拜访",
     "visits": "拜访",
     "leads": "线索",
     "cost_yuan": "费用",
@@ -75,50 +126,336 @@ LABELS: dict[str, str] = {
     "month": "月份",
     "last_year_yuan": "去年同月",
     "score": "得分",
+    "weight": "权重",
     "note": "说明",
+    "rules": "统计口径",
+    "at": "时间",
+    "actor": "操作人",
+    "action": "操作",
+    "entity": "对象",
+    "field": "字段",
+    "old": "原值",
+    "new": "新值",
+    "source": "资金来源",
+    "verified": "已核实",
+    "fulfillment_basis": "履约口径",
+    "completion_basis": "竣工投产口径",
+    "sources": "资金来源",
+    "verified_only": "只计已核实",
+    "cohort_years": "统计年限",
+    "is_default": "默认口径",
 }
-LEVEL_LABELS = {"green": "绿", "yellow": "黄", "red": "红"}
+# period-figure columns: <name>_last_year, <name>_diff, <name>_yoy
+SUFFIX_LABELS = {"_last_year": "去年同期", "_diff": "同比增减", "_yoy": "同比"}
+LEVEL_LABELS = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
+LEVEL_FILLS = {"red": "F4B6B6", "yellow": "FFE699", "green": "C6E0B4"}  # RGB of the 红/黄/绿 cells
+LAST_FILL = "F8CBAD"  # the last place of a league table
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "metric": {str(k): v for k, v in TARGET_METRIC_LABELS.items()},
+    "state": {str(k): v for k, v in DEAL_STATE_LABELS.items()},
+    "stage": {str(k): v for k, v in LEAD_STAGE_LABELS.items()},
+    "source": {str(k): v for k, v in CAPITAL_SOURCE_LABELS.items()},
+    "scope": {"county": "全县"},
+    "entity": {"deal": "项目", "procedure": "前期手续", "follow_up": "跟踪记录", "capital_arrival": "到位资金"},
+}
+RATE_COLUMNS = frozenset({"completion", "time_progress", "yoy", "share", "growth_target"})
+BOOL_COLUMNS = frozenset({"last", "follow_up_overdue", "verified", "is_default", "verified_only"})
+# columns of a target table that are money on the rows of a money metric and counts elsewhere
+AMOUNT_COLUMNS = ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff", "forecast", "forecast_gap")
+YI = 100_000_000
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+def is_missing(value: Any) -> bool:
+    """None, NaN, NaT and pd.NA: what a person sees as a blank."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
 
 
 def percent(value: Any, places: int = 1) -> str:
     """0.2214 -> '22.1%'; missing -> ''."""
-    if _is_missing(value):
+    if is_missing(value):
         return ""
     return f"{float(value) * 100:.{places}f}%"
 
 
-def to_display(df: pd.DataFrame, *, unit: str = "万元", chinese: bool = True) -> pd.DataFrame:
-    """A copy of a figure for reading: ``*_yuan`` (and target/actual/gap of money metrics) in `unit`,
-    rates and shares as %, levels as 红/黄/绿, headers in Chinese."""
-    out = df.copy()
-    money_metric = out["metric"].astype(str).str.endswith("_yuan") if "metric" in out.columns else None
-    for column in out.columns:
+def label(name: str) -> str:
+    """The Chinese header of a glossary column name (the name itself when the glossary has none)."""
+    if name in LABELS:
+        return LABELS[name]
+    for suffix, words in SUFFIX_LABELS.items():
+        if name.endswith(suffix) and name[: -len(suffix)] in LABELS:
+            return LABELS[name[: -len(suffix)]] + words
+    return name
+
+
+def money_unit(values: Iterable[Any]) -> str:
+    """亿元 when the largest amount (yuan) reaches 1亿, else 万元."""
+    biggest = max((abs(int(v)) for v in values if not is_missing(v)), default=0)
+    return "亿元" if biggest >= YI else "万元"
+
+
+def _base(name: str) -> str:
+    for suffix in ("_last_year", "_diff"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+@dataclass(frozen=True)
+class ColumnFormat:
+    """How one column reads: its header and kind, and for money the unit (per row for mixed columns)."""
+
+    name: str
+    label: str
+    kind: str  # money rate pp count number level bool date text
+    unit: str = "万元"
+    money_rows: tuple[bool, ...] | None = None  # AMOUNT_COLUMNS of a target table: money on these rows
+
+    def _is_money(self, row: int) -> bool:
+        if self.money_rows is not None:
+            return self.money_rows[row]
+        return self.kind == "money"
+
+    def text(self, value: Any, row: int = 0) -> str:
+        """The display string of one cell."""
+        if is_missing(value):
+            return ""
+        if self._is_money(row):
+            return format_yuan(Decimal(int(value)), self.unit)
+        kind = self.kind
+        if kind == "rate":
+            return percent(value)
+        if kind == "pp":
+            return f"{float(value):+.1f}个百分点"
+        if kind in ("count", "money"):  # money here: the count rows of a mixed column
+            return f"{int(value):,}"
+        if kind == "number":
+            return f"{float(value):,.2f}"
+        if kind == "level":
+            return LEVEL_LABELS.get(str(value), str(value))
+        if kind == "bool":
+            return "是" if bool(value) else "否"
+        if kind == "date":
+            return value.isoformat()[:10] if isinstance(value, date) else str(value)[:10]
+        if isinstance(value, list | tuple):
+            return "、".join(str(v) for v in value)
+        if self.name == "field":
+            return label(str(value))
+        if self.name == "metric":
+            return VALUE_LABELS["metric"].get(str(value)) or label(str(value))
+        return VALUE_LABELS.get(self.name, {}).get(str(value), str(value))
+
+    def excel(self, value: Any, row: int = 0) -> tuple[Any, str | None]:
+        """(cell value, number format) for a spreadsheet: numbers stay numbers, money in the column's unit."""
+        if is_missing(value):
+            return None, None
+        if self._is_money(row):
+            return float(yuan_to(int(value), self.unit)), f'#,##0.00"{self.unit}";-#,##0.00"{self.unit}"'
+        kind = self.kind
+        if kind == "rate":
+            return float(value), "0.0%"
+        if kind == "pp":
+            return float(value), '+0.0"个百分点";-0.0"个百分点";0.0"个百分点"'
+        if kind in ("count", "money"):
+            return int(value), "#,##0"
+        if kind == "number":
+            return float(value), "#,##0.00"
+        if kind == "date":
+            if isinstance(value, pd.Timestamp | datetime):
+                return value.date() if hasattr(value, "date") else value, "yyyy-mm-dd"
+            return value, "yyyy-mm-dd"
+        return self.text(value, row), None
+
+
+def _kind(name: str, series: pd.Series) -> str:
+    base = _base(name)
+    if base.endswith("_yuan"):
+        return "money"
+    if name.endswith(("_rate", "_ratio", "_yoy")) or name in RATE_COLUMNS:
+        return "rate"
+    if name == "growth_gap":
+        return "pp"
+    if name == "level":
+        return "level"
+    present = [v for v in series.tolist() if not is_missing(v)]
+    if name in BOOL_COLUMNS or pd.api.types.is_bool_dtype(series.dtype):
+        return "bool"
+    if present and all(isinstance(v, bool) for v in present):
+        return "bool"
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return "count"
+    if present and all(isinstance(v, date | pd.Timestamp) for v in present):
+        return "date"
+    if pd.api.types.is_float_dtype(series.dtype):
+        if present and all(float(v).is_integer() for v in present) and name not in ("score", "weight"):
+            return "count"
+        return "number"
+    if present and all(isinstance(v, int) for v in present):
+        return "count"
+    return "text"
+
+
+def column_formats(
+    df: pd.DataFrame,
+    *,
+    money: Sequence[str] = (),
+    unit: str | None = None,
+    hide: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
+) -> list[ColumnFormat]:
+    """The format of every column of `df` (except `hide`).
+
+    `money` names extra money columns (a ranking's target/actual when it ranks a money metric);
+    `unit` forces 万元 or 亿元 for every money column instead of choosing per column; `labels`
+    overrides headers (a period table's ``actual`` reads 本周).
+    """
+    money_metric: tuple[bool, ...] | None = None
+    if "metric" in df.columns:
+        money_metric = tuple(str(m).endswith("_yuan") for m in df["metric"])
+    out = []
+    for column in df.columns:
         name = str(column)
-        if name.endswith("_yuan"):
-            out[column] = [("" if _is_missing(v) else format_yuan(Decimal(int(v)), unit)) for v in out[column]]
-        elif name.endswith("_rate") or name in ("completion", "time_progress", "yoy", "share", "growth_target"):
-            out[column] = [percent(v) for v in out[column]]
-        elif name == "growth_gap":
-            out[column] = ["" if _is_missing(v) else f"{float(v):+.1f}" for v in out[column]]
-        elif name == "level":
-            out[column] = [LEVEL_LABELS.get(str(v), v) for v in out[column]]
-        elif name == "metric" and chinese:
-            out[column] = [TARGET_METRIC_LABELS.get(v, v) for v in out[column]]
-        elif name == "state" and chinese:
-            out[column] = [DEAL_STATE_LABELS.get(v, v) for v in out[column]]
-        elif name == "scope" and chinese:
-            out[column] = ["全县" if v == "county" else v for v in out[column]]
-        elif (
-            name in ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff") and money_metric is not None
-        ):
-            out[column] = [
-                ("" if _is_missing(v) else format_yuan(Decimal(round(float(v))), unit) if is_money else f"{v:,.0f}")
-                for v, is_money in zip(out[column], money_metric, strict=True)
-            ]
-    if chinese:
-        out = out.rename(columns={c: LABELS.get(str(c), c) for c in out.columns})
+        if name in hide:
+            continue
+        series = df[column]
+        rows: tuple[bool, ...] | None = None
+        if name in money:
+            kind = "money"
+        elif name in AMOUNT_COLUMNS and money_metric is not None:
+            kind, rows = "money", money_metric
+        else:
+            kind = _kind(name, series)
+        chosen = "万元"
+        if kind == "money":
+            values = [v for i, v in enumerate(series.tolist()) if rows is None or rows[i]]
+            chosen = unit or money_unit(values)
+        out.append(ColumnFormat(name, (labels or {}).get(name) or label(name), kind, chosen, rows))
     return out
+
+
+def for_people(
+    df: pd.DataFrame,
+    *,
+    money: Sequence[str] = (),
+    unit: str | None = None,
+    hide: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """A copy of a figure for reading: display strings under Chinese headers (see the module doc)."""
+    formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
+    data = {f.label: [f.text(v, i) for i, v in enumerate(df[f.name].tolist())] for f in formats}
+    return pd.DataFrame(data, columns=[f.label for f in formats]).reset_index(drop=True)
+
+
+def to_display(df: pd.DataFrame, *, unit: str = "万元", chinese: bool = True) -> pd.DataFrame:
+    """The older name of :func:`for_people` with a fixed money unit (kept for notebooks written against it)."""
+    shown = for_people(df, unit=unit)
+    if not chinese:
+        shown.columns = [str(c) for c in df.columns]
+    return shown
+
+
+def _level_css(value: Any) -> str:
+    for level, text in LEVEL_LABELS.items():
+        if value == text:
+            return f"background-color: #{LEVEL_FILLS[level]}"
+    return ""
+
+
+def styled(
+    df: pd.DataFrame,
+    *,
+    money: Sequence[str] = (),
+    unit: str | None = None,
+    hide: Sequence[str] = (),
+    caption: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Styler:
+    """A pandas Styler of a figure for notebooks and HTML: Chinese headers, formatted cells, no index,
+    红/黄/绿 backgrounds on the level column and the last place of a league table highlighted."""
+    formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
+    shown = for_people(df, money=money, unit=unit, hide=hide, labels=labels)
+    style = shown.style.hide(axis="index")
+    if caption:
+        style = style.set_caption(caption)
+    if "level" in {f.name for f in formats}:
+        style = style.map(_level_css, subset=[next(f.label for f in formats if f.name == "level")])
+    if "last" in df.columns:
+        last = [bool(v) for v in df["last"].tolist()]
+        style = style.apply(
+            lambda row: [f"background-color: #{LAST_FILL}" if last[row.name] else "" for _ in row], axis=1
+        )
+    align = [f.label for f in formats if f.kind in ("money", "rate", "pp", "count", "number")]
+    if align:
+        style = style.set_properties(subset=align, **{"text-align": "right"})
+    return style.set_table_styles(
+        [
+            {"selector": "th", "props": "text-align: center; white-space: nowrap; background-color: #DDEBF7"},
+            {"selector": "td, th", "props": "padding: 2px 8px; border: 1px solid #ccc"},
+            {"selector": "td", "props": "white-space: nowrap"},  # Chinese text must not wrap one character a line
+            {"selector": "", "props": "border-collapse: collapse"},
+        ]
+    )
+
+
+def _console_width() -> int | None:
+    """The terminal's width on a terminal; else $COLUMNS, else no limit (a pipe or file gets whole lines)."""
+    if sys.stdout.isatty():
+        return None
+    return int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 10_000
+
+
+def _cells_width(texts: Iterable[str]) -> int:
+    return max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in t) for t in texts), default=0)
+
+
+def print_table(
+    df: pd.DataFrame,
+    *,
+    title: str | None = None,
+    money: Sequence[str] = (),
+    unit: str | None = None,
+    hide: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
+    file: IO[str] | None = None,
+) -> None:
+    """Print a figure as a rich table that fits the terminal's width (cells wrap, none is cut)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=file or sys.stdout, width=_console_width(), highlight=False, soft_wrap=False)
+    if title:
+        console.print(Text(title))
+    if df.empty:
+        console.print(Text("(无数据)"))
+        return
+    formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
+    table = Table(show_lines=False, header_style="bold", pad_edge=False)
+    for f in formats:
+        right = f.kind in ("money", "rate", "pp", "count", "number")
+        # numbers never break inside; text wraps to fit the terminal
+        widest = max(_cells_width([f.label]), _cells_width(f.text(v, i) for i, v in enumerate(df[f.name].tolist())))
+        table.add_column(
+            Text(f.label),
+            justify="right" if right else "left",
+            overflow="fold",
+            min_width=widest if right else min(widest, 10),
+            no_wrap=right,
+        )
+    last = [bool(v) for v in df["last"].tolist()] if "last" in df.columns else None
+    levels = {"红灯": "red", "黄灯": "yellow", "绿灯": "green"}
+    for i, row in enumerate(df.itertuples(index=False, name=None)):
+        cells = []
+        by_name = dict(zip([str(c) for c in df.columns], row, strict=True))
+        for f in formats:
+            text = f.text(by_name[f.name], i)
+            cells.append(Text(text, style=levels.get(text, "") if f.kind == "level" else ""))
+        table.add_row(*cells, style="bold red" if last and last[i] else None)
+    # a table that cannot fit even with its text wrapped is printed whole (the terminal wraps the lines)
+    # rather than with columns squeezed to nothing or cut off
+    needed = sum(int(c.min_width or 1) + 3 for c in table.columns) + 1
+    if needed > console.width:
+        console = Console(file=console.file, width=needed, highlight=False, soft_wrap=False)
+    console.print(table)

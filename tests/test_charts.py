@@ -161,7 +161,37 @@ def test_use_chinese_font_registers_the_bundled_noto_file() -> None:
     assert plt.rcParams["axes.unicode_minus"] is False
     resolved = findfont(FontProperties(family=plt.rcParams["font.sans-serif"][0]), fallback_to_default=False)
     assert resolved.endswith(charts.FONT_FILE)
-    assert Path(resolved).parent.parent.name == "mplfonts"
+    assert Path(resolved).parent.parent.name == "crm"  # shipped with the package (crm/fonts/)
+
+
+def test_import_crm_makes_a_plain_pandas_plot_chinese(tmp_path: Path) -> None:
+    """A fresh interpreter: `import crm`, then pandas' own plot, with missing glyphs as errors."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings; warnings.simplefilter('error')\n"
+        "import crm, pandas as pd, matplotlib\n"
+        "matplotlib.use('Agg')\n"
+        "assert 'matplotlib.pyplot' not in __import__('sys').modules\n"
+        "ax = pd.DataFrame({'到位资金': [1, 2]}, index=['县商务局', '县发改局']).plot(title='招商引资')\n"
+        "ax.figure.savefig(r'%s')\n"
+        "print(matplotlib.rcParams['font.sans-serif'][0])\n" % (tmp_path / "plain.png")
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Noto Sans CJK SC"
+    assert (tmp_path / "plain.png").stat().st_size > 1000
+
+
+def test_the_bundled_font_covers_what_the_demo_county_writes() -> None:
+    from fontTools.ttLib import TTFont
+
+    from crm.font import font_path
+
+    cmap = TTFont(str(font_path())).getBestCmap()
+    text = "招商引资签约未开工到位资金履约率竣工投产率红灯黄灯绿灯亿元万元个百分点同比增长下降喆堃琇镕昇"
+    assert [c for c in text if ord(c) not in cmap] == []
 
 
 def test_use_chinese_font_is_idempotent() -> None:

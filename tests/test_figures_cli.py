@@ -154,7 +154,9 @@ def test_arrival_add_then_kpis_csv(engine: Engine, db_url: str) -> None:
     assert data[0]["industry"] == "光伏发电" and data[0]["signing_year"] == 2026
     assert data[0]["arrived_yuan"] == 12_100_000 and data[0]["completion_rate"] is None
     table = runner.invoke(app, ["--db", db_url, "report", "kpis", "--as-of", "2026-06-30"])
-    assert table.exit_code == 0 and "10,000.00万元" in table.stdout and "12.1%" in table.stdout
+    assert (
+        table.exit_code == 0 and "1.00亿元" in table.stdout and "12.1%" in table.stdout
+    )  # 亿元: the column reaches 1亿
     assert "default v1" in table.stdout
 
 

@@ -271,8 +271,17 @@ def test_exported_workbook_is_formatted_and_neutralised(session: Session, tmp_pa
     assert (sheet.column_dimensions["A"].width or 0) > 10
     rows = [{h: c for h, c in zip(header, row, strict=True)} for row in sheet.iter_rows(min_row=2)]
     first = next(r for r in rows if r["签约日期"].value == datetime(2026, 1, 10))
-    assert first["项目名称"].value == "'" + INJECTED_PROJECT and first["项目名称"].data_type == "s"
-    assert first["投资方"].value == "'+甲能源有限公司"
+    # formula text is stored as text with Excel's quote prefix (a style): no quote in the value itself
+    assert first["项目名称"].value == INJECTED_PROJECT and first["项目名称"].data_type == "s"
+    assert first["项目名称"].quotePrefix and first["投资方"].quotePrefix
+    assert first["投资方"].value == "+甲能源有限公司"
+    assert not any(str(c.value).startswith("'") for row in sheet.iter_rows() for c in row if c.value is not None)
+    assert not first["签约日期"].quotePrefix
+    # printed: A4 landscape, one page wide, the header row on every page
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+    assert sheet.print_title_rows == "$1:$1"
     assert first["合同投资额（万元）"].value == pytest.approx(12345.6789)
     assert first["合同投资额（万元）"].number_format == "#,##0.00"
     assert isinstance(first["签约日期"].value, datetime) and first["签约日期"].value.date() == date(2026, 1, 10)

@@ -7,12 +7,10 @@ command line (Typer's own usage errors).
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,9 @@ from crm import names
 from crm.access import hidden_row, refusal
 from crm.db import is_busy, make_engine
 from crm.deals import find_deal
+from crm.display import print_table
 from crm.errors import CrmError, NotFound
+from crm.files import csv_text, json_text, write_table
 from crm.money import parse_yuan
 
 
@@ -40,7 +40,11 @@ class Format(StrEnum):
 DbOption = typer.Option(None, "--db", help="Database URL or SQLite file (default: $CRM_DATABASE_URL, else ./crm.db).")
 ActorOption = typer.Option("cli", "--actor", help="Who makes the change; written to the audit log.")
 FormatOption = typer.Option(Format.table, "--format", help="table for people; csv or json for tools.")
-OutOption = typer.Option(None, "--out", help="Write the output to this file instead of the terminal.")
+OutOption = typer.Option(
+    None,
+    "--out",
+    help="Write to this file instead: .xlsx (a workbook for people), .csv (UTF-8 with BOM), .json or .html.",
+)
 
 
 def _with_db(ctx: typer.Context, work: Any) -> Any:
@@ -179,47 +183,35 @@ def amount_bound(text: str | None, field: str) -> int | None:
     return None if text is None else parse_yuan(text, "万元", field=field)
 
 
-def _plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, datetime | date | pd.Timestamp):
-        return value.isoformat()[:10] if isinstance(value, date) and not isinstance(value, datetime) else str(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
+def emit(
+    df: pd.DataFrame,
+    fmt: Format,
+    out: Path | None = None,
+    *,
+    title: str | None = None,
+    money: Sequence[str] = (),
+    unit: str | None = None,
+) -> None:
+    """Print `df` as a table for people, or CSV / JSON rows for tools (snake_case columns, money in
+    yuan, rates as fractions); with `out`, write the file its suffix says (.xlsx .csv .json .html).
 
-
-def emit(df: pd.DataFrame, fmt: Format, out: Path | None = None, *, title: str | None = None) -> None:
-    """Print `df` as a table, CSV or JSON rows (snake_case columns, money in yuan, rates as fractions)."""
-    if fmt is Format.csv:
-        text = df.to_csv(index=False, lineterminator="\n")
-    elif fmt is Format.json:
-        rows = [{k: _plain(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
-        text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
-    else:
-        with pd.option_context(
-            "display.unicode.east_asian_width",
-            True,
-            "display.max_rows",
-            500,
-            "display.max_columns",
-            50,
-            "display.width",
-            200,
-        ):
-            body = "(no rows)" if df.empty else df.to_string(index=False)
-        text = (f"{title}\n" if title else "") + body + "\n"
-    if out is None:
-        sys.stdout.write(text)
-    else:
+    `money` names extra money columns and `unit` forces 万元/亿元 (see ``crm.display``)."""
+    if out is not None:
         check_out(out, force=True)
         try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise fail(f"--out {out}: cannot write it ({exc.strerror})") from None
+            write_table(df, out, title=title or "", money=money, unit=unit)
+        except CrmError as exc:
+            raise fail(str(exc)) from None
         typer.echo(f"wrote {len(df)} rows to {out}", err=True)
+    elif fmt is Format.csv:
+        sys.stdout.write(csv_text(df))
+    elif fmt is Format.json:
+        sys.stdout.write(json_text(df))
+    else:
+        # the title names the counting rules; a column repeating them on every row only takes width
+        rules = str(df.attrs.get("rules", ""))
+        hide = ("rules",) if title and rules and rules in title else ()
+        print_table(df, title=title, money=money, unit=unit, hide=hide)
 
 
 def check_out(out: Path, *, force: bool = False, option: str = "--out") -> None:

@@ -74,9 +74,9 @@ def show_command(
         missing = [PROCEDURE_LABELS[ProcedureKind(k)] for k in deals.missing_procedures(session, deal_id)]
         typer.echo(f"  missing procedures (缺少手续): {'、'.join(missing) if missing else 'none'}")
         typer.echo("")
-        history = deals.history(session, deal_id)
+        history = deals.history(session, deal_id)  # ids shown as the names they denote
         history["at"] = history["at"].astype(str).str[:19]
-        emit(history.fillna(""), Format.table, None, title="history (audit log)")
+        emit(history, Format.table, None, title="history (audit log)")
 
 
 @deal_app.command("sign")

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import typer
 
+from crm.bulletin import SUFFIXES, bulletin, load_wording, print_bulletin, write_bulletin
 from crm.cli.common import AsOfOption, OutOption, engine_from, handled, parse_date, session_for
 from crm.cli.reports import register_report
+from crm.files import check_suffix
+
+RulesOption = typer.Option(None, "--rules", help="Counting-rule set (default: the default).")
+WordingOption = typer.Option(None, "--wording", help="A bureau's own wording.toml for the lead paragraph and headings.")
 
 
 def register(app: typer.Typer) -> None:
@@ -39,20 +44,50 @@ def register(app: typer.Typer) -> None:
             f"{summary.leads} leads"
         )
 
-    @register_report("weekly")
-    def weekly(ctx: typer.Context, as_of: str = AsOfOption, out: Path | None = OutOption) -> None:
-        """The short dashboard: county targets, the three rates, unstarted deals by warning level.
+    def bulletin_command(kind: str) -> None:
+        words = {"weekly": ("周通报", "周报"), "monthly": ("月通报", "月报")}[kind]
 
-        With --out FILE.xlsx it writes a workbook to forward (one sheet per table); other files get the text.
+        def command(
+            ctx: typer.Context,
+            as_of: str = AsOfOption,
+            out: Path | None = OutOption,
+            rules: str | None = RulesOption,
+            wording: Path | None = WordingOption,
+        ) -> None:
+            day = parse_date(as_of, "--as-of") or date.today()
+            if out is None:
+                with session_for(ctx) as session:
+                    report = bulletin(
+                        session,
+                        kind=kind,
+                        as_of=day,
+                        rules=rules,
+                        wording=None if wording is None else load_wording(wording),
+                        charts=False,
+                    )
+                print_bulletin(report)
+                return
+            with session_for(ctx) as session:
+                check_suffix(out, SUFFIXES)
+                report = bulletin(
+                    session,
+                    kind=kind,
+                    as_of=day,
+                    rules=rules,
+                    wording=None if wording is None else load_wording(wording),
+                    charts=out.suffix.lower() in (".docx", ".html"),
+                )
+                write_bulletin(report, out)
+            typer.echo(f"wrote {out}", err=True)
 
-        Example: crm report weekly --as-of 2026-11-30 --out 周报.xlsx
+        command.__doc__ = f"""The {kind} 通报 ({words[0]}): lead paragraph, targets, rates, league tables, unstarted deals, trips.
+
+        Without --out it prints the 通报 on the terminal. --out FILE writes what the suffix says: .docx (the
+        通报 to forward), .xlsx (one sheet per table), .html (one page with charts) or .json.
+
+        Example: crm report {kind} --as-of 2026-11-30 --out {words[1]}.docx
         """
-        from crm.dashboard import dashboard, format_dashboard, write_dashboard
+        register_report(kind)(command)
 
-        day = parse_date(as_of, "--as-of") or date.today()
-        with session_for(ctx) as session:
-            figures = dashboard(session, as_of=day)
-        if out is None:
-            typer.echo(format_dashboard(figures, as_of=day))
-        else:
-            typer.echo(f"wrote {write_dashboard(figures, out, as_of=day)}", err=True)
+    bulletin_command("weekly")
+    bulletin_command("monthly")

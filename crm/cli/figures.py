@@ -272,20 +272,9 @@ def rules_save(
 # ---------------------------------------------------------------- reports
 
 
-def _for_people(df: pd.DataFrame, money: list[str], rates: list[str]) -> pd.DataFrame:
-    """A copy for the table format: money in 万元, rates in %."""
-    shown = df.copy()
-    for column in money:
-        if column in shown:
-            shown[column] = [wan(int(v)) if pd.notna(v) else "" for v in shown[column]]
-    for column in rates:
-        if column in shown:
-            shown[column] = [f"{v:.1%}" if pd.notna(v) else "" for v in shown[column]]
-    return shown
-
-
 def _show(df: pd.DataFrame, fmt: Format, out: Path | None, title: str, money: list[str], rates: list[str]) -> None:
-    emit(_for_people(df, money, rates) if fmt is Format.table else df, fmt, out, title=title)
+    """Emit a figure; `money` names money columns the glossary names do not tell (crm.display formats the rest)."""
+    emit(df, fmt, out, title=title, money=money)
 
 
 RowsOption = typer.Option(
@@ -441,20 +430,7 @@ def report_targets(
             max_amount=amount_bound(max_amount, "--max-amount"),
         )
     title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']}; {metrics.FORECAST_METHOD})"
-    if fmt is Format.table:
-        shown = df.copy()
-        money = shown["metric"].isin(list(MONEY_METRICS))
-        columns = ("target", "target_to_date", "actual", "gap", "last_year", "yoy_diff", "forecast", "forecast_gap")
-        for column in columns:
-            shown[column] = [
-                "" if pd.isna(v) else (wan(int(v)) if is_money else f"{int(v)}")
-                for v, is_money in zip(shown[column], money, strict=True)
-            ]
-        shown = _for_people(shown, [], ["completion", "time_progress", "yoy", "growth_target"])
-        shown["growth_gap"] = ["" if pd.isna(v) else f"{v:+.1f}pp" for v in df["growth_gap"]]
-        emit(shown, fmt, out, title=title)
-    else:
-        emit(df, fmt, out, title=title)
+    emit(df, fmt, out, title=title)
 
 
 @register_report("ranking")

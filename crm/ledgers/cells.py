@@ -58,7 +58,7 @@ def parse_text(value: Any) -> str:
         raise InvalidValue(
             "text", value, f"contains the control character U+{ord(control.group()):04X}; remove it and import again"
         )
-    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_MARKS:  # undo our own export's neutralising
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_MARKS):  # undo our own export's neutralising
         text = text[1:]
     return text
 
@@ -238,6 +238,13 @@ def parse_list(value: Any) -> list[str]:
     return list(dict.fromkeys(part.strip() for part in _SPLIT.split(parse_text(value)) if part.strip()))
 
 
+def needs_quote(text: str) -> bool:
+    """A text a spreadsheet would run as a formula (= + - @ tab CR first), or one that already starts
+    with quotes before such a mark (so that the quote `parse_text` removes is always one we added)."""
+    return text.lstrip("'").startswith(FORMULA_MARKS)
+
+
 def neutralise(text: str) -> str:
-    """A text cell that a spreadsheet would run as a formula gets a leading quote."""
-    return "'" + text if text.startswith(FORMULA_MARKS) else text
+    """A text cell that a spreadsheet would run as a formula gets a leading quote; `parse_text` removes
+    exactly that quote again, so every stored text round-trips. Only for text: numbers stay numbers."""
+    return "'" + text if needs_quote(text) else text

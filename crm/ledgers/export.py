@@ -1,9 +1,12 @@
 """Exporting a ledger kind to .xlsx or .csv with Chinese headers, in a shape `import_ledger` reads back.
 
 Money goes out in 万元, exactly (``1234.5678`` when the yuan amount needs it; the
-spreadsheet shows two decimals); dates as date cells (ISO text in CSV); text that a
-spreadsheet would run as a formula (= + - @) gets a leading quote, which the importer
-removes again. CSV is UTF-8 with a BOM so Excel opens it with the right characters.
+spreadsheet shows two decimals); dates as date cells (ISO text in CSV). Text that a
+spreadsheet would run as a formula (= + - @, tab, CR) is neutralised, numbers never: in CSV
+it gets a leading quote, which the importer removes again; in .xlsx it is stored as text with
+Excel's quote prefix (a cell style, so the value itself carries no quote). CSV is UTF-8 with a
+BOM so Excel opens it with the right characters. Workbooks print landscape, fitted to the page
+width, with the header row on every page.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from crm import names
 from crm.arrivals import not_voided
 from crm.db import core_select as select
 from crm.errors import InvalidValue
-from crm.ledgers.cells import format_period, neutralise
+from crm.ledgers.cells import FORMULA_MARKS, format_period, needs_quote, neutralise
 from crm.ledgers.progress import progress_bar
 from crm.ledgers.schema import MONEY_METRICS, Column, LedgerKind, ledger_kind
 from crm.models import (
@@ -488,14 +491,22 @@ def _cell(column: Column, value: Any, row: dict[str, Any], *, for_csv: bool) -> 
     if kind == "bool":
         return "是" if value else "否"
     if kind == "list":
-        return neutralise("、".join(value)) if value else None
+        return _text("、".join(value), for_csv) if value else None
     if kind == "percent":
         return _percent_text(float(value)) if for_csv else float(value)
     if kind == "month" and for_csv:
         return f"{value:%Y-%m}"
     if isinstance(value, str):
-        return neutralise(value)
+        return _text(value, for_csv)
     return value
+
+
+def _text(value: str, for_csv: bool) -> str:
+    """CSV: the neutralising quote. A workbook marks formula text by a style instead (see `_write_xlsx`);
+    only a text that itself starts with quotes before a mark gets one more, which the importer removes."""
+    if for_csv:
+        return neutralise(value)
+    return neutralise(value) if value.startswith("'") and needs_quote(value) else value
 
 
 def _csv_text(value: Any) -> str:
@@ -520,6 +531,26 @@ def _width(value: Any) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)  # CJK characters are two columns wide
 
 
+def _formula_text_cell(sheet: Any, text: str) -> Any:
+    """A text cell that starts like a formula: stored as text with Excel's quote prefix (no quote in the value)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
+
+
+def print_setup(sheet: Any, *, header_rows: str) -> None:
+    """A4 landscape, fitted to one page wide, `header_rows` (e.g. '1:1') repeated on every printed page."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = 9  # A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = header_rows
+
+
 def _write_xlsx(
     path: Path, spec: LedgerKind, columns: list[Column], headers: list[str], rows: Sequence[Sequence[Any]], advance: Any
 ) -> None:
@@ -533,6 +564,7 @@ def _write_xlsx(
     book = Workbook(write_only=True)
     sheet = book.create_sheet(spec.title)
     sheet.freeze_panes = "A2"
+    print_setup(sheet, header_rows="1:1")
     sample = rows[:1000]
     for index, header in enumerate(headers):
         width = max([_width(header), *(_width(r[index]) for r in sample)]) + 2
@@ -564,6 +596,9 @@ def _write_xlsx(
                 cell = WriteOnlyCell(sheet, value=out[i])
                 cell.number_format = formats[i]
                 out[i] = cell
+        for i, value in enumerate(out):
+            if isinstance(value, str) and value.startswith(FORMULA_MARKS):
+                out[i] = _formula_text_cell(sheet, value)
         sheet.append(out)
         if n % 10_000 == 0:
             advance(10_000)
