@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -71,6 +71,7 @@ class _Context:
     rules: CountingRules
     registration_days: int
     follow_up_days: int
+    cache: dict[str, Any] = field(default_factory=dict)  # what two checks read (the unstarted deals)
 
 
 def _finding(kind: str, entity: str, record_id: int, record: str, reason: str) -> dict[str, Any]:
@@ -100,40 +101,39 @@ def _wan(yuan: int) -> str:
 
 
 def _arrival_over_contracted(session: Session, ctx: _Context) -> list[dict[str, Any]]:
-    contracted = (
-        select(root_deal_id(DEAL).label("root_id"), big_sum(DEAL.c.contracted_yuan).label("contracted"))
-        .group_by(root_deal_id(DEAL))
-        .subquery("contracted")
+    # two grouped scans summed per root deal, matched here: joining the two grouped subqueries
+    # in SQL made SQLite loop over one for each row of the other (4.5 s on 10,000 deals)
+    contracted = dict(
+        _rows(session, select(root_deal_id(DEAL), big_sum(DEAL.c.contracted_yuan)).group_by(root_deal_id(DEAL)))
     )
     m = DEAL.alias("m")
-    arrived = (
-        select(root_deal_id(m).label("root_id"), big_sum(ARRIVAL.c.arrived_yuan).label("arrived"))
+    arrived = _rows(
+        session,
+        select(root_deal_id(m), big_sum(ARRIVAL.c.arrived_yuan))
         .select_from(ARRIVAL.join(m, m.c.id == ARRIVAL.c.deal_id))
         .where(ARRIVAL.c.arrived_on <= ctx.as_of, not_voided(ARRIVAL))
-        .group_by(root_deal_id(m))
-        .subquery("arrived")
+        .group_by(root_deal_id(m)),
     )
-    d = DEAL.alias("d")
     tolerance = Decimal(str(ctx.rules.arrival_tolerance))
-    out = []
-    for deal_id, project, total_contracted, total_arrived in _rows(
-        session,
-        select(d.c.id, d.c.project_name, contracted.c.contracted, arrived.c.arrived)
-        .select_from(d.join(contracted, contracted.c.root_id == d.c.id).join(arrived, arrived.c.root_id == d.c.id))
-        .order_by(d.c.id),
-    ):
-        if Decimal(int(total_arrived)) > Decimal(int(total_contracted)) * (1 + tolerance):
-            out.append(
-                _finding(
-                    "arrival_over_contracted",
-                    "deal",
-                    deal_id,
-                    _deal(deal_id, project),
-                    f"arrived {_wan(int(total_arrived))} by {ctx.as_of} against {_wan(int(total_contracted))} "
-                    f"contracted (with increases); the rules allow {tolerance * 100:g}% more",
-                )
-            )
-    return out
+    over = {
+        int(root): (int(total), int(contracted.get(root, 0)))
+        for root, total in arrived
+        if Decimal(int(total)) > Decimal(int(contracted.get(root, 0))) * (1 + tolerance)
+    }
+    if not over:
+        return []
+    names = dict(_rows(session, select(DEAL.c.id, DEAL.c.project_name).where(DEAL.c.id.in_(list(over)))))
+    return [
+        _finding(
+            "arrival_over_contracted",
+            "deal",
+            deal_id,
+            _deal(deal_id, names.get(deal_id, "")),
+            f"arrived {_wan(total)} by {ctx.as_of} against {_wan(limit)} contracted (with increases); "
+            f"the rules allow {tolerance * 100:g}% more",
+        )
+        for deal_id, (total, limit) in sorted(over.items())
+    ]
 
 
 def _arrival_label(arrival_id: int, deal_id: int, project: str) -> str:
@@ -310,7 +310,10 @@ def _started_not_registered(session: Session, ctx: _Context) -> list[dict[str, A
 def _unstarted(session: Session, ctx: _Context) -> pd.DataFrame:
     from crm import deals
 
-    return deals.unstarted(session, as_of=ctx.as_of)
+    if "unstarted" not in ctx.cache:
+        ctx.cache["unstarted"] = deals.unstarted(session, as_of=ctx.as_of)
+    listed: pd.DataFrame = ctx.cache["unstarted"]
+    return listed
 
 
 def _unstarted_without_owner(session: Session, ctx: _Context) -> list[dict[str, Any]]:
