@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel
 
 from crm.errors import InvalidValue
+from crm.metrics_major import completed_investment_sums
 from crm.models import CountingRules, LeadStage, PeriodKind, ScopeKind, TargetMetric
 from crm.targets import (
     Period,
@@ -424,6 +425,8 @@ def _partials(
             )
             .where(_not_replaced(d, as_of))
         )
+    if TargetMetric.completed_investment_yuan in metrics:  # 完成投资 of major projects (crm.metrics_major)
+        statements.append(completed_investment_sums([(w.start, w.end) for w in windows], key))
     deal_metrics = metrics & {TargetMetric.contracted_yuan, TargetMetric.deals_signed, TargetMetric.deals_started}
     if deal_metrics:
         m, d = DEAL.alias("m"), DEAL.alias("d")

@@ -34,7 +34,14 @@ from crm.models import (
 )
 from crm.money import parse_yuan
 
-MONEY_METRICS = frozenset({TargetMetric.arrived_yuan, TargetMetric.contracted_yuan, TargetMetric.reserve_yuan})
+MONEY_METRICS = frozenset(
+    {
+        TargetMetric.arrived_yuan,
+        TargetMetric.contracted_yuan,
+        TargetMetric.reserve_yuan,
+        TargetMetric.completed_investment_yuan,
+    }
+)
 COUNT_METRICS = frozenset({TargetMetric.deals_signed, TargetMetric.deals_started})
 
 # ---------------------------------------------------------------- periods
@@ -361,6 +368,9 @@ def save_rules(
         cohort_years=years,
         is_default=base.is_default if default is None else bool(default),
         note=note if note is not None else base.note,
+        progress_tolerance=base.progress_tolerance,
+        report_deadline_weekday=base.report_deadline_weekday,
+        report_deadline_time=base.report_deadline_time,
     )
     with unit_of_work(session, commit=commit):
         session.add(rules)

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from crm.cli import common, deals, demo, figures, ledgers, trips
+from crm.cli import major as _major
 from crm.cli.core import register as _register_core
 from crm.cli.reports import report_app
 
@@ -34,6 +35,7 @@ app.add_typer(report_app, name="report")
 
 for _capability in (deals, figures, ledgers, trips, demo):
     _capability.register(app)
+_major.register(app)
 
 
 def main(argv: list[str] | None = None) -> Any:
