@@ -332,7 +332,7 @@ def major_status(
         problems = book.problems[
             (book.problems["major_project_id"] == pid)
             & book.problems["resolution"].isna()
-            & [w <= as_of for w in book.problems["week_start"]]
+            & pd.Series([w <= as_of for w in book.problems["week_start"]], index=book.problems.index, dtype=bool)
         ]
         leaders = book.leaders.get(pid, [])
         last = counted.iloc[-1] if len(counted) else None
