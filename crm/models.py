@@ -509,7 +509,7 @@ class Target(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    metric: str = Field(max_length=24)
+    metric: str = Field(max_length=32)  # completed_investment_yuan is 25 characters
     period_kind: str = Field(max_length=8)
     period_start: date  # first day of the year, quarter or month
     scope_kind: str = Field(default=ScopeKind.county, max_length=8)

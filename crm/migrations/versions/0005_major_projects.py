@@ -170,6 +170,12 @@ def upgrade() -> None:
         )
         batch_op.create_check_constraint('ck_rules_report_deadline_weekday', 'report_deadline_weekday BETWEEN 1 AND 7')
     with op.batch_alter_table('target', schema=None) as batch_op:
+        batch_op.alter_column(
+            'metric',
+            existing_type=sqlmodel.sql.sqltypes.AutoString(length=24),
+            type_=sqlmodel.sql.sqltypes.AutoString(length=32),
+            existing_nullable=False,
+        )
         batch_op.drop_constraint('ck_target_metric', type_='check')
         batch_op.create_check_constraint('ck_target_metric', NEW_METRICS)
 
@@ -179,6 +185,12 @@ def downgrade() -> None:
     with op.batch_alter_table('target', schema=None) as batch_op:
         batch_op.drop_constraint('ck_target_metric', type_='check')
         batch_op.create_check_constraint('ck_target_metric', OLD_METRICS)
+        batch_op.alter_column(
+            'metric',
+            existing_type=sqlmodel.sql.sqltypes.AutoString(length=32),
+            type_=sqlmodel.sql.sqltypes.AutoString(length=24),
+            existing_nullable=False,
+        )
     with op.batch_alter_table('counting_rules', schema=None) as batch_op:
         batch_op.drop_constraint('ck_rules_report_deadline_weekday', type_='check')
         batch_op.drop_constraint('ck_rules_progress_tolerance', type_='check')
