@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -87,13 +87,11 @@ PROGRESS_COLUMNS = (
 
 @dataclass
 class MajorImport:
-    """What an import did: rows read, records written, rows left as they were, warnings."""
+    """What an import did: rows read, records written, rows left as they were."""
 
     rows: int = 0
     written: int = 0
     unchanged: int = 0
-    created_names: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def _aliases(columns: tuple[_Col, ...]) -> dict[str, str]:
@@ -104,43 +102,47 @@ def _aliases(columns: tuple[_Col, ...]) -> dict[str, str]:
     return out
 
 
-def _header(rows: list[list[Any]], columns: tuple[_Col, ...]) -> tuple[int, dict[str, tuple[int, str | None]], int]:
-    """(index of the last header row, field -> (column, unit), data start) for one- or two-row headers.
-
-    A cell of the row under the header that names a column where the header row holds a
-    group (完成投资（万元）, merged over 本周 | 本年累计) is read as the path group/child.
-    """
-    aliases = _aliases(columns)
-    best, best_score = -1, 1
-    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        score = len({aliases.get(normalise_header(c)[0]) for c in row if not is_blank(c)} - {None})
-        if score > best_score:
-            best, best_score = i, score
-    if best < 0:
-        return -1, {}, 0
-    top = rows[best]
-    below = rows[best + 1] if best + 1 < len(rows) else []
+def _combine(
+    top: list[Any], below: list[Any], aliases: dict[str, str]
+) -> tuple[dict[str, tuple[int, str | None]], bool]:
+    """Field -> (column, unit) named by header row `top`, read with the row `below` as a second
+    header row where a cell there names a column under a group of `top` (完成投资（万元）
+    merged over 本周 | 本年累计 is read as the paths 完成投资/本周 and 完成投资/本年累计)."""
     found: dict[str, tuple[int, str | None]] = {}
     group, group_unit = "", None
     two_rows = False
-    width = max(len(top), len(below))
-    for index in range(width):
+    for index in range(max(len(top), len(below))):
         head = top[index] if index < len(top) else None
         sub = below[index] if index < len(below) else None
+        name, unit = None, None
         if not is_blank(head):
             group, group_unit = normalise_header(head)
-        key, unit = normalise_header(head) if not is_blank(head) else (group, group_unit)
-        name = aliases.get(key) if not is_blank(head) else None
-        if not is_blank(sub) and isinstance(sub, str):
+            name, unit = aliases.get(group), group_unit
+        if isinstance(sub, str) and not is_blank(sub):
             sub_key, sub_unit = normalise_header(sub)
-            path = aliases.get(f"{group}/{sub_key}") or (aliases.get(sub_key) if name is None else None)
-            if path is not None and (name is None or aliases.get(f"{group}/{sub_key}")):
+            path = aliases.get(f"{group}/{sub_key}")
+            if path is None and name is None:
+                path = aliases.get(sub_key)
+            if path is not None:
                 found.setdefault(path, (index, sub_unit or group_unit))
                 two_rows = True
                 continue
         if name is not None:
             found.setdefault(name, (index, unit))
-    return best, found, best + (2 if two_rows else 1)
+    return found, two_rows
+
+
+def _header(rows: list[list[Any]], columns: tuple[_Col, ...]) -> tuple[int, dict[str, tuple[int, str | None]], int]:
+    """(index of the header row, field -> (column, unit), index of the first data row): the
+    row (with the one under it as a possible second header row) that names the most columns."""
+    aliases = _aliases(columns)
+    best: tuple[int, dict[str, tuple[int, str | None]], int] = (-1, {}, 0)
+    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+        below = rows[i + 1] if i + 1 < len(rows) else []
+        found, two_rows = _combine(row, below, aliases)
+        if len(found) >= 2 and len(found) > len(best[1]):
+            best = (i, found, i + (2 if two_rows else 1))
+    return best
 
 
 @dataclass
