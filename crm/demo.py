@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from crm import arrivals, deals, targets, trips
 from crm.errors import Refused
+from crm.major.demo import build_major_demo
 from crm.models import Deal, Investor, Region, Unit
 
 ACTOR = "demo"
@@ -502,6 +503,7 @@ def build_demo(
     # --- trips: five squads, the June–October campaign of this year
     say("squads, trips, visits, leads")
     _build_trips(session, county, summary)
+    build_major_demo(session, as_of=as_of)  # 重点项目: list, plans, weekly reports
 
     session.commit()
     summary.deals = session.exec(select(func.count()).select_from(Deal)).one()

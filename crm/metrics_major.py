@@ -488,7 +488,8 @@ def quarterly_scores(
     (every 新开工 project when it has no 开工 milestone);
     milestone_score = milestone_points × milestones due in the quarter reached on time ÷ due;
     report_score = report_points × weekly reports on time ÷ reports expected (weeks whose
-    deadline passed). A part with nothing due scores in full (said in `note`). score = the sum,
+    deadline passed). A part with nothing due scores in full (said in `note`); a unit or leader
+    with nothing due at all is not ranked. score = the sum,
     to one decimal; rank by score, then plan_score; the last place is flagged (`last`).
     """
     if by not in ("unit", "leader"):
@@ -538,6 +539,8 @@ def quarterly_scores(
                     rep_ok += int(
                         len(found) > 0 and _aware(found["reported_at"].iloc[0]) <= report_deadline(monday, rs)
                     )
+        if due == starts_due == ms_due == rep_due == 0:
+            continue  # nothing due yet (only 前期 projects): not ranked
         notes = [
             part
             for part, count in (("投资", due), ("开工", starts_due), ("节点", ms_due), ("报送", rep_due))
