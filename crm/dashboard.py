@@ -9,11 +9,12 @@ import pandas as pd
 from sqlmodel import Session
 
 from crm.display import percent, to_display
+from crm.money import yi
 
 
 def dashboard(session: Session, *, as_of: date) -> dict[str, pd.DataFrame]:
     """The dashboard's three tables as figures: county targets, overall rates, unstarted deals by level."""
-    from crm import deals, metrics
+    from crm import deals, metrics, metrics_major
 
     progress = metrics.target_progress(session, as_of=as_of, scope="county")
     rates = metrics.kpis(session, as_of=as_of)
@@ -25,7 +26,8 @@ def dashboard(session: Session, *, as_of: date) -> dict[str, pd.DataFrame]:
         .rename_axis("level")
         .reset_index(name="deals")
     )
-    return {"targets": progress.reset_index(drop=True), "rates": rates, "unstarted": levels}
+    major = metrics_major.major_status(session, as_of=as_of)
+    return {"targets": progress.reset_index(drop=True), "rates": rates, "unstarted": levels, "major": major}
 
 
 def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
@@ -73,6 +75,14 @@ def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
         f"签约未开工 {sum(counts.values())} 个: 红色 {counts.get('red', 0)}, 黄色 {counts.get('yellow', 0)}, "
         f"绿色 {counts.get('green', 0)}"
     )
+    major = figures.get("major")
+    if major is not None and not major.empty:
+        labels = major["status_label"].value_counts()
+        lines.append(
+            f"重点项目 {len(major)} 个: 滞后 {labels.get('滞后', 0)}, 超前 {labels.get('超前', 0)}, "
+            f"正常 {labels.get('正常', 0)}; 完成投资 {yi(int(major['completed_yuan'].sum()))}, "
+            f"序时计划 {yi(int(major['plan_to_date_yuan'].fillna(0).sum()))}"
+        )
     return "\n".join(lines)
 
 
@@ -96,6 +106,8 @@ def write_dashboard(figures: dict[str, pd.DataFrame], path: Path, *, as_of: date
         "三率": figures["rates"],
         "签约未开工": figures["unstarted"].rename(columns={"deals": "项目个数"}),
     }
+    if figures.get("major") is not None and not figures["major"].empty:
+        sheets["重点项目"] = figures["major"]
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, df in sheets.items():
             shown = to_display(df, unit="亿元").map(lambda v: neutralise(v) if isinstance(v, str) else v)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from sqlmodel import Session
 
 from crm import metrics_major
+from crm.dashboard import dashboard, format_dashboard
 from crm.db import make_engine
 from crm.major.progress import week_label
 
@@ -24,6 +25,8 @@ def test_demo_major_projects_are_behind_ahead_and_missing_reports(demo_url: str,
         assert set(missing["status"]) == {"late", "missing"}
         scores = metrics_major.quarterly_scores(session, quarter=f"{demo_as_of.year}Q3", by="unit")
         assert scores["last"].sum() == 1 and scores["score"].between(0, 100).all()
+        text = format_dashboard(dashboard(session, as_of=demo_as_of), as_of=demo_as_of)
+        assert "重点项目 10 个: 滞后 2, 超前 1" in text
         ready = metrics_major.registration_readiness(session)
         assert ready["ready"].any() and not ready["ready"].all()
     engine.dispose()
