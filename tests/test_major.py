@@ -7,7 +7,7 @@ hand in the comments from the plans and reports it sets up.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -467,3 +467,13 @@ def test_register_with_every_document(session: Session, county: County) -> None:
             session, county.deal_b, kind="营业执照", number="1", issued_on=date(2026, 2, 1), actor="张三"
         )
     assert session.exec(select(col(AuditLog.id)).where(AuditLog.entity == "registration_document")).first() is not None
+
+
+@pytest.mark.parametrize(("minute", "missing"), [(59, ["装备制造项目"]), (61, ["装备制造项目", "物流园项目"])])
+def test_a_report_time_in_china_time_meets_the_deadline(
+    session: Session, county: County, minute: int, missing: list[str]
+) -> None:
+    at = datetime(2026, 6, 26, 11, 0, tzinfo=metrics_major.LOCAL) + timedelta(minutes=minute)
+    major.report_progress(session, county.c, week="2026-W26", week_yuan=M, reported_at=at, actor="张三")
+    session.expire_all()
+    assert list(metrics_major.missing_reports(session, week="2026-W26")["project_name"]) == missing

@@ -81,7 +81,7 @@ def test_add_plan_report_and_the_status_report(db_url: str, engine: Engine) -> N
         "--problem-unit",
         "县工信局",
         "--reported-at",
-        "2026-06-26T03:00",
+        "2026-06-26T11:00",
         "--actor",
         "张三",
     )
@@ -101,6 +101,8 @@ def test_add_plan_report_and_the_status_report(db_url: str, engine: Engine) -> N
     # a falling cumulative: exit 1, a plain message, nothing written
     r = crm(db_url, "major", "report", project, "--week", "2026-W27", "--cumulative", "2800")
     assert r.exit_code == 1 and "cannot go down" in r.stderr
+    r = crm(db_url, "major", "missing", "--week", "2026-W26", "--format", "json")
+    assert json.loads(r.output) == []  # 11:00 China time is before Friday 12:00
     r = crm(db_url, "major", "missing", "--week", "2026-W27", "--format", "json")
     assert [x["status"] for x in json.loads(r.output)] == ["missing"]
     r = crm(db_url, "major", "score", "--quarter", "2026Q2", "--format", "json")

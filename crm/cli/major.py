@@ -7,7 +7,7 @@ Dates are YYYY-MM-DD; weeks are ISO weeks (2026-W26); months YYYY-MM.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -212,7 +212,7 @@ def report_command(
         list[str] | None, typer.Option("--resolution", help="协调结果 of each --problem, in order.")
     ] = None,
     reported_at: str | None = typer.Option(
-        None, "--reported-at", help="When it came in (YYYY-MM-DDTHH:MM, UTC); default now."
+        None, "--reported-at", help="When it came in (YYYY-MM-DDTHH:MM, China time); default now."
     ),
     actor: str = ActorOption,
 ) -> None:
@@ -237,7 +237,7 @@ def report_command(
             at = datetime.fromisoformat(reported_at)
         except ValueError:
             raise fail(f"--reported-at: {reported_at!r} is not a date and time (2026-06-26T03:30)") from None
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        at = at if at.tzinfo else at.replace(tzinfo=metrics_major.LOCAL)  # people write China time
     with session_for(ctx) as session:
         report = major.report_progress(
             session,

@@ -32,6 +32,7 @@ from crm.ledgers.schema import normalise_header
 from crm.major import common
 from crm.major.progress import Problem, parse_week, report_progress, week_label
 from crm.major.projects import add_major_project, leaders_of
+from crm.metrics_major import LOCAL
 from crm.models import MAJOR_CATEGORY_LABELS, Deal, Investor, MajorCategory, MajorProject, Unit
 from crm.money import UNITS, parse_yuan
 
@@ -335,8 +336,10 @@ def import_progress_ledger(
             reason = "not on the list" if not found else "more than one project of that name on the list"
             raise InvalidValue("项目名称", name, f"{reason} of {list_year}" + common.closest(name, names))
         at = reported_at
-        if cells.get("reported_at") is not None:
-            at = datetime.combine(parse_date(cells["reported_at"]), datetime.min.time(), tzinfo=UTC)
+        if isinstance(cells.get("reported_at"), datetime):  # a date-and-time cell, in China time
+            at = cells["reported_at"].replace(tzinfo=LOCAL)
+        elif cells.get("reported_at") is not None:  # a date alone: the start of that day, China time
+            at = datetime.combine(parse_date(cells["reported_at"]), datetime.min.time(), tzinfo=LOCAL)
         problems = []
         if cells.get("problem") is not None:
             problem_text = parse_text(cells["problem"])

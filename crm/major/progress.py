@@ -118,8 +118,8 @@ def report_progress(
     `week_yuan` is the investment completed this week, `cumulative_yuan` the list year's
     total to this week, in yuan; give either or both. `milestones_reached` maps a plan
     milestone to the date it was reached (not after the week's Sunday). `problems` are
-    added to the report. `reported_at` (default now) decides whether it came in by the
-    deadline. A week outside the list year, an earlier week than the latest report, a
+    added to the report. `reported_at` (default now; naive means UTC) decides whether it came
+    in by the deadline. A week outside the list year, an earlier week than the latest report, a
     cumulative below the previous one and an unknown milestone are refused.
     """
     actor = common.actor_name(actor)
@@ -135,8 +135,8 @@ def report_progress(
     at = reported_at or datetime.now(UTC)
     if not isinstance(at, datetime):
         raise InvalidValue("reported_at", reported_at, "expected a date and time")
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
+    # stored as UTC: SQLite keeps the wall time only, so another offset would shift on reading
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     project_id = int(project.id or 0)
     later = session.exec(
         select(col(ProgressReport.week_start))
