@@ -105,6 +105,16 @@ def test_add_plan_report_and_the_status_report(db_url: str, engine: Engine) -> N
     assert json.loads(r.output) == []  # 11:00 China time is before Friday 12:00
     r = crm(db_url, "major", "missing", "--week", "2026-W27", "--format", "json")
     assert [x["status"] for x in json.loads(r.output)] == ["missing"]
+    r = crm(db_url, "major", "show", project)
+    assert r.exit_code == 0 and "用电接入" in r.output and "主体完工" in r.output
+    r = crm(db_url, "major", "resolve", "1", "--resolution", "已接入", "--on", "2026-07-03")
+    assert r.exit_code == 0, r.output
+    r = crm(db_url, "report", "major", "--as-of", "2026-07-10", "--format", "json")
+    assert json.loads(r.output)[0]["open_problems"] == ""
+    r = crm(
+        db_url, "major", "investment", "--from", "2026-06-01", "--to", "2026-06-30", "--by", "unit", "--format", "csv"
+    )
+    assert r.output.splitlines()[1] == "县工信局,29000000,0,29000000,"
     r = crm(db_url, "major", "score", "--quarter", "2026Q2", "--format", "json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)[0]["name"] == "县工信局"

@@ -257,6 +257,62 @@ def report_command(
         )
 
 
+@major_app.command("show")
+def show_command(
+    ctx: typer.Context,
+    project_id: int = typer.Argument(..., help="Major project id."),
+) -> None:
+    """Show a major project's plan (milestones, months), weekly reports and problems (with their ids).
+
+    Example: crm major show 3
+    """
+    with session_for(ctx) as session:
+        project = major.get_major_project(session, project_id)
+        typer.echo(f"major project {project.id}: deal {project.deal_id}, {project.year}, {project.source}")
+        emit(major.milestones(session, project_id), Format.table, title="节点 milestones")
+        emit(major.plan_months(session, project_id), Format.table, title="计划完成投资 monthly plan (yuan)")
+        emit(major.reports(session, project_id), Format.table, title="周调度 weekly reports (yuan)")
+        emit(major.problems(session, project_id), Format.table, title="问题 problems")
+
+
+@major_app.command("resolve")
+def resolve_command(
+    ctx: typer.Context,
+    problem_id: int = typer.Argument(..., help="Problem id (see crm major show)."),
+    resolution: str = typer.Option(..., "--resolution", help="协调结果."),
+    on: str = typer.Option(..., "--on", help="Date it was resolved, YYYY-MM-DD."),
+    actor: str = ActorOption,
+) -> None:
+    """Record the coordination result (协调结果) of a problem raised in a weekly report.
+
+    Example: crm major resolve 7 --resolution 已协调县供电公司接入 --on 2026-07-03
+    """
+    with session_for(ctx) as session:
+        major.resolve_problem(session, problem_id, resolution=resolution, on=_on(on, "--on"), actor=actor)
+        typer.echo(f"problem {problem_id} resolved")
+
+
+@major_app.command("investment")
+def investment_command(
+    ctx: typer.Context,
+    start: str = typer.Option(..., "--from", help="First day, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--to", help="Last day, YYYY-MM-DD."),
+    by: Annotated[
+        list[str] | None, typer.Option("--by", help="industry, unit, leader, zone, size_class, category (repeat).")
+    ] = None,
+    fmt: Format = FormatOption,
+    out: Path | None = OutOption,
+) -> None:
+    """完成投资 of the major projects in a period with the same days a year earlier (同比).
+
+    Example: crm major investment --from 2026-01-01 --to 2026-06-30 --by zone
+    """
+    lo, hi = _on(start, "--from"), _on(end, "--to")
+    with session_for(ctx) as session:
+        df = metrics_major.completed_investment(session, start=lo, end=hi, by=by or None)
+    emit(df, fmt, out, title=f"完成投资 completed investment {lo} – {hi}")
+
+
 @major_app.command("progress")
 def progress_command(
     ctx: typer.Context,

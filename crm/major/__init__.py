@@ -15,7 +15,7 @@ the 责任清单 and 调度表 ledgers in ``crm.major.ledgers``.
 
 from crm.major.common import get_major_project
 from crm.major.plans import get_plan, milestones, plan_months, set_plan
-from crm.major.progress import Problem, parse_week, report_progress, reports, resolve_problem, week_label
+from crm.major.progress import Problem, parse_week, problems, report_progress, reports, resolve_problem, week_label
 from crm.major.projects import (
     add_major_project,
     add_zone,
@@ -44,6 +44,7 @@ __all__ = [
     "missing_labels",
     "parse_week",
     "plan_months",
+    "problems",
     "record_document",
     "report_progress",
     "reports",

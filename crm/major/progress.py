@@ -19,13 +19,22 @@ import pandas as pd
 from sqlmodel import Session, col, select
 
 from crm.audit import record_changes, record_creation
-from crm.db import unit_of_work
+from crm.db import core_select, unit_of_work
 from crm.errors import InvalidValue, NotFound, Refused
 from crm.major import common
 from crm.major.plans import get_plan
 from crm.models import PlanMilestone, ProgressProblem, ProgressReport, Unit
 
-__all__ = ["Problem", "iso_week", "parse_week", "report_progress", "reports", "resolve_problem", "week_label"]
+__all__ = [
+    "Problem",
+    "iso_week",
+    "parse_week",
+    "problems",
+    "report_progress",
+    "reports",
+    "resolve_problem",
+    "week_label",
+]
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 
@@ -275,4 +284,26 @@ def reports(session: Session, major_project_id: int) -> pd.DataFrame:
             for r in rows
         ],
         columns=["week", "week_start", "progress", "week_yuan", "cumulative_yuan", "reported_at", "problems"],
+    )
+
+
+def problems(session: Session, major_project_id: int) -> pd.DataFrame:
+    """A project's problems: problem_id, week, problem, unit, resolution, resolved_on (open ones have none)."""
+    rows = session.execute(
+        core_select(
+            ProgressProblem.id,
+            ProgressReport.week_start,
+            ProgressProblem.problem,
+            Unit.name,
+            ProgressProblem.resolution,
+            ProgressProblem.resolved_on,
+        )
+        .join(ProgressReport, col(ProgressReport.id) == ProgressProblem.report_id)
+        .join(Unit, col(Unit.id) == ProgressProblem.unit_id, isouter=True)
+        .where(ProgressReport.major_project_id == major_project_id)
+        .order_by(col(ProgressProblem.id))
+    ).all()
+    return pd.DataFrame(
+        [(i, week_label(w), p, u, r, d) for i, w, p, u, r, d in rows],
+        columns=["problem_id", "week", "problem", "unit", "resolution", "resolved_on"],
     )
