@@ -210,6 +210,24 @@ class _Book:
     reports: pd.DataFrame  # major_project_id, week_start, week_yuan, cumulative_yuan, reported_at
     problems: pd.DataFrame  # major_project_id, week_start, problem, unit, resolution
 
+    def __post_init__(self) -> None:
+        # split once by project: the figures look each project up, never scan every row per project
+        self._split = {
+            name: {int(k): g for k, g in frame.groupby("major_project_id", sort=False)}
+            for name, frame in (("reports", self.reports), ("milestones", self.milestones), ("problems", self.problems))
+        }
+        self.reported_at = {
+            (int(p), w): _aware(at)
+            for p, w, at in zip(
+                self.reports["major_project_id"], self.reports["week_start"], self.reports["reported_at"], strict=True
+            )
+        }
+
+    def of(self, name: str, project_id: int) -> pd.DataFrame:
+        """The rows of `name` (reports, milestones, problems) of one project, in load order."""
+        frame = self._split[name].get(project_id)
+        return frame if frame is not None else getattr(self, name).iloc[0:0]
+
 
 def _rows(session: Session, statement: Select) -> pd.DataFrame:
     result = session.connection().execute(statement)
@@ -322,17 +340,17 @@ def major_status(
     records = []
     for p in book.projects.to_dict(orient="records"):
         pid = int(p["major_project_id"])
-        reports = book.reports[book.reports["major_project_id"] == pid]
+        reports = book.of("reports", pid)
         counted = reports[[w + timedelta(days=4) <= as_of for w in reports["week_start"]]]
         completed = int(counted["cumulative_yuan"].iloc[-1]) if len(counted) else 0
         planned = None if pd.isna(p["planned_yuan"]) else int(p["planned_yuan"])
         due = plan_to_date(book.months.get(pid, {}), planned, int(p["year"]), as_of)
-        overdue = _overdue(book.milestones[book.milestones["major_project_id"] == pid], as_of)
+        overdue = _overdue(book.of("milestones", pid), as_of)
         status = progress_status(completed, due, rs.progress_tolerance, len(overdue))
-        problems = book.problems[
-            (book.problems["major_project_id"] == pid)
-            & book.problems["resolution"].isna()
-            & pd.Series([w <= as_of for w in book.problems["week_start"]], index=book.problems.index, dtype=bool)
+        raised = book.of("problems", pid)
+        problems = raised[
+            raised["resolution"].isna()
+            & pd.Series([w <= as_of for w in raised["week_start"]], index=raised.index, dtype=bool)
         ]
         leaders = book.leaders.get(pid, [])
         last = counted.iloc[-1] if len(counted) else None
@@ -432,8 +450,7 @@ def missing_reports(session: Session, *, week: str | date, rules: str | Counting
         if not _expected(p, monday):
             continue
         pid = int(p["major_project_id"])
-        found = book.reports[(book.reports["major_project_id"] == pid) & (book.reports["week_start"] == monday)]
-        at = _aware(found["reported_at"].iloc[0]) if len(found) else None
+        at = book.reported_at.get((pid, monday))
         if at is not None and at <= deadline:
             continue
         leaders = book.leaders.get(pid, [])
@@ -516,12 +533,12 @@ def quarterly_scores(
         done = due = starts_due = starts_done = ms_due = ms_ok = rep_due = rep_ok = 0
         for p in projects:
             pid = int(p["major_project_id"])
-            reports = book.reports[book.reports["major_project_id"] == pid]
+            reports = book.of("reports", pid)
             counted = reports[[wk + timedelta(days=4) <= end for wk in reports["week_start"]]]
             done += int(counted["cumulative_yuan"].iloc[-1]) if len(counted) else 0
             planned = None if pd.isna(p["planned_yuan"]) else int(p["planned_yuan"])
             due += plan_to_date(book.months.get(pid, {}), planned, int(p["year"]), end) or 0
-            ms = book.milestones[book.milestones["major_project_id"] == pid]
+            ms = book.of("milestones", pid)
             if p["category"] == MajorCategory.new_start:
                 start_ms = ms[ms["name"] == "开工"]
                 if len(start_ms) == 0 or start_ms["planned_on"].iloc[0] <= end:
@@ -535,10 +552,8 @@ def quarterly_scores(
             for monday in weeks:
                 if _expected(p, monday):
                     rep_due += 1
-                    found = reports[reports["week_start"] == monday]
-                    rep_ok += int(
-                        len(found) > 0 and _aware(found["reported_at"].iloc[0]) <= report_deadline(monday, rs)
-                    )
+                    at = book.reported_at.get((pid, monday))
+                    rep_ok += int(at is not None and at <= report_deadline(monday, rs))
         if due == starts_due == ms_due == rep_due == 0:
             continue  # nothing due yet (only 前期 projects): not ranked
         notes = [
