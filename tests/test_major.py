@@ -246,6 +246,10 @@ def test_the_latest_week_can_be_corrected_with_an_audit_row(session: Session, co
     df = major.reports(session, county.a)
     assert (df["week_yuan"].iloc[2], df["cumulative_yuan"].iloc[2]) == (2 * M, 27 * M)
     assert df["progress"].iloc[2] == "设备进场"  # a correction without text keeps the text
+    assert metrics_major.missing_reports(session, week="2026-W26")["project_name"].tolist() == [
+        "装备制造项目",
+        "物流园项目",
+    ]  # and the time it first came in: still on time
     rows = session.exec(select(AuditLog).where(AuditLog.action == "correct", AuditLog.actor == "李四")).all()
     assert {(r.field, r.old, r.new) for r in rows} >= {("cumulative_yuan", str(26 * M), str(27 * M))}
 

@@ -213,6 +213,8 @@ def report_progress(
         else:
             if progress_text is None:
                 values["progress"] = report.progress
+            if reported_at is None:  # a correction keeps the time the report first came in
+                values["reported_at"] = report.reported_at
             record_changes(session, report, values, actor=actor, action="correct", note=name)
         for milestone, on in reached.items():
             record_changes(
