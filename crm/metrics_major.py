@@ -212,10 +212,12 @@ class _Book:
 
     def __post_init__(self) -> None:
         # split once by project: the figures look each project up, never scan every row per project
-        self._split = {
-            name: {int(k): g for k, g in frame.groupby("major_project_id", sort=False)}
-            for name, frame in (("reports", self.reports), ("milestones", self.milestones), ("problems", self.problems))
-        }
+        self._split: dict[str, dict[int, list[Any]]] = {}
+        for name, frame in (("reports", self.reports), ("milestones", self.milestones), ("problems", self.problems)):
+            rows: dict[int, list[Any]] = {}
+            for row in frame.itertuples(index=False):
+                rows.setdefault(int(row.major_project_id), []).append(row)
+            self._split[name] = rows
         self.reported_at = {
             (int(p), w): _aware(at)
             for p, w, at in zip(
@@ -223,10 +225,13 @@ class _Book:
             )
         }
 
-    def of(self, name: str, project_id: int) -> pd.DataFrame:
-        """The rows of `name` (reports, milestones, problems) of one project, in load order."""
-        frame = self._split[name].get(project_id)
-        return frame if frame is not None else getattr(self, name).iloc[0:0]
+    def of(self, name: str, project_id: int) -> list[Any]:
+        """The rows (named tuples) of `name` (reports, milestones, problems) of one project, in load order."""
+        return self._split[name].get(project_id, [])
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NaT
 
 
 def _rows(session: Session, statement: Select) -> pd.DataFrame:
@@ -312,11 +317,11 @@ def _year(year: int | None, as_of: date) -> int:
 # ---------------------------------------------------------------- status (crm report major)
 
 
-def _overdue(milestones: pd.DataFrame, as_of: date) -> list[str]:
+def _overdue(milestones: list[Any], as_of: date) -> list[str]:
     return [
         f"{m.name}({m.planned_on})"
-        for m in milestones.itertuples()
-        if m.planned_on < as_of and (m.reached_on is None or pd.isna(m.reached_on) or m.reached_on > as_of)
+        for m in milestones
+        if m.planned_on < as_of and (_missing(m.reached_on) or m.reached_on > as_of)
     ]
 
 
@@ -341,19 +346,16 @@ def major_status(
     for p in book.projects.to_dict(orient="records"):
         pid = int(p["major_project_id"])
         reports = book.of("reports", pid)
-        counted = reports[[w + timedelta(days=4) <= as_of for w in reports["week_start"]]]
-        completed = int(counted["cumulative_yuan"].iloc[-1]) if len(counted) else 0
+        counted = [r for r in reports if r.week_start + timedelta(days=4) <= as_of]
+        completed = int(counted[-1].cumulative_yuan) if counted else 0
         planned = None if pd.isna(p["planned_yuan"]) else int(p["planned_yuan"])
         due = plan_to_date(book.months.get(pid, {}), planned, int(p["year"]), as_of)
         overdue = _overdue(book.of("milestones", pid), as_of)
         status = progress_status(completed, due, rs.progress_tolerance, len(overdue))
         raised = book.of("problems", pid)
-        problems = raised[
-            raised["resolution"].isna()
-            & pd.Series([w <= as_of for w in raised["week_start"]], index=raised.index, dtype=bool)
-        ]
+        problems = [r for r in raised if _missing(r.resolution) and r.week_start <= as_of]
         leaders = book.leaders.get(pid, [])
-        last = counted.iloc[-1] if len(counted) else None
+        last = counted[-1] if counted else None
         records.append(
             {
                 "major_project_id": pid,
@@ -371,11 +373,11 @@ def major_status(
                 "year_share": completed / planned if planned else None,
                 "progress_status": status,
                 "status_label": STATUS_LABELS[status],
-                "last_report": week_label(last["week_start"]) if last is not None else None,
-                "last_reported_on": _aware(last["reported_at"]).astimezone(LOCAL).date() if last is not None else None,
+                "last_report": week_label(last.week_start) if last is not None else None,
+                "last_reported_on": _aware(last.reported_at).astimezone(LOCAL).date() if last is not None else None,
                 "overdue_milestones": "、".join(overdue),
                 "open_problems": "；".join(
-                    str(r.problem) + (f"（{r.unit}）" if isinstance(r.unit, str) else "") for r in problems.itertuples()
+                    str(r.problem) + (f"（{r.unit}）" if isinstance(r.unit, str) else "") for r in problems
                 ),
                 "_overdue": len(overdue),
                 "_open": len(problems),
@@ -534,21 +536,20 @@ def quarterly_scores(
         for p in projects:
             pid = int(p["major_project_id"])
             reports = book.of("reports", pid)
-            counted = reports[[wk + timedelta(days=4) <= end for wk in reports["week_start"]]]
-            done += int(counted["cumulative_yuan"].iloc[-1]) if len(counted) else 0
+            counted = [r for r in reports if r.week_start + timedelta(days=4) <= end]
+            done += int(counted[-1].cumulative_yuan) if counted else 0
             planned = None if pd.isna(p["planned_yuan"]) else int(p["planned_yuan"])
             due += plan_to_date(book.months.get(pid, {}), planned, int(p["year"]), end) or 0
             ms = book.of("milestones", pid)
             if p["category"] == MajorCategory.new_start:
-                start_ms = ms[ms["name"] == "开工"]
-                if len(start_ms) == 0 or start_ms["planned_on"].iloc[0] <= end:
+                start_ms = [m for m in ms if m.name == "开工"]
+                if not start_ms or start_ms[0].planned_on <= end:
                     starts_due += 1
                     starts_done += int(p["started_on"] is not None and p["started_on"] <= end)
-            for m in ms.itertuples():
+            for m in ms:
                 if period.start <= m.planned_on <= end:
                     ms_due += 1
-                    reached = m.reached_on if m.reached_on is not None and not pd.isna(m.reached_on) else None
-                    ms_ok += int(reached is not None and reached <= m.planned_on)
+                    ms_ok += int(not _missing(m.reached_on) and m.reached_on <= m.planned_on)
             for monday in weeks:
                 if _expected(p, monday):
                     rep_due += 1
