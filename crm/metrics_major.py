@@ -23,7 +23,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -31,6 +31,7 @@ from sqlalchemy import BigInteger, Select, and_, case, cast, func, select
 from sqlmodel import Session, SQLModel
 
 from crm.errors import InvalidValue
+from crm.major.common import LOCAL
 from crm.major.progress import parse_week, week_label
 from crm.major.projects import get_weights, leaders_of, weights_label
 from crm.models import (
@@ -59,7 +60,6 @@ __all__ = [
     "report_deadline",
 ]
 
-LOCAL = timezone(timedelta(hours=8), "CST")  # China Standard Time: deadlines are local
 STATUS_LABELS = {"normal": "正常", "ahead": "超前", "behind": "滞后", "no_plan": "无计划"}
 MAJOR_BY = ("leader", "unit", "category")
 MAJOR_COLUMNS = [

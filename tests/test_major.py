@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from crm import deals, major, metrics_major
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
+from crm.major.common import LOCAL
 from crm.metrics import target_progress
 from crm.models import AuditLog, Deal, MajorProject, ProgressReport
 from crm.targets import set_target
@@ -477,7 +478,7 @@ def test_register_with_every_document(session: Session, county: County) -> None:
 def test_a_report_time_in_china_time_meets_the_deadline(
     session: Session, county: County, minute: int, missing: list[str]
 ) -> None:
-    at = datetime(2026, 6, 26, 11, 0, tzinfo=metrics_major.LOCAL) + timedelta(minutes=minute)
+    at = datetime(2026, 6, 26, 11, 0, tzinfo=LOCAL) + timedelta(minutes=minute)
     major.report_progress(session, county.c, week="2026-W26", week_yuan=M, reported_at=at, actor="张三")
     session.expire_all()
     assert list(metrics_major.missing_reports(session, week="2026-W26")["project_name"]) == missing

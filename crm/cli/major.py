@@ -28,6 +28,7 @@ from crm.cli.common import (
     session_for,
 )
 from crm.cli.reports import register_report
+from crm.major.common import LOCAL
 from crm.major.ledgers import export_major_list, import_major_list, import_progress_ledger
 from crm.money import parse_yuan, wan
 
@@ -237,7 +238,7 @@ def report_command(
             at = datetime.fromisoformat(reported_at)
         except ValueError:
             raise fail(f"--reported-at: {reported_at!r} is not a date and time (2026-06-26T03:30)") from None
-        at = at if at.tzinfo else at.replace(tzinfo=metrics_major.LOCAL)  # people write China time
+        at = at if at.tzinfo else at.replace(tzinfo=LOCAL)  # people write China time
     with session_for(ctx) as session:
         report = major.report_progress(
             session,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlmodel import Session, select
@@ -22,6 +22,8 @@ from crm.models import (
     Zone,
 )
 from crm.reference import get_or_create_person, get_or_create_unit
+
+LOCAL = timezone(timedelta(hours=8), "CST")  # China Standard Time: report deadlines and times people write
 
 
 def text(field: str, value: object, max_length: int, *, required: bool = False) -> str | None:

@@ -30,9 +30,9 @@ from crm.ledgers.cells import fold, is_blank, neutralise, parse_date, parse_list
 from crm.ledgers.read import read_sheets
 from crm.ledgers.schema import normalise_header
 from crm.major import common
+from crm.major.common import LOCAL
 from crm.major.progress import Problem, parse_week, report_progress, week_label
 from crm.major.projects import add_major_project, leaders_of
-from crm.metrics_major import LOCAL
 from crm.models import MAJOR_CATEGORY_LABELS, Deal, Investor, MajorCategory, MajorProject, Unit
 from crm.money import UNITS, parse_yuan
 
