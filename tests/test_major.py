@@ -19,7 +19,7 @@ from crm.errors import Duplicate, InvalidValue, NotFound, Refused
 from crm.major.common import LOCAL
 from crm.metrics import target_progress
 from crm.models import AuditLog, Deal, MajorProject, ProgressReport
-from crm.targets import set_target
+from crm.targets import save_rules, set_target
 from tests.factories import get_or_make_person, get_or_make_unit, make_deal
 
 M = 1_000_000  # yuan in 100万
@@ -294,6 +294,8 @@ def test_the_tolerance_is_stored_in_versioned_counting_rules(session: Session, c
     assert set(df["rules"]) == {"default v2"}
     with pytest.raises(InvalidValue, match="tolerance"):
         major.set_progress_rules(session, tolerance=1.5, actor="张三")
+    later = save_rules(session, "default", verified_only=True, actor="张三")  # another change keeps the tolerance
+    assert (later.version, later.progress_tolerance, later.report_deadline_time) == (3, 0.15, "12:00")
 
 
 def test_status_by_unit_and_by_leader(session: Session, county: County) -> None:
