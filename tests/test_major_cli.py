@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -159,3 +160,31 @@ def test_unknown_names_and_malformed_lines(db_url: str, engine: Engine) -> None:
     r = crm(db_url, "major", "plan", "1", "--milestone", "开工")
     assert r.exit_code == 1 and "NAME=VALUE" in r.stderr
     assert crm(db_url, "major", "add", str(deal_id), "--year", "x").exit_code == 2
+
+
+def test_list_import_export_and_weekly_ledger(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    _deal(engine)
+    ledger = tmp_path / "责任清单.csv"
+    ledger.write_text(
+        "项目名称,建设性质,年度计划投资（万元）,包抓领导,责任单位\n光伏组件项目,续建,3000,王县长,县工信局\n",
+        encoding="utf-8",
+    )
+    r = crm(db_url, "major", "import", str(ledger), "--year", "2026", "--actor", "张三")
+    assert r.exit_code == 0 and "1 added to the list" in r.output
+    r = crm(db_url, "major", "list", "--year", "2026", "--format", "json")
+    [row] = json.loads(r.output)
+    assert (row["planned_yuan"], row["leaders"], row["source"]) == (30_000_000, "王县长", "市责任书")
+    out = tmp_path / "清单.xlsx"
+    assert crm(db_url, "major", "export", str(out), "--year", "2026").exit_code == 0
+    r = crm(db_url, "major", "import", str(out), "--year", "2026")
+    assert r.exit_code == 0 and "0 added to the list, 1 already on it" in r.output
+    weekly = tmp_path / "调度表.csv"
+    weekly.write_text(
+        "项目名称,实体进度,本周完成投资（万元）,本年累计完成投资（万元）\n光伏组件项目,基础施工,,1200\n",
+        encoding="utf-8",
+    )
+    r = crm(db_url, "major", "progress", str(weekly), "--week", "2026-W26", "--actor", "张三")
+    assert r.exit_code == 0 and "1 weekly reports recorded" in r.output
+    weekly.write_text("项目名称,本年累计完成投资（万元）\n光伏组件项目,1100\n", encoding="utf-8")
+    r = crm(db_url, "major", "progress", str(weekly), "--week", "2026-W27")
+    assert r.exit_code == 1 and "row 2" in r.stderr and "cannot go down" in r.stderr
