@@ -62,6 +62,9 @@ UNIT_SCOPED: dict[str, Scope] = {
     "follow_up": Scope("deal_id", "deal", "项目跟踪记录"),
     "capital_arrival": Scope("deal_id", "deal", "项目到位资金"),
     "lead": Scope("unit_id", None, "洽谈项目"),
+    "major_project": Scope("unit_id", None, "重点项目"),
+    "progress_report": Scope("major_project_id", "major_project", "重点项目进度报告"),
+    "registration_document": Scope("deal_id", "deal", "项目入库材料"),
 }
 # What a unit account may write (INSERT, UPDATE) besides the audit log; the rest it only reads.
 UNIT_WRITES: dict[str, tuple[str, ...]] = {
@@ -70,6 +73,8 @@ UNIT_WRITES: dict[str, tuple[str, ...]] = {
     "follow_up": ("INSERT", "UPDATE"),
     "capital_arrival": ("INSERT", "UPDATE"),
     "investor": ("INSERT",),  # signing a deal with an investor not yet known
+    "progress_report": ("INSERT", "UPDATE"),  # 周调度: a unit reports its own major projects
+    "registration_document": ("INSERT", "UPDATE"),  # 入库材料 of its own deals
 }
 # Only admin writes these; bureau reads them. Nobody writes READ_ONLY tables (migrations run as the owner).
 ADMIN_ONLY = ("counting_rules", "account_unit")

@@ -202,6 +202,7 @@ def bulletin(
     waiting = deals.unstarted(session, as_of=as_of)
     levels = metrics.unstarted_by_level(session, as_of=as_of)
     findings = metrics.quality_counts(metrics.quality(session, as_of=as_of))
+    major_projects = metrics.major_status(session, as_of=as_of)
     month_trips = trips.trips_in_month(session, month=as_of.replace(day=1))
     results = trips.funnel(session, by="trip", year=as_of.year, as_of=as_of)
     results = results[results["trip_id"].isin(month_trips["trip_id"])].reset_index(drop=True)
@@ -291,7 +292,8 @@ def bulletin(
             Sheet("本月外出招商", month_trips.drop(columns=["trip_id"])),
         ),
         Section("trip_results", f"{h['trips']}（成效）", Sheet("外出招商成效", results)),
-        Section("quality", h.get("quality", "八、数据质量（查漏补缺）"), Sheet("数据质量", findings)),
+        Section("major", h.get("major", "八、重点项目推进情况"), Sheet("重点项目", major_projects)),
+        Section("quality", h.get("quality", "九、数据质量（查漏补缺）"), Sheet("数据质量", findings)),
     ]
     if charts:
         by_key = {s.key: s for s in sections}

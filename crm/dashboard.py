@@ -9,18 +9,26 @@ import pandas as pd
 from sqlmodel import Session
 
 from crm.display import percent, to_display
+from crm.money import yi
 
 
 def dashboard(session: Session, *, as_of: date) -> dict[str, pd.DataFrame]:
     """The dashboard's tables as figures: county targets, overall rates, unstarted deals by level and
-    data-quality findings by kind (``crm check`` lists them)."""
+    data-quality findings by kind (``crm check`` lists them) and the major projects' status."""
     from crm import metrics
 
     progress = metrics.target_progress(session, as_of=as_of, scope="county")
     rates = metrics.kpis(session, as_of=as_of)
     levels = metrics.unstarted_by_level(session, as_of=as_of)
     quality = metrics.quality_counts(metrics.quality(session, as_of=as_of))
-    return {"targets": progress.reset_index(drop=True), "rates": rates, "unstarted": levels, "quality": quality}
+    major = metrics.major_status(session, as_of=as_of)
+    return {
+        "targets": progress.reset_index(drop=True),
+        "rates": rates,
+        "unstarted": levels,
+        "quality": quality,
+        "major": major,
+    }
 
 
 def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
@@ -68,6 +76,14 @@ def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
         f"签约未开工 {sum(counts.values())} 个: 红色 {counts.get('red', 0)}, 黄色 {counts.get('yellow', 0)}, "
         f"绿色 {counts.get('green', 0)}"
     )
+    major = figures.get("major")
+    if major is not None and not major.empty:
+        labels = major["status_label"].value_counts()
+        lines.append(
+            f"重点项目 {len(major)} 个: 滞后 {labels.get('滞后', 0)}, 超前 {labels.get('超前', 0)}, "
+            f"正常 {labels.get('正常', 0)}; 完成投资 {yi(int(major['completed_yuan'].sum()))}, "
+            f"序时计划 {yi(int(major['plan_to_date_yuan'].fillna(0).sum()))}"
+        )
     quality = figures.get("quality")
     if quality is not None:
         found = quality[quality["findings"] > 0]

@@ -28,6 +28,7 @@ from crm import names
 from crm.audit import record, record_changes, record_creation
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
+from crm.major.registration import missing_documents, missing_labels
 from crm.models import (
     DEAL_STATE_LABELS,
     PROCEDURE_LABELS,
@@ -563,22 +564,43 @@ def terminate(session: Session, deal_id: int, *, on: date, reason: str, actor: s
 
 
 def register(
-    session: Session, deal_id: int, *, on: date, actor: str, note: str | None = None, commit: bool = True
+    session: Session,
+    deal_id: int,
+    *,
+    on: date,
+    actor: str,
+    note: str | None = None,
+    force: bool = False,
+    reason: str | None = None,
+    commit: bool = True,
 ) -> Deal:
     """The started project entered the fixed-asset-investment statistics (入库) on `on`.
 
     Only a started (or producing) deal can be registered, and not before its start date;
-    registering it again with another date corrects the date (audited).
+    registering it again with another date corrects the date (audited). A deal that lacks a
+    required registration document (crm.major.registration) is refused, naming what is
+    missing, unless `force` with a `reason`, which the audit row keeps.
     """
     actor = _actor(actor)
     day = _required_date("on", on)
     note_text = _text("note", note, 10_000)
+    why = _text("reason", reason, 10_000)
     with unit_of_work(session, commit=commit):
         deal = get_deal(session, deal_id, for_update=True)
         if deal.started_on is None or deal.state in (DealState.signed, DealState.terminated):
             raise Refused(f"{_label(deal)}: only a started deal can be registered (入库); this one is {deal.state}")
         if day < deal.started_on:
             raise Refused(f"{_label(deal)}: the registration date {day} is before the start date {deal.started_on}")
+        missing = missing_documents(session, _id(deal))
+        if missing and not force:
+            raise Refused(
+                f"{_label(deal)}: cannot register (入库) without {missing_labels(missing)}; record them with "
+                "`crm major document`, or force with a reason"
+            )
+        if missing and why is None:
+            raise InvalidValue("reason", reason, f"forcing 入库 without {missing_labels(missing)} needs a reason")
+        if missing:
+            note_text = "; ".join(t for t in (note_text, f"forced without {missing_labels(missing)}: {why}") if t)
         record_changes(session, deal, {"registered_on": day}, actor=actor, action="register", note=note_text)
     return deal
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from crm import arrivals, deals, targets, trips
 from crm.errors import Refused
+from crm.major.demo import build_major_demo
 from crm.models import Deal, Investor, Region, Unit
 
 ACTOR = "demo"
@@ -268,7 +269,7 @@ def build_demo(
 
     One part after the other, all drawn from one seeded generator (the order is the story):
     signing events, deals, lifecycles, stalled deals' follow-ups, reassignments, capital
-    increases, arrivals, targets, then squads, trips, visits and leads.
+    increases, arrivals, targets, then squads, trips, visits and leads, then the major projects.
     """
     as_of = as_of or date.today()
     if session.exec(select(func.count()).select_from(Deal)).one():
@@ -294,6 +295,8 @@ def build_demo(
     summary.targets += _set_targets(session, county)
     say("squads, trips, visits, leads")
     _build_trips(session, county, summary)
+    say("major projects, plans, weekly reports")
+    build_major_demo(session, as_of=as_of)  # 重点项目: list, plans, weekly reports
     session.commit()
     summary.deals = session.exec(select(func.count()).select_from(Deal)).one()
     say("done")

@@ -87,6 +87,7 @@ class TargetMetric(StrEnum):
     deals_signed = "deals_signed"  # 签约项目个数
     deals_started = "deals_started"  # 开工项目个数
     reserve_yuan = "reserve_yuan"  # 项目储备
+    completed_investment_yuan = "completed_investment_yuan"  # 完成投资 of major projects
 
 
 class PeriodKind(StrEnum):
@@ -137,6 +138,7 @@ TARGET_METRIC_LABELS = {
     TargetMetric.deals_signed: "签约项目个数",
     TargetMetric.deals_started: "开工项目个数",
     TargetMetric.reserve_yuan: "项目储备",
+    TargetMetric.completed_investment_yuan: "完成投资",
 }
 LEAD_STAGE_LABELS = {
     LeadStage.contact: "接洽",
@@ -524,7 +526,7 @@ class Target(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    metric: str = Field(max_length=24)
+    metric: str = Field(max_length=32)  # completed_investment_yuan is 25 characters
     period_kind: str = Field(max_length=8)
     period_start: date  # first day of the year, quarter or month
     scope_kind: str = Field(default=ScopeKind.county, max_length=8)
@@ -545,6 +547,8 @@ class CountingRules(SQLModel, table=True):
         CheckConstraint(_in("fulfillment_basis", FulfillmentBasis), name="ck_rules_fulfillment_basis"),
         CheckConstraint(_in("completion_basis", CompletionBasis), name="ck_rules_completion_basis"),
         CheckConstraint("cohort_years IS NULL OR cohort_years > 0", name="ck_rules_cohort_years"),
+        CheckConstraint("progress_tolerance >= 0 AND progress_tolerance < 1", name="ck_rules_progress_tolerance"),
+        CheckConstraint("report_deadline_weekday BETWEEN 1 AND 7", name="ck_rules_report_deadline_weekday"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -565,6 +569,11 @@ class CountingRules(SQLModel, table=True):
     is_default: bool = False
     note: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    # 重点项目: 滞后/超前 when cumulative completed investment is below/above plan by more than this share
+    progress_tolerance: float = Field(default=0.1, sa_column_kwargs={"server_default": "0.1"})
+    # weekly reports are due by this ISO weekday (1 = Monday) and time: Friday 12:00
+    report_deadline_weekday: int = Field(default=5, sa_column_kwargs={"server_default": "5"})
+    report_deadline_time: str = Field(default="12:00", max_length=5, sa_column_kwargs={"server_default": "12:00"})
 
 
 # ---------------------------------------------------------------- audit
@@ -628,3 +637,195 @@ def _install_audit_triggers(target: Any, connection: Any, **_: Any) -> None:
 
 
 event.listen(AuditLog.__table__, "after_create", _install_audit_triggers)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- major projects (重点项目)
+
+
+class MajorCategory(StrEnum):
+    continuing = "continuing"  # 续建: started in an earlier year
+    new_start = "new_start"  # 新开工: to start this year
+    preliminary = "preliminary"  # 前期: preparing, not to start this year
+
+
+class RegistrationDocumentKind(StrEnum):
+    approval = "approval"  # 审批/核准/备案文件
+    construction_permit = "construction_permit"  # 施工许可证
+    main_contract = "main_contract"  # 主体工程施工合同
+
+
+MAJOR_CATEGORY_LABELS = {
+    MajorCategory.continuing: "续建",
+    MajorCategory.new_start: "新开工",
+    MajorCategory.preliminary: "前期",
+}
+REGISTRATION_DOCUMENT_LABELS = {
+    RegistrationDocumentKind.approval: "审批/核准/备案文件",
+    RegistrationDocumentKind.construction_permit: "施工许可证",
+    RegistrationDocumentKind.main_contract: "主体工程施工合同",
+}
+# The milestones every construction plan offers; a bureau may add its own names.
+STANDARD_MILESTONES = ("开工", "主体完工", "设备安装", "竣工", "投产")
+
+
+class Zone(SQLModel, table=True):
+    """A park or zone (园区: 工业园区, 光电园区, 经开区); a reference list a bureau extends."""
+
+    __tablename__ = "zone"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    kind: str | None = Field(default=None, max_length=24)
+
+
+class DealZone(SQLModel, table=True):
+    """The zone a deal is in (at most one per deal)."""
+
+    __tablename__ = "deal_zone"
+    deal_id: int = Field(foreign_key="deal.id", primary_key=True)
+    zone_id: int = Field(foreign_key="zone.id", index=True)
+
+
+class MajorProject(SQLModel, table=True):
+    """A deal on one year's list of major projects (重点项目清单), with its responsible unit.
+
+    The responsible leaders (三包一联) are MajorProjectLeader rows; the year's planned
+    completed investment is the sum of the plan's months (PlanMonth), kept in planned_yuan.
+    """
+
+    __tablename__ = "major_project"
+    __table_args__ = (
+        UniqueConstraint("deal_id", "year", name="uq_major_project_deal_year"),
+        CheckConstraint(_in("category", MajorCategory), name="ck_major_project_category"),
+        CheckConstraint("planned_yuan IS NULL OR planned_yuan >= 0", name="ck_major_project_planned_nonneg"),
+        CheckConstraint("year BETWEEN 2000 AND 2999", name="ck_major_project_year"),
+        Index("ix_major_project_year", "year"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    year: int
+    source: str = Field(max_length=32)  # 市责任书 / 县级包抓 / 省重点 ...
+    category: str = Field(max_length=16)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")  # 责任单位
+    planned_yuan: int | None = Field(default=None, sa_type=YUAN)  # 年度计划投资 = Σ PlanMonth
+    content: str | None = None  # 建设内容及规模 as the list states it
+    import_batch: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class MajorProjectLeader(SQLModel, table=True):
+    """A county leader responsible for a major project; position 0 is the lead (包抓) leader."""
+
+    __tablename__ = "major_project_leader"
+    __table_args__ = (UniqueConstraint("major_project_id", "position", name="uq_major_project_leader_position"),)
+    major_project_id: int = Field(foreign_key="major_project.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    position: int = 0
+
+
+class ConstructionPlan(SQLModel, table=True):
+    """A major project's construction plan (推进计划表): milestones and planned investment by month."""
+
+    __tablename__ = "construction_plan"
+    id: int | None = Field(default=None, primary_key=True)
+    major_project_id: int = Field(foreign_key="major_project.id", unique=True)
+    note: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class PlanMilestone(SQLModel, table=True):
+    """A milestone of a construction plan (开工, 主体完工, 设备安装, 竣工, 投产 or a bureau's own)."""
+
+    __tablename__ = "plan_milestone"
+    __table_args__ = (UniqueConstraint("plan_id", "name", name="uq_plan_milestone_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="construction_plan.id", index=True)
+    name: str = Field(max_length=32)
+    planned_on: date
+    reached_on: date | None = None  # from a weekly report
+    reached_report_id: int | None = Field(default=None, foreign_key="progress_report.id")
+
+
+class PlanMonth(SQLModel, table=True):
+    """Planned completed investment (计划完成投资) of one month, in whole yuan."""
+
+    __tablename__ = "plan_month"
+    __table_args__ = (CheckConstraint("planned_yuan >= 0", name="ck_plan_month_nonneg"),)
+    plan_id: int = Field(foreign_key="construction_plan.id", primary_key=True)
+    month: date = Field(primary_key=True)  # first day of the month
+    planned_yuan: int = Field(sa_type=YUAN)
+
+
+class ProgressReport(SQLModel, table=True):
+    """A weekly progress report (周调度): 实体进度 and completed investment (完成投资).
+
+    week_start is the Monday of the ISO week; the week's investment counts on its Friday
+    (the reporting day). cumulative_yuan is the list year's total to this week.
+    """
+
+    __tablename__ = "progress_report"
+    __table_args__ = (
+        UniqueConstraint("major_project_id", "week_start", name="uq_progress_report_week"),
+        CheckConstraint("week_yuan >= 0", name="ck_progress_report_week_nonneg"),
+        CheckConstraint("cumulative_yuan >= week_yuan", name="ck_progress_report_cumulative"),
+        Index("ix_progress_report_week", "week_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    major_project_id: int = Field(foreign_key="major_project.id")
+    week_start: date  # Monday of the ISO week
+    progress: str | None = None  # 实体进度
+    week_yuan: int = Field(sa_type=YUAN)  # 本周完成投资
+    cumulative_yuan: int = Field(sa_type=YUAN)  # 本年累计完成投资
+    reported_at: datetime = Field(sa_type=DateTime(timezone=True))  # when it reached the bureau
+    import_batch: str | None = Field(default=None, max_length=64)
+
+
+class ProgressProblem(SQLModel, table=True):
+    """A problem needing coordination (问题) raised in a weekly report, with who handles it."""
+
+    __tablename__ = "progress_problem"
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="progress_report.id", index=True)
+    problem: str
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")  # 责任单位
+    resolution: str | None = None  # 协调结果; None while open
+    resolved_on: date | None = None
+
+
+class RegistrationDocument(SQLModel, table=True):
+    """A document the statistics bureau needs before a started project is registered (入库材料)."""
+
+    __tablename__ = "registration_document"
+    __table_args__ = (
+        UniqueConstraint("deal_id", "kind", name="uq_registration_document_kind"),
+        CheckConstraint(_in("kind", RegistrationDocumentKind), name="ck_registration_document_kind"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id")
+    kind: str = Field(max_length=24)
+    number: str = Field(max_length=128)  # 文号 / 证号 / 合同编号
+    issued_on: date
+    evidence_ref: str | None = Field(default=None, max_length=200)  # where the scan or paper is kept
+
+
+class ScoringWeights(SQLModel, table=True):
+    """A named, versioned weighting (季评比) of the quarterly score, in points (分) out of their sum."""
+
+    __tablename__ = "scoring_weights"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_scoring_weights_name_version"),
+        CheckConstraint(
+            "plan_points >= 0 AND start_points >= 0 AND milestone_points >= 0 AND report_points >= 0",
+            name="ck_scoring_weights_nonneg",
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    version: int = 1
+    plan_points: int = 40  # 投资完成: cumulative completed ÷ plan to date, capped at 1
+    start_points: int = 20  # 开工: 新开工 projects started ÷ due to have started
+    milestone_points: int = 20  # 节点: milestones due reached on time ÷ due
+    report_points: int = 20  # 报送: weekly reports on time ÷ weeks due
+    is_default: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

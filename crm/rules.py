@@ -160,6 +160,9 @@ def save_rules(
         is_default=base.is_default if default is None else bool(default),
         note=note if note is not None else base.note,
         size_classes=base.size_classes if size_classes is None else _stored_size_classes(size_classes),
+        progress_tolerance=base.progress_tolerance,
+        report_deadline_weekday=base.report_deadline_weekday,
+        report_deadline_time=base.report_deadline_time,
     )
     with unit_of_work(session, commit=commit):
         session.add(rules)

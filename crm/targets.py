@@ -49,7 +49,14 @@ __all__ = [
     "time_progress",
 ]
 
-MONEY_METRICS = frozenset({TargetMetric.arrived_yuan, TargetMetric.contracted_yuan, TargetMetric.reserve_yuan})
+MONEY_METRICS = frozenset(
+    {
+        TargetMetric.arrived_yuan,
+        TargetMetric.contracted_yuan,
+        TargetMetric.reserve_yuan,
+        TargetMetric.completed_investment_yuan,
+    }
+)
 COUNT_METRICS = frozenset({TargetMetric.deals_signed, TargetMetric.deals_started})
 
 # ---------------------------------------------------------------- periods

@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel, select
 
 from crm import deals
 from crm.errors import Duplicate, InvalidValue, NotFound, Refused
+from crm.major.registration import record_document
 from crm.models import (
     AuditLog,
     Deal,
@@ -1037,6 +1038,8 @@ def test_register_a_started_deal_once_per_change(session: Session) -> None:
     deal = make_deal(session, state="started", started_on=date(2026, 4, 1))
     session.commit()
     assert deal.id is not None
+    for kind in ("approval", "construction_permit", "main_contract"):  # 入库材料, else register refuses
+        record_document(session, deal.id, kind=kind, number="1", issued_on=date(2026, 4, 1), actor="张三")
     deals.register(session, deal.id, on=date(2026, 6, 30), actor="张三")
     rows = session.exec(select(AuditLog).where(AuditLog.action == "register")).all()
     assert [(r.field, r.old, r.new, r.actor) for r in rows] == [("registered_on", None, "2026-06-30", "张三")]

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from crm.cli import accounts, arrivals, common, corrections, deals, demo, figures, ledgers, quality, reference, trips
+from crm.cli import major as _major
 from crm.cli.core import register as _register_core
 from crm.cli.reports import report_app
 
@@ -37,6 +38,7 @@ for _capability in (deals, figures, ledgers, trips, demo, quality, accounts):
 corrections.register(app)
 arrivals.register(app)
 reference.register(app)
+_major.register(app)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -154,16 +154,21 @@ def register_command(
     deal_id: int = DealArgument,
     on: str = typer.Option(..., "--on", help="Date entered in the fixed-asset-investment statistics, YYYY-MM-DD."),
     note: str | None = typer.Option(None, "--note", help="Note for the audit log."),
+    force: bool = typer.Option(False, "--force", help="Register although 入库材料 are missing (needs --reason)."),
+    reason: str | None = typer.Option(None, "--reason", help="Why it is forced; kept in the audit log."),
     actor: str = ActorOption,
 ) -> None:
     """A started project entered the fixed-asset-investment statistics (入库).
+
+    Refused while a required document (审批/核准/备案文件, 施工许可证, 主体工程施工合同) is
+    missing; `crm major document` records them.
 
     Example: crm deal register 12 --on 2026-06-30 --actor 张三
     """
     day = parse_date(on, "--on")
     assert day is not None
     with session_for(ctx) as session:
-        deal = deals.register(session, deal_id, on=day, actor=actor, note=note)
+        deal = deals.register(session, deal_id, on=day, actor=actor, note=note, force=force, reason=reason)
         typer.echo(f"deal {deal.id} registered (入库) on {deal.registered_on}: {deal.project_name}")
 
 

@@ -155,6 +155,7 @@ TARGET_METRIC_LABELS = {
     TargetMetric.deals_signed: "签约项目个数",
     TargetMetric.deals_started: "开工项目个数",
     TargetMetric.reserve_yuan: "项目储备",
+    TargetMetric.completed_investment_yuan: "完成投资",
 }
 TARGET_METRICS = _choices(
     TARGET_METRIC_LABELS,
@@ -167,9 +168,17 @@ TARGET_METRICS = _choices(
         "开工个数": TargetMetric.deals_started,
         "储备项目": TargetMetric.reserve_yuan,
         "实际到位资金": TargetMetric.arrived_yuan,
+        "完成固定资产投资": TargetMetric.completed_investment_yuan,
     },
 )
-MONEY_METRICS = frozenset({TargetMetric.arrived_yuan, TargetMetric.contracted_yuan, TargetMetric.reserve_yuan})
+MONEY_METRICS = frozenset(
+    {
+        TargetMetric.arrived_yuan,
+        TargetMetric.contracted_yuan,
+        TargetMetric.reserve_yuan,
+        TargetMetric.completed_investment_yuan,
+    }
+)
 
 # Reused column descriptions.
 _PROJECT = Column("project_name", "text", "项目名称", ("项目名称", "项目", "project"), required=True)

@@ -3,7 +3,8 @@
 Every figure is computed in this package, one module per family: deals (kpis and rates),
 targets (target progress, rankings, scorecards), arrivals (by month), reserve, period
 (what happened in a reporting period, against the same dates a year earlier), trips (funnel,
-coverage), rows (the records behind a figure) and quality (the data-quality audit). The counting
+coverage), major (重点项目: status, 完成投资, missing reports, 季评比, 入库 readiness), rows (the
+records behind a figure) and quality (the data-quality audit). The counting
 rules and the SQL that applies them live in ``crm.rules``.
 
 Money columns are integer yuan, rates are fractions (0.221), empty groups and zero
@@ -27,6 +28,13 @@ else in production when completed_on <= as_of, else started when started_on <= a
 from crm.metrics.arrivals import arrivals_by_month
 from crm.metrics.common import DIMENSIONS
 from crm.metrics.deals import KPI_COLUMNS, kpis, unstarted_by_level
+from crm.metrics.major import (
+    completed_investment,
+    major_status,
+    missing_reports,
+    quarterly_scores,
+    registration_readiness,
+)
 from crm.metrics.period import PERIOD_COLUMNS, PERIOD_DIMENSIONS, period_figures, period_range
 from crm.metrics.quality import QUALITY_COLUMNS, QUALITY_KINDS, quality, quality_counts
 from crm.metrics.rows import funnel_rows, kpis_rows, ranking_rows, rows_behind, target_rows
@@ -53,15 +61,20 @@ __all__ = [
     "RANK_BY",
     "TARGET_COLUMNS",
     "arrivals_by_month",
+    "completed_investment",
     "funnel_rows",
     "kpis",
     "kpis_rows",
+    "major_status",
+    "missing_reports",
     "period_figures",
     "period_range",
     "quality",
     "quality_counts",
+    "quarterly_scores",
     "ranking",
     "ranking_rows",
+    "registration_readiness",
     "rows_behind",
     "scorecard",
     "target_progress",

@@ -171,6 +171,10 @@ def partials(
             .select_from(arrived.join(m, arrived.c.deal_id == m.c.id).join(d, d.c.id == root_deal_id(m)))
             .where(not_replaced(d, as_of))
         )
+    if TargetMetric.completed_investment_yuan in metrics:  # 完成投资 of major projects
+        from crm.metrics.major import completed_investment_sums
+
+        statements.append(completed_investment_sums([(w.start, w.end) for w in windows], key))
     deal_metrics = metrics & {TargetMetric.contracted_yuan, TargetMetric.deals_signed, TargetMetric.deals_started}
     if deal_metrics:
         m, d = DEAL.alias("m"), DEAL.alias("d")

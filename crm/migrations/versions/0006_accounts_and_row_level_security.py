@@ -1,7 +1,7 @@
 """accounts: audit_log.account, account_unit, and the PostgreSQL functions row-level security uses
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 
 The roles, grants and policies themselves are applied by ``crm.access.apply_access`` on every
 ``crm init`` (role names are cluster-wide and tables are added by later migrations); this
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision: str = '0006'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
