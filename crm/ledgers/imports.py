@@ -42,7 +42,9 @@ from crm.ledgers.cells import (
     parse_number,
     parse_percent,
     parse_period,
+    parse_procedure,
     parse_text,
+    read_cell,
     split_place,
 )
 from crm.ledgers.progress import Advance, progress_bar
@@ -149,6 +151,7 @@ def _parser(column: Column, unit: str | None) -> Callable[[Any], Any]:
         "list": parse_list,
         "region": lambda v: split_place(parse_text(v)),
         "amount": lambda v: v,
+        "procedure": parse_procedure,
     }
     if column.type == "money":
         return money_parser(unit or column.unit or "万元", column.title)
@@ -165,7 +168,7 @@ def parse_batch(kind: LedgerKind, table: Table) -> Batch:
         if raw is None:
             continue
         parse = _parser(column, table.units.get(column.name))
-        cache: dict[tuple[type, Any], tuple[bool, Any]] = {}
+        cache: dict[tuple[type, Any], tuple[bool | None, Any]] = {}
         out: list[Any] = []
         for i, value in enumerate(raw):
             if value is None:
@@ -176,13 +179,14 @@ def parse_batch(kind: LedgerKind, table: Table) -> Batch:
             key = (value.__class__, value)
             hit = cache.get(key)
             if hit is None:
-                try:
-                    hit = (True, parse(value))
-                except InvalidValue as exc:
-                    hit = (False, exc.reason)
-                cache[key] = hit
+                hit = cache[key] = read_cell(parse, value)
+            assert hit is not None
             if hit[0]:
                 out.append(hit[1])
+            elif hit[0] is None:  # a placeholder (-, /, 无 ...): missing, not zero
+                out.append(None)
+                if column.required and (kind.name, column.name) not in _REQUIRED_UNLESS:
+                    batch.fail(i, column.name, f"{batch.header(column.name)} is required; {hit[1]}")
             else:
                 out.append(None)
                 batch.fail(i, column.name, hit[1])
