@@ -235,12 +235,17 @@ def parse_bool(value: Any) -> bool:
     raise InvalidValue("yes/no", value, "write 是 or 否")
 
 
-def choice_parser(choices: dict[str, str], field: str) -> Parser:
+def choice_parser(choices: dict[str, str], field: str, refused: dict[str, str] | None = None) -> Parser:
+    """A parser of one of `choices` (text -> stored value); `refused` texts fail with their own reason."""
     folded = {fold(k): str(v) for k, v in choices.items()}
     shown = "、".join(dict.fromkeys(k for k in choices if not k.isascii()))
+    refusals = {fold(k): v for k, v in (refused or {}).items()}
 
     def parse(value: Any) -> str:
-        found = folded.get(fold(parse_text(value)))
+        text = fold(parse_text(value))
+        found = folded.get(text)
+        if found is None and text in refusals:
+            raise InvalidValue(field, value, refusals[text])
         if found is None:
             raise InvalidValue(field, value, f"unknown value; use one of {shown}")
         return found

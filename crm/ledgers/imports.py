@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 from crm import audit
 from crm.db import core_select as select
 from crm.errors import CrmError, InvalidValue, LedgerError, RowError
+from crm.ledgers import deal_extras
 from crm.ledgers.cells import (
     choice_parser,
     fold,
@@ -47,6 +48,7 @@ from crm.ledgers.cells import (
     read_cell,
     split_place,
 )
+from crm.ledgers.cumulative import running_totals
 from crm.ledgers.progress import Advance, progress_bar
 from crm.ledgers.read import LedgerReader, Table
 from crm.ledgers.schema import MONEY_METRICS, Column, LedgerKind, ledger_kind
@@ -156,7 +158,7 @@ def _parser(column: Column, unit: str | None) -> Callable[[Any], Any]:
     if column.type == "money":
         return money_parser(unit or column.unit or "万元", column.title)
     if column.type == "choice":
-        return choice_parser(column.choices, column.title)
+        return choice_parser(column.choices, column.title, column.refused)
     return simple[column.type]
 
 
@@ -252,6 +254,7 @@ class _DealRow:
     deal_id: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    after: dict[str, Any] = field(default_factory=dict)  # stall, owner, procedures (crm.ledgers.deal_extras)
 
 
 def _deal_state(batch: Batch, i: int, signed_on: date | None) -> tuple[str | None, list[tuple[str, date]]]:
@@ -322,6 +325,7 @@ def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int
     from crm.deals import normalize_credit_code, normalize_investor_name
 
     industries = _industries(session)
+    reasons = deal_extras.stall_reasons(session)
     existing: dict[tuple[str, str, date], tuple[int, str]] = {}
     for id_, key, project, signed_on, state in session.execute(
         select(Deal.id, Investor.name_key, Deal.project_name, Deal.signed_on, Deal.state).join(
@@ -391,7 +395,8 @@ def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int
             "note": v("note")[i],
         }
         extras = {n: v(n)[i] for n in ("location", "description", "registered_on") if v(n)[i] is not None}
-        plan.append(_DealRow(i, fields, steps, None, extras, reason))
+        after = deal_extras.collect(session, batch, i, state, reasons)
+        plan.append(_DealRow(i, fields, steps, None, extras, reason, after))
     return plan, present
 
 
@@ -430,6 +435,8 @@ def _write_deals(
                         deals.complete(session, deal_id, on=day, actor=actor, commit=False)
                     else:
                         deals.terminate(session, deal_id, on=day, reason=row.reason or "", actor=actor, commit=False)
+                if row.after:
+                    deal_extras.apply(session, deal_id, row.after, actor=actor)
                 session.flush()
         except (CrmError, IntegrityError) as exc:
             batch.fail(row.i, "", _plain(exc))
@@ -725,11 +732,14 @@ def _import_arrivals(
     result = ImportResult(spec.name, 0, 0, 0, warnings=reader.warnings, file=p.name)
     check = _ArrivalCheck(session)
     stored = _StoredArrivals(session)
+    totals = running_totals(spec)  # 累计 columns: the month's amount as a difference
     now = datetime.now(UTC)
     bad = 0
     with progress_bar(f"import {p.name}", reader.expected_rows, progress) as advance:
         for table in reader.chunks(CHUNK):
             batch = parse_batch(spec, table)
+            if totals is not None:
+                totals.apply(batch, "arrived_on")
             rows = check.rows(batch)
             result.rows += batch.n
             if batch.bad:

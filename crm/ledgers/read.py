@@ -281,7 +281,7 @@ _QUARTERS = {"一": 1, "二": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4"
 
 def _wide_period(kind: LedgerKind, parts: list[str], year: int | None) -> tuple[str, int, int | None] | None:
     """A wide sheet's column header as (month|quarter|year, number, year or None): 2026年3月, 一季度, 全年."""
-    leaf = fold(parts[-1]).replace("目标", "").replace("任务", "")
+    leaf = normalise_header(parts[-1])[0].replace("目标", "").replace("任务", "")
     for part in parts[:-1]:  # a year over the months (2026年 over 1月 | 2月 ...)
         m = re.search(r"(\d{4})", part)
         if m:

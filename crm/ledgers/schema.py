@@ -59,6 +59,7 @@ class Column:
     choices: dict[str, str] = field(default_factory=dict)  # accepted text -> stored value
     labels: dict[str, str] = field(default_factory=dict)  # stored value -> exported label
     cumulative_of: str | None = None  # a running total (累计) of this column: the period's amount is a difference
+    refused: dict[str, str] = field(default_factory=dict)  # choice text refused with its reason
 
     @property
     def unit(self) -> str | None:
@@ -115,8 +116,16 @@ DEAL_STATES = _choices(
         "终止": DealState.terminated,
         "无法履约": DealState.terminated,
         "已解约": DealState.terminated,
+        "已注册": DealState.signed,  # the project company is registered; construction not begun
+        "已开工建设": DealState.started,
+        "建设中": DealState.started,
     },
 )
+# states a deals ledger may carry that are not a signed deal's: refused with the reason
+DEAL_STATES_REFUSED = {
+    "在谈": "在谈 is a project still in talks, not a signed deal; import it as a leads ledger",
+    "洽谈中": "洽谈中 is a project still in talks, not a signed deal; import it as a leads ledger",
+}
 SOURCES = _choices(
     CAPITAL_SOURCE_LABELS,
     {
@@ -154,7 +163,14 @@ VISIT_STATUSES = _choices(
 )
 LEAD_STAGES = _choices(
     LEAD_STAGE_LABELS,
-    {"意向": LeadStage.intent, "框架协议": LeadStage.intent, "已签约": LeadStage.signed, "接触": LeadStage.contact},
+    {
+        "意向": LeadStage.intent,
+        "框架协议": LeadStage.intent,
+        "已签约": LeadStage.signed,
+        "接触": LeadStage.contact,
+        "在谈": LeadStage.negotiation,
+        "洽谈中": LeadStage.negotiation,
+    },
 )
 TARGET_METRIC_LABELS = {
     TargetMetric.arrived_yuan: "到位资金",
@@ -246,6 +262,7 @@ DEALS = LedgerKind(
             "项目状态",
             ("项目状态", "项目进度", "进展情况", "状态"),
             choices=DEAL_STATES,
+            refused=DEAL_STATES_REFUSED,
             labels={str(k): v for k, v in DEAL_STATE_LABELS.items()},
             description="已签约/前期 (not started), 在建/已开工, 已竣工/已投产/竣工投产, 终止; blank: from the dates",
         ),
@@ -656,6 +673,8 @@ def json_schema(kind: LedgerKind | str) -> dict[str, Any]:
         if column.choices:
             prop["enum"] = sorted(set(column.choices))
             prop["x-values"] = dict(sorted(column.choices.items()))
+        if column.refused:
+            prop["x-refused"] = dict(sorted(column.refused.items()))
         properties[column.name] = prop
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
