@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 import openpyxl
 import pytest
+import xlwt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func
@@ -95,15 +96,79 @@ DEALS_LAYOUT: list[list[Any]] = [
     ["合计", None, None, None, None, "=SUM(F8:F9,F11:F12)"],  # row 6: a total at the top, a formula
     # row 7 a blank row
     [],
-    [1, "县发改局", "光伏电站", "浙江光伏科技有限公司", "2026年3月15日", 50000, "已开工", date(2026, 5, 1)]
-    + [None, None, date(2026, 1, 10), "已办", "已办", "县发改局", "张三", "兰洽会"],
-    [2, None, "储能项目", "江苏储能有限公司", "2026/4/20", 12000.5, "前期", None, "资金未落实", "李四"]
-    + ["办理中", "未办", "-", "县发改局", "李四", "-"],
+    [
+        1,
+        "县发改局",
+        "光伏电站",
+        "浙江光伏科技有限公司",
+        "2026年3月15日",
+        50000,
+        "已开工",
+        date(2026, 5, 1),
+        None,
+        None,
+        date(2026, 1, 10),
+        "已办",
+        "已办",
+        "县发改局",
+        "张三",
+        "兰洽会",
+    ],
+    [
+        2,
+        None,
+        "储能项目",
+        "江苏储能有限公司",
+        "2026/4/20",
+        12000.5,
+        "前期",
+        None,
+        "资金未落实",
+        "李四",
+        "办理中",
+        "未办",
+        "-",
+        "县发改局",
+        "李四",
+        "-",
+    ],
     [None, None, "小计", None, None, "=SUM(F8:F9)"],  # row 10
-    [3, "县工信局", "装备制造园", "陕西装备集团", 202605, 30000, "已签约", None, "手续办理慢", "王五"]
-    + [None, None, None, "县工信局", "王五", "县签约日"],
-    [4, None, "农产品加工", "甘肃农业公司", date(2026, 6, 30), "8000", "已注册", None, "用地未落实"]
-    + [None, None, None, None, None, None, None],
+    [
+        3,
+        "县工信局",
+        "装备制造园",
+        "陕西装备集团",
+        202605,
+        30000,
+        "已签约",
+        None,
+        "手续办理慢",
+        "王五",
+        None,
+        None,
+        None,
+        "县工信局",
+        "王五",
+        "县签约日",
+    ],
+    [
+        4,
+        None,
+        "农产品加工",
+        "甘肃农业公司",
+        date(2026, 6, 30),
+        "8000",
+        "已注册",
+        None,
+        "用地未落实",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ],
     [None, None, "小计", None, None, "=SUM(F11:F12)"],  # row 13
     ["注：1.合同投资额单位为万元；2.项目状态按月更新。"],  # row 14
 ]
@@ -446,6 +511,35 @@ def test_an_ods_ledger_imports_like_an_xlsx(session: Session, tmp_path: Path, tw
     assert (result.rows, result.inserted, result.errors) == (2, 2, [])
     assert total(session, CapitalArrival, CapitalArrival.arrived_yuan) == 1_505_000
     assert any("row 5" in w and "合计" in w for w in result.warnings)  # title row 1, header row 2
+
+
+def test_an_xls_ledger_with_merged_cells_imports_like_an_xlsx(
+    session: Session, tmp_path: Path, two_deals: dict[str, int]
+) -> None:
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("到位资金")
+    sheet.write_merge(0, 0, 0, 4, "2026年7月到位资金")
+    sheet.write_merge(1, 2, 0, 0, "项目名称")
+    sheet.write_merge(1, 2, 1, 1, "资金来源")
+    sheet.write_merge(1, 1, 2, 3, "到位资金（万元）")
+    sheet.write(2, 2, "本月")
+    sheet.write(2, 3, "累计")
+    sheet.write_merge(1, 2, 4, 4, "到位日期")
+    sheet.write_merge(3, 4, 0, 0, "光伏电站")  # one project over two rows
+    for r, (source, month, cumulative, day) in enumerate(
+        [("省外", 120, 120, "2026-07-01"), ("境外", 30.5, 150.5, "2026年7月9日")], 3
+    ):
+        for c, value in enumerate((source, month, cumulative, day), 1):
+            sheet.write(r, c, value)
+    sheet.write(5, 0, "合计")
+    sheet.write(5, 2, 150.5)
+    path = tmp_path / "到位资金.xls"
+    book.save(str(path))
+    result = import_ledger(session, "arrivals", path, actor="t")
+    assert (result.rows, result.inserted, result.errors) == (2, 2, [])
+    solar = two_deals["光伏电站"]
+    assert arrivals_by_deal(session) == {(solar, date(2026, 7, 1)): 1_200_000, (solar, date(2026, 7, 9)): 305_000}
+    assert any("row 6" in w and "合计" in w for w in result.warnings)
 
 
 def test_workbook_formats_that_are_not_read_are_refused_by_name(session: Session, tmp_path: Path) -> None:
