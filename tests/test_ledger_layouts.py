@@ -611,3 +611,51 @@ def test_title_rows_blank_columns_and_total_rows_never_change_the_records(
     got = read_table(path, ledger_kind("arrivals"))
     assert _records(got) == _records(expected)
     assert len(got.rows) == len(KNOWN_ROWS)
+
+
+# ---------------------------------------------------------------- the streamed .xlsx reader
+
+
+def _rewrite_sheet(path: Path, out: Path, change: Any) -> Path:
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = change(data.decode()).encode()
+            target.writestr(item, data)
+    return out
+
+
+@pytest.mark.parametrize("reorder", [False, True])
+def test_the_streamed_xlsx_reader_gives_the_cells_calamine_gives(tmp_path: Path, reorder: bool) -> None:
+    """Shared strings, numbers, dates, booleans, escaped text, gaps, merged cells; attributes in any order."""
+    import re
+
+    from python_calamine import CalamineWorkbook
+
+    from crm.ledgers.xlsx import FORMULA_WITHOUT_VALUE, XlsxBook
+
+    rows: list[list[Any]] = [
+        ["标题 & <说明>"],
+        ["项目名称", "日期", "金额", "是否", None, "备注"],
+        ["光伏", date(2026, 6, 1), 12.5, True, None, "a\nb"],
+        [],
+        [None, None, 3, False, None, "=SUM(C3:C5)"],
+    ]
+    path = workbook(tmp_path / "cells.xlsx", rows, ("A1:F1", "A3:A4"))
+    if reorder:  # s= and t= before r=, as some writers put them
+        path = _rewrite_sheet(
+            path, tmp_path / "reordered.xlsx", lambda x: re.sub(r'<c r="(\w+)"([^>]*?)(/?)>', r'<c\2 r="\1"\3>', x)
+        )
+    book = XlsxBook(str(path))
+    try:
+        (sheet,) = book.sheets
+        got = list(book.rows(sheet))
+        assert sorted(sheet.merges) == [(0, 0, 0, 5), (2, 0, 3, 0)]
+    finally:
+        book.close()
+    calamine = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+    expected = [[None if v == "" else v for v in row] for row in calamine.iter_rows()]
+    assert got[4][5] is FORMULA_WITHOUT_VALUE  # openpyxl saves formulas without their values
+    got[4][5] = None
+    assert [row + [None] * (6 - len(row)) for row in got] == expected
