@@ -659,3 +659,79 @@ def test_the_streamed_xlsx_reader_gives_the_cells_calamine_gives(tmp_path: Path,
     assert got[4][5] is FORMULA_WITHOUT_VALUE  # openpyxl saves formulas without their values
     got[4][5] = None
     assert [row + [None] * (6 - len(row)) for row in got] == expected
+
+
+def test_a_placeholder_where_an_arrival_needs_its_amount_is_a_bad_row(
+    session: Session, tmp_path: Path, two_deals: dict[str, int]
+) -> None:
+    rows: list[list[Any]] = [
+        ["项目名称", "到位日期", "到位资金（万元）", "资金来源"],
+        ["光伏电站", "2026-07-01", "本月未上报", "省外"],
+        ["储能项目", "2026-07-02", 3, "县际"],
+    ]
+    with pytest.raises(LedgerError) as caught:
+        import_ledger(session, "arrivals", workbook(tmp_path / "a.xlsx", rows), actor="t")
+    (error,) = caught.value.errors
+    assert (error.row, error.column) == (2, "到位资金（万元）") and "placeholder" in error.message
+    assert count(session, CapitalArrival) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("202606", date(2026, 6, 1)),
+        (202606, date(2026, 6, 1)),
+        (202606.0, date(2026, 6, 1)),
+        ("2026-06", date(2026, 6, 1)),
+        ("2026/6/30", date(2026, 6, 30)),
+        ("2026年6月30日", date(2026, 6, 30)),
+        ("2026年1-6月", date(2026, 6, 1)),
+    ],
+)
+def test_dates_and_months_as_ledgers_write_them(value: Any, expected: date) -> None:
+    from crm.ledgers.cells import parse_date
+
+    assert parse_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026年1-3月", ("quarter", date(2026, 1, 1))),
+        ("2026年1-12月", ("year", date(2026, 1, 1))),
+        ("2026年7-9月", ("quarter", date(2026, 7, 1))),
+    ],
+)
+def test_periods_of_months(value: str, expected: tuple[str, date]) -> None:
+    from crm.ledgers.cells import parse_period
+
+    assert parse_period(value) == expected
+
+
+def test_other_spans_are_not_target_periods_and_ranges_are_not_amounts() -> None:
+    from crm.errors import InvalidValue
+    from crm.ledgers.cells import money_parser, parse_period
+
+    with pytest.raises(InvalidValue, match="only as a quarter"):
+        parse_period("2026年1-6月")
+    for text in ("5000万-1亿", "1~2亿", "100至200"):
+        with pytest.raises(InvalidValue, match="a range is not an amount"):
+            money_parser("万元", "合同投资额")(text)
+    with pytest.raises(InvalidValue, match="cannot be negative"):  # a sign is not a range
+        money_parser("万元", "合同投资额")("-5")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (date(2026, 3, 1), ("done", date(2026, 3, 1))),
+        ("2026年3月1日", ("done", date(2026, 3, 1))),
+        ("已办", ("done", None)),
+        ("办理中", ("in_progress", None)),
+        ("未办", ("not_started", None)),
+    ],
+)
+def test_procedure_cells(value: Any, expected: tuple[str, date | None]) -> None:
+    from crm.ledgers.cells import parse_procedure
+
+    assert parse_procedure(value) == expected

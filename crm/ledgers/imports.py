@@ -34,6 +34,7 @@ from crm.ledgers.cells import (
     choice_parser,
     fold,
     format_period,
+    is_placeholder,
     money_parser,
     parse_bool,
     parse_date,
@@ -589,6 +590,8 @@ class _ArrivalCheck:
                 batch.fail(i, "currency", "原币金额 and 汇率 are for foreign currencies; give 币种")
             elif amount is None and batch.table.cells["arrived_yuan"][i] is None:
                 batch.fail(i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required")
+            elif amount is None and is_placeholder(batch.table.cells["arrived_yuan"][i]):
+                batch.fail(i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required; a placeholder is not a value")
             if not batch.ok(i):
                 continue
             rows.append(
