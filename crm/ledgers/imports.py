@@ -591,7 +591,9 @@ class _ArrivalCheck:
             elif amount is None and batch.table.cells["arrived_yuan"][i] is None:
                 batch.fail(i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required")
             elif amount is None and is_placeholder(batch.table.cells["arrived_yuan"][i]):
-                batch.fail(i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required; a placeholder is not a value")
+                batch.fail(
+                    i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required; a placeholder is not a value"
+                )
             if not batch.ok(i):
                 continue
             rows.append(

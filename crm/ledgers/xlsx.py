@@ -18,7 +18,7 @@ from __future__ import annotations
 import codecs
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from html import unescape
@@ -210,35 +210,139 @@ _NUMBER, _DATE, _SHARED, _INLINE_TEXT, _BOOL, _OTHER = range(6)
 
 
 def _parsed_rows(f: IO[bytes], strings: list[str], date_styles: frozenset[int]) -> Iterator[tuple[int, list[Any]]]:
-    """(0-based row number, cells) of each row holding cells, block by block."""
-    kinds: dict[bytes, int] = {}  # a cell's other attributes -> how to read its value
-    letters: dict[bytes, int] = {}
-    row: list[Any] = []
-    current = b""
+    """(0-based row number, cells) of each row holding cells, block by block.
+
+    Rows of one shape (the same columns, types and styles, as a long ledger's rows are) are matched
+    whole by a pattern built from the first such row (``_Shape``); any other row is read cell by cell.
+    """
+    reader = _Cells(strings, date_styles)
+    shape: _Shape | None = None
+    shapes: dict[bytes, _Shape] = {}
     for block in _row_blocks(f):
+        pos = 0
+        while True:
+            if shape is not None:
+                m = shape.pattern.match(block, pos)
+                if m is not None:
+                    values = m.groups()
+                    row = [convert(v) for convert, v in zip(shape.converters, values[1:], strict=True)]
+                    yield int(values[0]) - 1, [None] * shape.first + row if shape.first else row
+                    pos = m.end()
+                    continue
+            start = block.find(b"<row", pos)
+            if start < 0:
+                break
+            end = block.find(b"</row>", start)
+            end = len(block) if end < 0 else end + 6
+            for number, row, cells in reader.rows(block[start:end]):
+                yield number, row
+                found = _shape(cells, reader, shapes)
+                if found is not None:
+                    shape = found
+            pos = end
+
+
+@dataclass
+class _Shape:
+    pattern: re.Pattern[bytes]
+    converters: list[Callable[[bytes], Any]]
+    first: int  # the column of the first cell
+
+
+def _shape(cells: list[_Cell], reader: _Cells, shapes: dict[bytes, _Shape]) -> _Shape | None:
+    """The pattern of rows laid out like `cells` (consecutive columns, plain values, no formulas); None if none."""
+    if len(cells) < 2 or any(formula for _, _, _, formula, _, _ in cells):
+        return None
+    columns = [reader.column(col) for col, *_ in cells]
+    if columns != list(range(columns[0], columns[0] + len(columns))):
+        return None
+    parts = [rb'\s*<row r="(\d+)"[^>]*>']
+    converters: list[Callable[[bytes], Any]] = []
+    for col, _, attrs, _, value, inline in cells:
+        kind = reader.kind(attrs)
+        head = b'<c r="' + col + rb'\d+"' + re.escape(attrs)
+        if kind == _INLINE_TEXT and inline[:3] == b"<t>" and inline.count(b"<") == 2:
+            parts.append(head + rb"><is><t>([^<]*)</t></is></c>")
+        elif kind in _VALUE_CONVERTERS and value:
+            parts.append(head + rb"><v>([^<]*)</v></c>")
+        else:
+            return None
+        converters.append(reader.converter(kind))
+    parts.append(rb"\s*</row>")
+    key = b"".join(parts)
+    found = shapes.get(key)
+    if found is None:
+        if len(shapes) >= 16:
+            shapes.clear()
+        found = shapes[key] = _Shape(re.compile(key), converters, columns[0])
+    return found
+
+
+def _text(raw: bytes) -> str | None:
+    text = raw.decode()
+    return (unescape(text) if "&" in text else text) or None
+
+
+_VALUE_CONVERTERS = {0, 1, 2, 4}  # _NUMBER, _DATE, _SHARED, _BOOL: a <v> holds them
+
+
+class _Cells:
+    """Reads cells as _FAST_CELL gives them; keeps what it learns of column letters and attributes."""
+
+    def __init__(self, strings: list[str], date_styles: frozenset[int]) -> None:
+        self.strings, self.date_styles = strings, date_styles
+        self.kinds: dict[bytes, int] = {}  # a cell's other attributes -> how to read its value
+        self.letters: dict[bytes, int] = {}
+
+    def column(self, col: bytes) -> int:
+        index = self.letters.get(col)
+        if index is None:
+            index = self.letters[col] = column_index(col.decode())
+        return index
+
+    def kind(self, attrs: bytes) -> int:
+        kind = self.kinds.get(attrs)
+        if kind is None:
+            kind = self.kinds[attrs] = _kind(attrs, self.date_styles)
+        return kind
+
+    def converter(self, kind: int) -> Callable[[bytes], Any]:
+        strings = self.strings
+        converters: dict[int, Callable[[bytes], Any]] = {
+            _NUMBER: float,
+            _DATE: lambda v: _serial(float(v)),
+            _SHARED: lambda v: strings[int(v)] or None,
+            _BOOL: lambda v: v == b"1",
+            _INLINE_TEXT: _text,
+        }
+        return converters[kind]
+
+    def rows(self, block: bytes) -> Iterator[tuple[int, list[Any], list[_Cell]]]:
+        """(0-based row number, cells, the matched cells) of each row in `block`, cell by cell."""
         cells: list[_Cell] = _FAST_CELL.findall(block)
         if len(cells) != block.count(b"<c ") + block.count(b"<c>"):
             cells = _slow_cells(block)
-        for col, number, attrs, formula, value, inline in cells:
+        row: list[Any] = []
+        own: list[_Cell] = []
+        current = b""
+        strings = self.strings
+        for cell in cells:
+            col, number, attrs, formula, value, inline = cell
             if number != current:
                 if current:
-                    yield int(current) - 1, row
-                row = []
+                    yield int(current) - 1, row, own
+                row, own = [], []
                 current = number
-            index = letters.get(col)
-            if index is None:
-                index = letters[col] = column_index(col.decode())
+            own.append(cell)
+            index = self.column(col)
             if index > len(row):
                 row.extend([None] * (index - len(row)))
-            kind = kinds.get(attrs)
-            if kind is None:
-                kind = kinds[attrs] = _kind(attrs, date_styles)
+            kind = self.kind(attrs)
             if kind == _NUMBER:
                 row.append(float(value) if value else FORMULA_WITHOUT_VALUE if formula else None)
             elif kind == _INLINE_TEXT:
                 if inline[:3] == b"<t>" and inline.count(b"<") == 2:
-                    text = inline[3:-4].decode()
-                    row.append((unescape(text) if "&" in text else text) or None)
+                    row.append(_text(inline[3:-4]))
                 else:
                     row.append(_text_of(inline.decode()) or None)
             elif kind == _SHARED:
@@ -248,12 +352,11 @@ def _parsed_rows(f: IO[bytes], strings: list[str], date_styles: frozenset[int]) 
             elif kind == _BOOL:
                 row.append(value == b"1" if value else None)
             elif value:  # str (a formula's text), e (an error such as #DIV/0!)
-                text = value.decode()
-                row.append(unescape(text) if "&" in text else text)
+                row.append(_text(value))
             else:
                 row.append(FORMULA_WITHOUT_VALUE if formula else None)
-    if current:
-        yield int(current) - 1, row
+        if current:
+            yield int(current) - 1, row, own
 
 
 def _kind(attrs: bytes, date_styles: frozenset[int]) -> int:
