@@ -643,7 +643,7 @@ def test_the_streamed_xlsx_reader_gives_the_cells_calamine_gives(tmp_path: Path,
         [None, None, 3, False, None, "=SUM(C3:C5)"],
     ]
     uniform = [[f"项目{i}", date(2026, 1, 1 + i), i + 0.5, i % 2 == 0, "x&y", "备注"] for i in range(20)]
-    rows += uniform[:10] + [["缺一格", None, 1, True, "z", "w"]] + uniform[10:]  # one shape, broken once
+    rows += [*uniform[:10], ["缺一格", None, 1, True, "z", "w"], *uniform[10:]]  # one shape, broken once
     path = workbook(tmp_path / "cells.xlsx", rows, ("A1:F1", "A3:A4"))
     if reorder:  # s= and t= before r=, as some writers put them
         path = _rewrite_sheet(
