@@ -569,7 +569,7 @@ def export_ledger(
     if suffix not in (".xlsx", ".csv"):
         raise InvalidValue("file", str(p), "export to a .xlsx or .csv file")
     records = ledger_rows(session, spec, since=since, until=until, unit=unit, industry=industry)
-    columns = [c for c in spec.columns if not (spec.name == "deals" and c.name == "note")]
+    columns = [c for c in spec.columns if c.exported and not (spec.name == "deals" and c.name == "note")]
     headers = [c.export_title for c in columns]
     for_csv = suffix == ".csv"
     rows = [[_cell(c, r.get(c.name), r, for_csv=for_csv) for c in columns] for r in records]

@@ -60,6 +60,7 @@ class Column:
     labels: dict[str, str] = field(default_factory=dict)  # stored value -> exported label
     cumulative_of: str | None = None  # a running total (累计) of this column: the period's amount is a difference
     refused: dict[str, str] = field(default_factory=dict)  # choice text refused with its reason
+    exported: bool = True  # whether `crm export` writes the column (import-only columns: running totals ...)
 
     @property
     def unit(self) -> str | None:
@@ -279,8 +280,15 @@ DEALS = LedgerKind(
             "未开工原因",
             ("未开工原因", "未开工原因分析", "未开工原因及问题", "存在问题及未开工原因"),
             description="a stall reason's code or label (资金未落实 ...); other text lands as 其他 with the text as note",
+            exported=False,
         ),
-        Column("follow_up_owner", "text", "跟踪责任人", ("跟踪责任人", "专人跟踪", "跟踪人", "跟踪责任人员")),
+        Column(
+            "follow_up_owner",
+            "text",
+            "跟踪责任人",
+            ("跟踪责任人", "专人跟踪", "跟踪人", "跟踪责任人员"),
+            exported=False,
+        ),
         *(
             Column(
                 name,
@@ -288,6 +296,7 @@ DEALS = LedgerKind(
                 title,
                 aliases,
                 description="a date (done on that day), 已办/已完成 (done), 办理中 (in progress) or 未办 (not started)",
+                exported=False,
             )
             for name, title, aliases in (
                 ("approval", "立项", ("立项", "立项手续", "项目立项", "立项审批", "审批核准备案", "立项备案")),
@@ -365,6 +374,7 @@ ARRIVALS = LedgerKind(
                 "实际到位资金/累计",
             ),
             cumulative_of="arrived_yuan",
+            exported=False,
             description="running total of the year per project; a decrease from the month before is a bad row",
         ),
         Column(
