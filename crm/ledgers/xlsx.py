@@ -16,6 +16,7 @@ by a first pass over the inflated XML that keeps nothing but them.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -79,6 +80,7 @@ def _text_of(fragment: str) -> str:
     return unescape(text) if "&" in text else text
 
 
+@functools.lru_cache(maxsize=65_536)  # a ledger's dates repeat: one object per day, made once
 def _serial(value: float) -> date | datetime:
     moment = EXCEL_EPOCH + timedelta(days=value)
     if value.is_integer():
