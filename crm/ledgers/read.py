@@ -63,6 +63,7 @@ _META = re.compile(
 )
 _NOTE = re.compile(r"^(?:注|备注|说明|填报说明|数据来源|附注)\s*[:：0-9一1]|^注\s*[:：]?")
 _YEAR = re.compile(r"(20\d\d|19\d\d)\s*年")
+_NOTE_FIRST = frozenset("注备说数附")
 
 
 @dataclass
@@ -612,11 +613,13 @@ class LedgerReader:
         labels = sorted({*range(min(3, max(map(len, body), default=0))), *self._label_columns()})
         why: dict[int, str] = {}
         for col in labels:
-            for i, v in enumerate(_column(body, col)):
-                if v.__class__ is str and i not in why:
-                    reason = _label_kind(v)
-                    if reason:
-                        why[i] = reason
+            values = _column(body, col)
+            # only a label with 计 in it or starting like a note can be one: the rest are not looked at
+            marked = [i for i, v in enumerate(values) if v.__class__ is str and ("计" in v or v[:1] in _NOTE_FIRST)]
+            for i in marked:
+                reason = _label_kind(values[i])
+                if reason and i not in why:
+                    why[i] = reason
         width = len(columns) + len(wide)
         # blank rows, and rows holding only ignored or unknown columns, are skipped
         keep = [i for i, values in enumerate(zip(*columns, *wide, strict=True)) if values.count(None) != width]
