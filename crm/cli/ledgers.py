@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 
 from crm.cli.common import ActorOption, MaxAmountOption, MinAmountOption, amount_bound, fail, parse_date, session_for
-from crm.errors import LedgerError
+from crm.errors import InvalidValue, LedgerError
 from crm.ledgers import export_ledger, import_ledger
+from crm.ledgers.explain import explain_ledger
 from crm.ledgers.export import UNIT_FIELDS
 
 
@@ -23,7 +24,7 @@ class Kind(StrEnum):
 
 
 KindArgument = typer.Argument(..., help="Ledger kind: deals, arrivals, trips, visits, leads or targets.")
-InFileArgument = typer.Argument(..., help="The ledger: .xlsx or .csv (UTF-8 or GB18030), Chinese headers.")
+InFileArgument = typer.Argument(..., help="The ledger: .xlsx, .xls, .ods or .csv (UTF-8 or GB18030), Chinese headers.")
 OutFileArgument = typer.Argument(..., help="Where to write: .xlsx or .csv.")
 
 
@@ -46,6 +47,11 @@ def register(app: typer.Typer) -> None:
             False, "--no-new-names", help="Refuse units, people, events the database does not have yet."
         ),
         actor: str = ActorOption,
+        explain: bool = typer.Option(
+            False,
+            "--explain",
+            help="Print how each column was understood and which rows are skipped, and why; write nothing.",
+        ),
     ) -> None:
         """Import a ledger; every bad row is reported with its Excel row number, column and reason.
 
@@ -57,6 +63,14 @@ def register(app: typer.Typer) -> None:
 
         Example: crm import deals 2026年签约项目台账.xlsx --actor 张三
         """
+        if explain:
+            try:
+                typer.echo(explain_ledger(kind.value, file).text())
+            except (LedgerError, InvalidValue) as exc:
+                for line in str(exc).splitlines():
+                    typer.echo(f"error: {line}", err=True)
+                raise typer.Exit(1) from None
+            return
         with session_for(ctx) as session:
             try:
                 result = import_ledger(

@@ -3,11 +3,13 @@
     from crm.ledgers import import_ledger, export_ledger
     result = import_ledger(session, "deals", "2026年签约项目台账.xlsx", actor="张三")
     export_ledger(session, "arrivals", "到位资金.xlsx", since=date(2026, 1, 1))
+    print(explain_ledger("deals", "2026年签约项目台账.xlsx").text())   # how it would be read; writes nothing
 
 Kinds: deals, arrivals, trips, visits, leads, targets (``KINDS``). Money cells are read
 in the unit the header names (``总投资（万元）``), else 万元; they are stored as integer yuan.
 """
 
+from crm.ledgers.explain import Explanation, explain_ledger
 from crm.ledgers.export import export_ledger, ledger_rows
 from crm.ledgers.imports import ImportResult, import_ledger
 from crm.ledgers.read import LedgerReader, Table, read_table
@@ -16,10 +18,12 @@ from crm.ledgers.schema import KINDS, Column, LedgerKind, json_schema, ledger_ki
 __all__ = [
     "KINDS",
     "Column",
+    "Explanation",
     "ImportResult",
     "LedgerKind",
     "LedgerReader",
     "Table",
+    "explain_ledger",
     "export_ledger",
     "import_ledger",
     "json_schema",

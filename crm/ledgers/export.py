@@ -644,7 +644,7 @@ def export_ledger(
         min_amount=min_amount,
         max_amount=max_amount,
     )
-    columns = [c for c in spec.columns if not (spec.name == "deals" and c.name == "note")]
+    columns = [c for c in spec.columns if c.exported and not (spec.name == "deals" and c.name == "note")]
     headers = [c.export_title for c in columns]
     for_csv = suffix == ".csv"
     rows = [[_cell(c, r.get(c.name), r, for_csv=for_csv) for c in columns] for r in records]

@@ -32,11 +32,12 @@ from crm import audit
 from crm.db import begin_writing
 from crm.db import core_select as select
 from crm.errors import CrmError, InvalidValue, LedgerError, RowError
-from crm.ledgers import reimport
+from crm.ledgers import deal_extras, reimport
 from crm.ledgers.cells import (
     choice_parser,
     fold,
     format_period,
+    is_placeholder,
     money_parser,
     parse_bool,
     parse_date,
@@ -46,9 +47,12 @@ from crm.ledgers.cells import (
     parse_number,
     parse_percent,
     parse_period,
+    parse_procedure,
     parse_text,
+    read_cell,
     split_place,
 )
+from crm.ledgers.cumulative import running_totals
 from crm.ledgers.progress import Advance, progress_bar
 from crm.ledgers.read import LedgerReader, Table
 from crm.ledgers.schema import MONEY_METRICS, Column, LedgerKind, ledger_kind
@@ -163,11 +167,12 @@ def _parser(column: Column, unit: str | None) -> Callable[[Any], Any]:
         "list": parse_list,
         "region": lambda v: split_place(parse_text(v)),
         "amount": lambda v: v,
+        "procedure": parse_procedure,
     }
     if column.type == "money":
         return money_parser(unit or column.unit or "万元", column.title)
     if column.type == "choice":
-        return choice_parser(column.choices, column.title)
+        return choice_parser(column.choices, column.title, column.refused)
     return simple[column.type]
 
 
@@ -179,7 +184,7 @@ def parse_batch(kind: LedgerKind, table: Table) -> Batch:
         if raw is None:
             continue
         parse = _parser(column, table.units.get(column.name))
-        cache: dict[tuple[type, Any], tuple[bool, Any]] = {}
+        cache: dict[tuple[type, Any], tuple[bool | None, Any]] = {}
         out: list[Any] = []
         for i, value in enumerate(raw):
             if value is None:
@@ -190,13 +195,14 @@ def parse_batch(kind: LedgerKind, table: Table) -> Batch:
             key = (value.__class__, value)
             hit = cache.get(key)
             if hit is None:
-                try:
-                    hit = (True, parse(value))
-                except InvalidValue as exc:
-                    hit = (False, exc.reason)
-                cache[key] = hit
+                hit = cache[key] = read_cell(parse, value)
+            assert hit is not None
             if hit[0]:
                 out.append(hit[1])
+            elif hit[0] is None:  # a placeholder (-, /, 无 ...): missing, not zero
+                out.append(None)
+                if column.required and (kind.name, column.name) not in _REQUIRED_UNLESS:
+                    batch.fail(i, column.name, f"{batch.header(column.name)} is required; {hit[1]}")
             else:
                 out.append(None)
                 batch.fail(i, column.name, hit[1])
@@ -266,6 +272,7 @@ class _DealRow:
     deal_id: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    after: dict[str, Any] = field(default_factory=dict)  # stall, owner, procedures (crm.ledgers.deal_extras)
 
 
 def _deal_state(batch: Batch, i: int, signed_on: date | None) -> tuple[str | None, list[tuple[str, date]]]:
@@ -336,6 +343,7 @@ def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int
     from crm.deals import normalize_credit_code, normalize_investor_name
 
     industries = _industries(session)
+    reasons = deal_extras.stall_reasons(session)
     existing: dict[tuple[str, str, date], tuple[int, str]] = {}
     for id_, key, project, signed_on, state in session.execute(
         select(Deal.id, Investor.name_key, Deal.project_name, Deal.signed_on, Deal.state).join(
@@ -405,7 +413,8 @@ def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int
             "note": v("note")[i],
         }
         extras = {n: v(n)[i] for n in ("location", "description", "registered_on") if v(n)[i] is not None}
-        plan.append(_DealRow(i, fields, steps, None, extras, reason))
+        after = deal_extras.collect(session, batch, i, state, reasons)
+        plan.append(_DealRow(i, fields, steps, None, extras, reason, after))
     return plan, present
 
 
@@ -444,6 +453,8 @@ def _write_deals(
                         deals.complete(session, deal_id, on=day, actor=actor, commit=False)
                     else:
                         deals.terminate(session, deal_id, on=day, reason=row.reason or "", actor=actor, commit=False)
+                if row.after:
+                    deal_extras.apply(session, deal_id, row.after, actor=actor)
                 session.flush()
         except (CrmError, IntegrityError) as exc:
             batch.fail(row.i, "", _plain(exc))
@@ -587,6 +598,10 @@ class _ArrivalCheck:
                 batch.fail(i, "currency", "原币金额 and 汇率 are for foreign currencies; give 币种")
             elif amount is None and batch.table.cells["arrived_yuan"][i] is None:
                 batch.fail(i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required")
+            elif amount is None and is_placeholder(batch.table.cells["arrived_yuan"][i]):
+                batch.fail(
+                    i, "arrived_yuan", f"{batch.header('arrived_yuan')} is required; a placeholder is not a value"
+                )
             if not batch.ok(i):
                 continue
             rows.append(
@@ -729,12 +744,15 @@ def _check_arrivals(
     spec, p = reader.kind, reader.path
     result = ImportResult(spec.name, 0, 0, 0, warnings=reader.warnings, file=p.name)
     check = _ArrivalCheck(session)
+    totals = running_totals(spec)  # 累计 columns: the month's amount as a difference
     spool = tempfile.TemporaryFile(prefix="crm-import-")  # noqa: SIM115  (returned open; the caller closes it)
     bad = 0
     try:
         with progress_bar(f"check {p.name}", reader.expected_rows, progress) as advance:
             for table in reader.chunks(CHUNK):
                 batch = parse_batch(spec, table)
+                if totals is not None:
+                    totals.apply(batch, "arrived_on")
                 rows = check.rows(batch)
                 result.rows += batch.n
                 if batch.bad:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crm.errors import InvalidValue
+from crm.ledgers.cells import PLACEHOLDERS
 from crm.models import (
     CAPITAL_SOURCE_LABELS,
     CAPITAL_USE_LABELS,
@@ -36,6 +37,9 @@ SCHEMA_BASE = "https://crm.example/schemas/"
 
 # Headers that carry no data (row numbers); never reported as unknown columns.
 IGNORED_HEADERS = frozenset({"序号", "编号", "no", "no.", "#", "行号"})
+# A header (or a group over it) starting so is a subset of a neighbouring column (其中：省外资金): never read.
+SUBSET_PREFIXES = ("其中",)
+PATH_SEPARATOR = "/"  # an alias naming a path through a header block: 到位资金/本月
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class Column:
     description: str = ""
     choices: dict[str, str] = field(default_factory=dict)  # accepted text -> stored value
     labels: dict[str, str] = field(default_factory=dict)  # stored value -> exported label
+    cumulative_of: str | None = None  # a running total (累计) of this column: the period's amount is a difference
+    refused: dict[str, str] = field(default_factory=dict)  # choice text refused with its reason
+    exported: bool = True  # whether `crm export` writes the column (import-only columns: running totals ...)
 
     @property
     def unit(self) -> str | None:
@@ -73,6 +80,8 @@ class LedgerKind:
     columns: tuple[Column, ...]
     natural_key: tuple[str, ...]
     date_column: str  # what --since/--until filter on
+    # (period column, value column) of a wide sheet: months or quarters as columns (1月 | 2月 ..., 一季度 ...)
+    wide: tuple[str, str] | None = None
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -108,8 +117,16 @@ DEAL_STATES = _choices(
         "终止": DealState.terminated,
         "无法履约": DealState.terminated,
         "已解约": DealState.terminated,
+        "已注册": DealState.signed,  # the project company is registered; construction not begun
+        "已开工建设": DealState.started,
+        "建设中": DealState.started,
     },
 )
+# states a deals ledger may carry that are not a signed deal's: refused with the reason
+DEAL_STATES_REFUSED = {
+    "在谈": "在谈 is a project still in talks, not a signed deal; import it as a leads ledger",
+    "洽谈中": "洽谈中 is a project still in talks, not a signed deal; import it as a leads ledger",
+}
 SOURCES = _choices(
     CAPITAL_SOURCE_LABELS,
     {
@@ -147,7 +164,14 @@ VISIT_STATUSES = _choices(
 )
 LEAD_STAGES = _choices(
     LEAD_STAGE_LABELS,
-    {"意向": LeadStage.intent, "框架协议": LeadStage.intent, "已签约": LeadStage.signed, "接触": LeadStage.contact},
+    {
+        "意向": LeadStage.intent,
+        "框架协议": LeadStage.intent,
+        "已签约": LeadStage.signed,
+        "接触": LeadStage.contact,
+        "在谈": LeadStage.negotiation,
+        "洽谈中": LeadStage.negotiation,
+    },
 )
 TARGET_METRIC_LABELS = {
     TargetMetric.arrived_yuan: "到位资金",
@@ -248,6 +272,7 @@ DEALS = LedgerKind(
             "项目状态",
             ("项目状态", "项目进度", "进展情况", "状态"),
             choices=DEAL_STATES,
+            refused=DEAL_STATES_REFUSED,
             labels={str(k): v for k, v in DEAL_STATE_LABELS.items()},
             description="已签约/前期 (not started), 在建/已开工, 已竣工/已投产/竣工投产, 终止; blank: from the dates",
         ),
@@ -258,6 +283,38 @@ DEALS = LedgerKind(
         Column("terminated_on", "date", "终止时间", ("终止时间", "终止日期", "解约时间")),
         Column("termination_reason", "text", "终止原因", ("终止原因", "无法履约原因")),
         Column("registered_on", "date", "入库时间", ("入库时间", "入库日期")),
+        Column(
+            "stall_reason",
+            "text",
+            "未开工原因",
+            ("未开工原因", "未开工原因分析", "未开工原因及问题", "存在问题及未开工原因"),
+            description="a stall reason's code or label (资金未落实 ...); other text lands as 其他 with the text as note",
+            exported=False,
+        ),
+        Column(
+            "follow_up_owner",
+            "text",
+            "跟踪责任人",
+            ("跟踪责任人", "专人跟踪", "跟踪人", "跟踪责任人员"),
+            exported=False,
+        ),
+        *(
+            Column(
+                name,
+                "procedure",
+                title,
+                aliases,
+                description="a date (done on that day), 已办/已完成 (done), 办理中 (in progress) or 未办 (not started)",
+                exported=False,
+            )
+            for name, title, aliases in (
+                ("approval", "立项", ("立项", "立项手续", "项目立项", "立项审批", "审批核准备案", "立项备案")),
+                ("land", "用地", ("用地", "用地手续", "土地手续", "用地审批", "用地预审")),
+                ("environment", "环评", ("环评", "环评手续", "环境影响评价", "环评审批")),
+                ("planning", "规划许可", ("规划许可", "规划", "规划手续", "规划审批")),
+                ("construction_permit", "施工许可", ("施工许可", "施工许可证", "施工手续")),
+            )
+        ),
         Column("location", "text", "建设地点", ("建设地点", "项目地址", "项目选址")),
         Column("description", "text", "建设内容", ("建设内容", "建设规模及内容", "项目内容")),
         Column("note", "text", "备注", _NOTE.aliases, description="kept in the audit log of the signing; not exported"),
@@ -279,6 +336,7 @@ ARRIVALS = LedgerKind(
     "where project names repeat.",
     natural_key=("deal", "arrived_on", "arrived_yuan", "source"),
     date_column="arrived_on",
+    wide=("arrived_on", "arrived_yuan"),
     columns=(
         _PROJECT,
         Column("investor", "text", "投资方", _INVESTOR.aliases, description="needed where project names repeat"),
@@ -301,8 +359,39 @@ ARRIVALS = LedgerKind(
             "arrived_yuan",
             "money",
             "到位资金",
-            ("到位资金", "当月到位资金", "当月到位资金（万元）", "实际到位资金", "到位资金（万元）", "到位金额"),
+            (
+                "到位资金",
+                "当月到位资金",
+                "当月到位资金（万元）",
+                "实际到位资金",
+                "到位资金（万元）",
+                "到位金额",
+                "本月到位资金",
+                "本月到位",
+                "当月到位",
+                "到位资金/本月",
+                "到位资金/当月",
+                "实际到位资金/本月",
+            ),
             required=True,
+            description="the month's amount; a ledger carrying only 累计 gives it as the difference with the month before",
+        ),
+        Column(
+            "arrived_cumulative_yuan",
+            "money",
+            "累计到位资金",
+            (
+                "累计到位资金",
+                "本年累计到位资金",
+                "累计到位",
+                "本年累计",
+                "到位资金/累计",
+                "到位资金/本年累计",
+                "实际到位资金/累计",
+            ),
+            cumulative_of="arrived_yuan",
+            exported=False,
+            description="running total of the year per project; a decrease from the month before is a bad row",
         ),
         Column(
             "source",
@@ -339,6 +428,7 @@ TARGETS = LedgerKind(
     "Money metrics are read in the header's unit (default 万元); counts as numbers.",
     natural_key=("metric", "period", "scope"),
     date_column="period",
+    wide=("period", "amount"),
     columns=(
         Column(
             "metric",
@@ -521,28 +611,56 @@ def normalise_header(text: object) -> tuple[str, str | None]:
     return s, unit
 
 
+def _path_key(alias: str) -> str:
+    """An alias as a normalised key; a path alias (到位资金/本月) part by part."""
+    return PATH_SEPARATOR.join(normalise_header(part)[0] for part in alias.split(PATH_SEPARATOR))
+
+
 def alias_map(kind: LedgerKind) -> dict[str, str]:
-    """Normalised header -> column name, for every alias and the English name of every column."""
+    """Normalised header (or header path) -> column name, for every alias and the English name of every column."""
     out: dict[str, str] = {}
     for column in kind.columns:
         for alias in (column.name, column.title, *column.aliases):
-            key, _ = normalise_header(alias)
-            out.setdefault(key, column.name)
+            out.setdefault(_path_key(alias) if PATH_SEPARATOR in alias else normalise_header(alias)[0], column.name)
     return out
+
+
+def is_subset_header(parts: list[str]) -> bool:
+    """Whether a header path names a 其中 column (a subset of its neighbour, never added into totals)."""
+    return any(normalise_header(part)[0].startswith(SUBSET_PREFIXES) for part in parts)
+
+
+def match_path(
+    kind: LedgerKind, parts: list[str], aliases: dict[str, str] | None = None
+) -> tuple[str | None, str | None]:
+    """The column a header path (group over leaf, as a header block reads) names, and its unit.
+
+    The whole path is tried first, then without its top parts (a group such as 签约情况, or a
+    title, says nothing of the column); a part's note in brackets is tried without. The unit is
+    the leaf's, else the nearest group's (到位资金（万元） over 本月 | 累计). (None, unit) when unknown.
+    """
+    aliases = aliases if aliases is not None else alias_map(kind)
+    normalised = [normalise_header(part) for part in parts if str(part or "").strip()]
+    keys = [key for key, _ in normalised]
+    unit = next((u for _, u in reversed(normalised) if u), None)
+    name = None
+    for start in range(len(keys)):
+        rest = keys[start:]
+        name = aliases.get(PATH_SEPARATOR.join(rest))
+        if name is None and any(_PAREN_NOTE.search(k) for k in rest):  # 签约日期(年月日): a note in brackets
+            name = aliases.get(PATH_SEPARATOR.join(_PAREN_NOTE.sub("", k) for k in rest))
+        if name is not None:
+            break
+    if name is not None and unit is None and keys[-1] == name and name.endswith("_yuan"):
+        unit = "元"  # an English *_yuan header holds yuan, as `crm report --format csv` prints
+    return name, unit
 
 
 def match_header(
     kind: LedgerKind, text: object, aliases: dict[str, str] | None = None
 ) -> tuple[str | None, str | None]:
     """The column a header names and the unit written in it: (None, None) when unknown."""
-    aliases = aliases if aliases is not None else alias_map(kind)
-    key, unit = normalise_header(text)
-    name = aliases.get(key)
-    if name is None and _PAREN_NOTE.search(key):  # 签约日期(年月日): a note in brackets
-        name = aliases.get(_PAREN_NOTE.sub("", key))
-    if name is not None and unit is None and key == name and name.endswith("_yuan"):
-        unit = "元"  # an English *_yuan header holds yuan, as `crm report --format csv` prints
-    return name, unit
+    return match_path(kind, [str(text or "")], aliases)
 
 
 # ---------------------------------------------------------------- JSON Schema
@@ -561,6 +679,7 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
     "period": {"type": ["string", "number"]},
     "decimal": {"type": ["number", "string"]},
     "list": {"type": "string"},
+    "procedure": {"type": ["string", "number"]},
 }
 
 
@@ -575,22 +694,31 @@ def json_schema(kind: LedgerKind | str) -> dict[str, Any]:
         prop["x-aliases"] = list(dict.fromkeys((column.name, column.title, *column.aliases)))
         if column.unit:
             prop["x-unit"] = column.unit
+        if column.cumulative_of:
+            prop["x-cumulative-of"] = column.cumulative_of
         if column.choices:
             prop["enum"] = sorted(set(column.choices))
             prop["x-values"] = dict(sorted(column.choices.items()))
+        if column.refused:
+            prop["x-refused"] = dict(sorted(column.refused.items()))
         properties[column.name] = prop
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{SCHEMA_BASE}{spec.name}.json",
         "title": f"{spec.title} ({spec.name})",
         "description": spec.description + " Headers match after removing spaces and folding full-width brackets; "
-        "a unit in the header (元, 万元, 亿元) wins over x-unit. Generated by crm.ledgers.write_schemas.",
+        "a header block of up to three rows names a column by its path (到位资金/本月), matched whole or by its "
+        "last parts; a unit in the header or its group (元, 万元, 亿元) wins over x-unit. Generated by "
+        "crm.ledgers.write_schemas.",
         "type": "object",
         "properties": properties,
         "required": [c.name for c in spec.columns if c.required],
         "x-kind": spec.name,
         "x-entity": spec.entity,
         "x-natural-key": list(spec.natural_key),
+        "x-subset-prefixes": list(SUBSET_PREFIXES),
+        "x-placeholders": sorted(PLACEHOLDERS),
+        **({"x-wide": {"period": spec.wide[0], "value": spec.wide[1]}} if spec.wide else {}),
     }
 
 
