@@ -281,13 +281,23 @@ def test_arrivals_month_and_cumulative_under_a_group_with_its_unit_and_a_subset_
 ) -> None:
     rows: list[list[Any]] = [
         ["2026年6月到位资金统计表"],
-        ["序号", "项目名称", "到位日期", "资金来源", "到位资金（万元）", None, "其中：省外资金（万元）"],
-        [None, None, None, None, "本月", "累计", None],
-        [1, "光伏电站", "2026-06", "省外", 100, 300, 100],
-        [2, "储能项目", date(2026, 6, 15), "县际", 50.5, 50.5, "-"],
-        ["合计", None, None, None, "=SUM(E4:E5)", "=SUM(F4:F5)", "=SUM(G4:G5)"],
+        [
+            "序号",
+            "项目名称",
+            "到位日期",
+            "资金来源",
+            "到位资金（万元）",
+            None,
+            "其中：省外资金（万元）",
+            "新开工（个）",
+            None,
+        ],
+        [None, None, None, None, "本月", "累计", None, "本月", "累计"],  # 本月 twice, under different groups
+        [1, "光伏电站", "2026-06", "省外", 100, 300, 100, 1, 3],
+        [2, "储能项目", date(2026, 6, 15), "县际", 50.5, 50.5, "-", 0, 1],
+        ["合计", None, None, None, "=SUM(E4:E5)", "=SUM(F4:F5)", "=SUM(G4:G5)", 1, 4],
     ]
-    merges = ("A1:G1", "E2:F2", "A2:A3", "B2:B3", "C2:C3", "D2:D3", "G2:G3")
+    merges = ("A1:I1", "E2:F2", "H2:I2", "A2:A3", "B2:B3", "C2:C3", "D2:D3", "G2:G3")
     path = workbook(tmp_path / "到位资金.xlsx", rows, merges)
     result = import_ledger(session, "arrivals", path, actor="t")
     assert (result.rows, result.inserted, result.errors) == (2, 2, [])
@@ -299,6 +309,7 @@ def test_arrivals_month_and_cumulative_under_a_group_with_its_unit_and_a_subset_
     assert (columns["到位资金（万元）/本月"].field, columns["到位资金（万元）/本月"].unit) == ("arrived_yuan", "万元")
     assert columns["到位资金（万元）/累计"].field == "arrived_cumulative_yuan"
     assert columns["其中：省外资金（万元）"].field is None and "其中" in columns["其中：省外资金（万元）"].note
+    assert columns["新开工（个）/本月"].field is None and columns["新开工（个）/累计"].field is None
 
 
 # ---------------------------------------------------------------- 3. arrivals: only 累计, month by month
