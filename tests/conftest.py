@@ -167,3 +167,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for name, counts in _BACKEND_OUTCOMES.items():
         shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "none ran"
         terminalreporter.write_line(f"{name}: {shown}")
+
+
+@pytest.fixture(autouse=True)
+def _output_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Command output in a test is a pipe, as in a script: whole lines, whatever width pytest-xdist
+    gives its workers in COLUMNS (a test that wants a terminal width sets COLUMNS itself)."""
+    monkeypatch.delenv("COLUMNS", raising=False)

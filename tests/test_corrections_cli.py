@@ -52,7 +52,7 @@ def test_deal_list_edit_show_and_correct_by_name(db_url: str, engine: Engine) ->
     ]
     assert [r["deal_id"] for r in rows(db_url, "deal", "list", "--unit", "县商务局")] == [1, 3, 2]
     table = crm(db_url, "deal", "list", "--state", "signed").stdout
-    assert "deals: 3" in table and "5,900.00万元" in table
+    assert "deals: 3" in table and "0.59亿元" in table  # 万元 or 亿元 per column (crm.display)
 
     out = crm(db_url, "deal", "edit", "装备", "--amount", "8500万", "--unit", "县发改局", "--leader", "王建国").stdout
     assert out.splitlines() == [
@@ -61,11 +61,11 @@ def test_deal_list_edit_show_and_correct_by_name(db_url: str, engine: Engine) ->
         "deal 3 contracted_yuan: 8,000.00万元 → 8,500.00万元",
     ]
     shown = crm(db_url, "deal", "show", "装备制造产业园").stdout
-    history = [line.split() for line in shown.splitlines() if " edit " in line]
-    assert [h[-3:] for h in history] == [  # names, not ids; the leader had none
-        ["unit", "县商务局", "县发改局"],
-        ["deal", "leader", "王建国"],
-        ["contracted_yuan", "80000000", "85000000"],
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in shown.splitlines() if "│ edit │" in line]
+    assert [c[-4:-1] for c in cells] == [  # names, not ids; the leader had none
+        ["责任单位", "县商务局", "县发改局"],
+        ["包抓领导", "", "王建国"],
+        ["合同投资额", "80000000", "85000000"],
     ]
 
     ambiguous = crm(db_url, "deal", "start", "光伏", "--on", "2026-06-01", code=1)

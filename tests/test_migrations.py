@@ -1,7 +1,8 @@
 """Every migration upgrades a populated database (the demo county) without losing a row or a yuan.
 
 Written for any chain: the demo county is built by ``crm.demo`` at the newest schema, copied into a
-database at the first revision (the columns that revision has), and upgraded one revision at a time
+database at the first revision (the columns that revision has; a row it cannot hold, such as a
+target of a metric added later, is left out), and upgraded one revision at a time
 to head; after every step each table keeps its row count and every ``*_yuan`` column its sum.
 """
 
@@ -15,6 +16,7 @@ import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, create_engine, func, insert, select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import SQLModel
 
 from crm.db import alembic_config, current_revision, head_revision, make_engine, writing_connection
@@ -63,8 +65,20 @@ def _copy_demo(source: Engine, target: Engine) -> None:
                 continue
             names = [c.name for c in model_table.columns if c.name in table.columns]
             rows = [dict(r._mapping) for r in read.execute(select(*[model_table.c[n] for n in names]))]
-            if rows:
-                write.execute(insert(table), rows)
+            if not rows:
+                continue
+            try:
+                with write.begin_nested():
+                    write.execute(insert(table), rows)
+            except (IntegrityError, DataError):
+                # a value the older schema cannot hold (e.g. a target metric added by a later revision,
+                # refused by its CHECK or column length): that row is left out, the others go in
+                for row in rows:
+                    try:
+                        with write.begin_nested():
+                            write.execute(insert(table), [row])
+                    except (IntegrityError, DataError):
+                        pass
 
 
 def _check_every_step(source: Engine, target: Engine) -> None:

@@ -228,7 +228,8 @@ def test_bad_command_lines(db_url: str, args: list[str], code: int, message: str
 
 def test_visit_list_shows_visit_ids(db_url: str) -> None:
     setup_june(db_url)
-    rows = [line.split() for line in run(db_url, "trips", "visit", "list").splitlines()[2:]]
+    table = run(db_url, "trips", "visit", "list")
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if line.startswith("│")]
     # the two visits planned on trip 1: ids 1 and 2, the second without a counterpart yet
     assert [r[:5] for r in rows] == [
         ["1", "1", "第一小分队", "2026-06-01", "planned"],

@@ -52,11 +52,7 @@ def list_command(
             industry=industry,
             min_amount_yuan=None if min_amount is None else parse_yuan(min_amount, AMOUNT_UNIT, field="--min-amount"),
         )
-    if fmt is Format.table:
-        df = df.assign(contracted_yuan=[wan(v) for v in df["contracted_yuan"]]).rename(
-            columns={"contracted_yuan": "contracted"}
-        )
-    emit(df.fillna(""), fmt, out, title=f"deals: {len(df)}")
+    emit(df, fmt, out, title=f"deals: {len(df)}")  # money in 万元/亿元 and blanks by crm.display
 
 
 def edit_command(
