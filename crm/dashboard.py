@@ -87,7 +87,7 @@ def format_dashboard(figures: dict[str, pd.DataFrame], *, as_of: date) -> str:
     quality = figures.get("quality")
     if quality is not None:
         found = quality[quality["findings"] > 0]
-        listed = ", ".join(f"{k} {n}" for k, n in zip(found["kind"], found["findings"], strict=True))
+        listed = "，".join(f"{k} {n}" for k, n in zip(found["label"], found["findings"], strict=True))
         lines.append(f"数据质量 {int(quality['findings'].sum())} 项" + (f": {listed} (crm check)" if listed else ""))
     return "\n".join(lines)
 

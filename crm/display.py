@@ -144,6 +144,12 @@ LABELS: dict[str, str] = {
     "verified_only": "只计已核实",
     "cohort_years": "统计年限",
     "is_default": "默认口径",
+    "account": "数据库账户",
+    "kind": "类别",
+    "label": "问题",
+    "severity": "级别",
+    "findings": "条数",
+    "record": "记录",
 }
 # period-figure columns: <name>_last_year, <name>_diff, <name>_yoy
 SUFFIX_LABELS = {"_last_year": "去年同期", "_diff": "同比增减", "_yoy": "同比"}
@@ -156,6 +162,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     "stage": {str(k): v for k, v in LEAD_STAGE_LABELS.items()},
     "source": {str(k): v for k, v in CAPITAL_SOURCE_LABELS.items()},
     "scope": {"county": "全县"},
+    "severity": {"error": "错误", "warning": "警告", "info": "提示"},
     "entity": {"deal": "项目", "procedure": "前期手续", "follow_up": "跟踪记录", "capital_arrival": "到位资金"},
 }
 RATE_COLUMNS = frozenset({"completion", "time_progress", "yoy", "share", "growth_target"})

@@ -38,8 +38,8 @@ def test_dashboard_counts_by_hand(session: Session, db_url: str) -> None:
     assert "签约未开工 2 个: 红色 1, 黄色 1, 绿色 0" in text
     # make_deal gives no 招引单位 and no follow-up owner; 丙 has no procedures, is not registered
     assert (
-        "数据质量 9 项: started_without_procedures 1, started_not_registered 1, unstarted_without_owner 2, "
-        "unstarted_without_follow_up 2, deal_incomplete 3 (crm check)"
+        "数据质量 9 项: 已开工但立项、用地或施工许可未办结 1，开工已久尚未入库 1，签约未开工项目无专人跟踪 2，"
+        "签约未开工项目近期无跟踪记录 2，项目缺产业、责任单位、包抓领导或招引单位 3 (crm check)"
     ) in text
     result = runner.invoke(app, ["--db", db_url, "report", "weekly", "--as-of", "2026-06-30"])
     assert (

@@ -53,6 +53,21 @@ QUALITY_KINDS: dict[str, tuple[str, str]] = {
     "lonely_reference": ("info", "a unit or person referenced by one record only (a typo?)"),
     "targets_above_year": ("warning", "quarter or month targets adding up to more than their year (or quarter)"),
 }
+# what each kind is called in the weekly report and on the dashboard
+QUALITY_LABELS: dict[str, str] = {
+    "arrival_over_contracted": "到位资金超过合同投资额",
+    "arrival_in_future": "到位日期晚于统计日",
+    "arrival_after_termination": "终止后仍有到位资金",
+    "duplicate_arrival": "重复的到位记录",
+    "started_without_procedures": "已开工但立项、用地或施工许可未办结",
+    "started_not_registered": "开工已久尚未入库",
+    "unstarted_without_owner": "签约未开工项目无专人跟踪",
+    "unstarted_without_follow_up": "签约未开工项目近期无跟踪记录",
+    "deal_incomplete": "项目缺产业、责任单位、包抓领导或招引单位",
+    "duplicate_investor": "投资方名称疑似重复",
+    "lonely_reference": "单位或人员只被一条记录引用（疑似笔误）",
+    "targets_above_year": "季度或月度目标之和超过全年",
+}
 REQUIRED_PROCEDURES = (ProcedureKind.approval, ProcedureKind.land, ProcedureKind.construction_permit)
 DEAL_FIELDS = {
     "industry_id": "产业 industry",
@@ -549,11 +564,13 @@ def quality(
 
 
 def quality_counts(findings: pd.DataFrame) -> pd.DataFrame:
-    """Findings of ``quality`` counted by kind: kind, severity, findings; every kind a row, 0 when clean."""
+    """Findings of ``quality`` counted by kind: kind, label (Chinese), severity, findings; every kind a
+    row, 0 when clean."""
     counts = findings["kind"].value_counts()
     return pd.DataFrame(
         {
             "kind": list(QUALITY_KINDS),
+            "label": [QUALITY_LABELS[kind] for kind in QUALITY_KINDS],
             "severity": [severity for severity, _ in QUALITY_KINDS.values()],
             "findings": [int(counts.get(kind, 0)) for kind in QUALITY_KINDS],
         }
