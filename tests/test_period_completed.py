@@ -28,12 +28,13 @@ from datetime import date
 import pytest
 from factories import make_deal
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from crm import major, metrics
 from crm.cli import app
 from crm.metrics import major as metrics_major
+from crm.models import Deal
 
 H1 = {"start": date(2026, 1, 1), "end": date(2026, 6, 30)}
 M = 1_000_000
@@ -122,13 +123,28 @@ def test_completed_investment_by_unit_size_class_and_zone(session: Session) -> N
     assert _figures(_row(by_zone, "zone", "光电园区")) == (11 * M, 7 * M, 4 * M)
     assert _figures(_row(by_zone, "zone", None)) == (5 * M, 0, 5 * M)
 
-    both = metrics.period_figures(session, **H1, by=["zone", "industry"])
-    assert list(both.columns[:2]) == ["zone", "industry"]
+    both = metrics.period_figures(session, **H1, by=["signing_month", "zone", "industry"])
+    assert list(both.columns[:3]) == ["signing_month", "zone", "industry"]
+    assert list(both["signing_month"]) == [date(2024, 6, 1), date(2025, 10, 1)]  # sorted by the dims in order
     assert _figures(_row(both, "industry", "装备制造")) == (5 * M, 0, 5 * M)
 
     only = metrics.period_figures(session, **H1, industry="装备制造")
     assert _figures(only.iloc[0].to_dict()) == (5 * M, 0, 5 * M)
     assert len(metrics.period_figures(session, **H1, by="unit", unit="县工信局")) == 1
+
+
+def test_groups_sort_by_the_dimensions_in_the_order_given(session: Session) -> None:
+    build(session)
+    y = session.exec(select(Deal).where(Deal.project_name == "Y 装备制造")).one()
+    major.add_zone(session, "东区", actor="张三")
+    major.set_deal_zone(session, y.id, "东区", actor="张三")  # type: ignore[arg-type]
+    # by zone: 东区 (Y) before 光电园区 (X); by industry: 光伏发电 (X) before 装备制造 (Y)
+    by_zone = metrics.period_figures(session, **H1, by=["zone", "industry"])
+    assert list(by_zone["zone"]) == ["东区", "光电园区"]
+    assert list(by_zone["completed_investment_yuan"]) == [5 * M, 11 * M]
+    by_industry = metrics.period_figures(session, **H1, by=["industry", "zone"])
+    assert list(by_industry["zone"]) == ["光电园区", "东区"]
+    assert list(by_industry.columns[:2]) == ["industry", "zone"]
 
 
 def test_a_period_with_nothing_last_year(session: Session) -> None:

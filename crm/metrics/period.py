@@ -197,7 +197,9 @@ def _events(
         grouping.source = grouping.source.outerjoin(DEAL_ZONE, DEAL_ZONE.c.deal_id == d.c.id).outerjoin(
             ZONE, ZONE.c.id == DEAL_ZONE.c.zone_id
         )
-        group_columns.append(ZONE.c.name.label(ZONE_DIMENSION))  # put in `dims` order by period_figures
+        # in `dims` order, so that groups sort by it: every dimension before it is one column, signing_month two
+        before = dims[: dims.index(ZONE_DIMENSION)]
+        group_columns.insert(len(before) + before.count("signing_month"), ZONE.c.name.label(ZONE_DIMENSION))
     statement = (
         select(
             *group_columns,
