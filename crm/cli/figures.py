@@ -550,7 +550,7 @@ def report_period(
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
 ) -> None:
-    """What happened in a period (signed, started, in production, terminated, money), against a year earlier.
+    """What happened in a period (signed, started, in production, terminated, money, 完成投资), against a year earlier.
 
     Example: crm report period --period 2026H1 --min-amount 1亿 --format csv
     """
@@ -582,7 +582,11 @@ def report_period(
         f"Period {start.isoformat()}..{end.isoformat()} against {df.attrs['last_year_start'].isoformat()}.."
         f"{df.attrs['last_year_end'].isoformat()} (counting rules {df.attrs['rules']})"
     )
-    money = [c for c in df.columns if c.startswith(("contracted_yuan", "arrived_yuan")) and not c.endswith("_yoy")]
+    money = [
+        c
+        for c in df.columns
+        if c.startswith(("contracted_yuan", "arrived_yuan", "completed_investment_yuan")) and not c.endswith("_yoy")
+    ]
     _show(df, fmt, out, title, money, [c for c in df.columns if c.endswith("_yoy")])
 
 

@@ -23,11 +23,13 @@ from crm.models import (
     CAPITAL_USE_LABELS,
     DEAL_STATE_LABELS,
     LEAD_STAGE_LABELS,
+    MAJOR_CATEGORY_LABELS,
     CapitalSource,
     CapitalUse,
     CounterpartKind,
     DealState,
     LeadStage,
+    MajorCategory,
     TargetMetric,
     VisitStatus,
 )
@@ -578,6 +580,133 @@ LEADS = LedgerKind(
 
 KINDS: dict[str, LedgerKind] = {k.name: k for k in (DEALS, ARRIVALS, TARGETS, TRIPS, VISITS, LEADS)}
 
+# ---------------------------------------------------------------- the major-project ledgers
+# Read and written by crm.major.ledgers (crm major import / crm major progress / crm major export),
+# not by the generic `crm import`: they are described here so that schemas/ covers them too.
+
+MAJOR_CATEGORIES = _choices(MAJOR_CATEGORY_LABELS, {"新建": MajorCategory.new_start})
+
+MAJOR_LIST = LedgerKind(
+    name="major_list",
+    title="重点项目责任清单",
+    entity="major_project",
+    description="The city's 责任清单 of major projects (重点项目), one row per project: each row names a signed "
+    "deal by 项目名称 (and 建设单位 where names repeat) and puts it on the year's list; a project already on "
+    "the list is left as it is. Imported by `crm major import`, written by `crm major export`; a sheet title "
+    "line 单位：亿元 sets the unit of money columns without one in their header.",
+    columns=(
+        Column("project_name", "text", "项目名称", ("项目名称", "项目", "project_name"), required=True),
+        Column(
+            "investor",
+            "text",
+            "建设单位",
+            ("建设单位", "项目业主", "业主单位", "投资方", "投资主体", "investor"),
+            description="the deal's investor, to tell apart deals of the same name",
+        ),
+        Column(
+            "source",
+            "text",
+            "项目来源",
+            ("项目来源", "清单来源", "来源", "source"),
+            description="市责任书 / 县级包抓 / …; blank: the import's --source",
+        ),
+        Column(
+            "category",
+            "choice",
+            "建设性质",
+            ("建设性质", "项目类别", "项目性质", "类别", "category"),
+            required=True,
+            choices=MAJOR_CATEGORIES,
+            labels={k.value: v for k, v in MAJOR_CATEGORY_LABELS.items()},
+        ),
+        Column("content", "text", "建设内容及规模", ("建设内容及规模", "建设内容", "建设规模及内容", "content")),
+        Column(
+            "contracted_yuan",
+            "money",
+            "总投资",
+            ("总投资", "计划总投资", "项目总投资", "contracted_yuan"),
+            description="the deal's contracted amount with its increases: written on export, not changed by an import",
+        ),
+        Column(
+            "planned_yuan",
+            "money",
+            "年度计划投资",
+            ("年度计划投资", "年度计划", "本年计划投资", "planned_yuan"),
+            description="the year's planned completed investment",
+        ),
+        Column(
+            "leaders",
+            "list",
+            "包抓领导",
+            ("包抓领导", "包抓县级领导", "责任领导", "县级包抓领导", "leaders"),
+            description="responsible county leaders (三包一联), the lead first, separated by 、 or commas",
+        ),
+        Column("unit", "text", "责任单位", ("责任单位", "包抓单位", "牵头单位", "unit")),
+        Column("year", "number", "年度", ("年度", "year"), description="the list year (2026 or 2026年); blank: --year"),
+    ),
+    natural_key=("project_name", "investor", "year"),
+    date_column="year",
+)
+
+MAJOR_PROGRESS = LedgerKind(
+    name="major_progress",
+    title="重点项目周调度表",
+    entity="progress_report",
+    description="The weekly 调度表 of major projects, one row per project and week, read by `crm major "
+    "progress`: 本周 and 本年累计 may stand under a merged 完成投资（万元） header (read as the paths 完成投资/本周 "
+    "and 完成投资/本年累计); either money column may be blank, the other is derived, and a cumulative below "
+    "the previous week's is refused.",
+    columns=(
+        Column("project_name", "text", "项目名称", ("项目名称", "项目", "project_name"), required=True),
+        Column(
+            "week",
+            "text",
+            "周次",
+            ("周次", "调度周", "week"),
+            description="an ISO week (2026-W26) or a day in it; blank: the import's --week",
+        ),
+        Column("progress", "text", "实体进度", ("实体进度", "形象进度", "项目进展情况", "进展情况", "progress")),
+        Column(
+            "week_yuan",
+            "money",
+            "本周完成投资",
+            ("本周完成投资", "完成投资/本周", "本周", "本周完成", "week_yuan"),
+            description="investment completed in the week (counts on its Friday)",
+        ),
+        Column(
+            "cumulative_yuan",
+            "money",
+            "本年累计完成投资",
+            ("本年累计完成投资", "完成投资/本年累计", "本年累计", "累计完成投资", "年度累计", "cumulative_yuan"),
+            description="completed investment of the list year to this week",
+            cumulative_of="week_yuan",
+        ),
+        Column("problem", "text", "存在问题", ("存在问题", "存在问题/问题", "问题", "需协调解决的问题", "problem")),
+        Column(
+            "problem_unit",
+            "text",
+            "问题责任单位",
+            ("存在问题/责任单位", "问题责任单位", "协调单位", "problem_unit"),
+            description="the unit responsible for solving the problem",
+        ),
+        Column("resolution", "text", "协调结果", ("协调结果", "存在问题/协调结果", "协调情况", "resolution")),
+        Column(
+            "reported_at",
+            "date",
+            "报送时间",
+            ("报送时间", "上报时间", "reported_at"),
+            description="a date (its start) or a date and time, China Standard Time; decides whether the report "
+            "came in by the deadline",
+        ),
+    ),
+    natural_key=("project_name", "week"),
+    date_column="week",
+)
+
+MAJOR_KINDS: dict[str, LedgerKind] = {k.name: k for k in (MAJOR_LIST, MAJOR_PROGRESS)}
+# every kind with a JSON Schema in schemas/
+SCHEMA_KINDS: dict[str, LedgerKind] = {**KINDS, **MAJOR_KINDS}
+
 
 def ledger_kind(name: str) -> LedgerKind:
     """The ledger kind called `name` (deals, arrivals, trips, visits, leads, targets)."""
@@ -683,9 +812,15 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
 }
 
 
+def _schema_kind(name: str) -> LedgerKind:
+    """A kind of SCHEMA_KINDS by name: the generic ledger kinds and the major-project ledgers."""
+    found = MAJOR_KINDS.get(name.strip().lower())
+    return found if found is not None else ledger_kind(name)
+
+
 def json_schema(kind: LedgerKind | str) -> dict[str, Any]:
     """The JSON Schema of one ledger row of `kind`, with header aliases (x-aliases) and units (x-unit)."""
-    spec = ledger_kind(kind) if isinstance(kind, str) else kind
+    spec = _schema_kind(kind) if isinstance(kind, str) else kind
     properties: dict[str, Any] = {}
     for column in spec.columns:
         prop: dict[str, Any] = {"title": column.title, **_JSON_TYPES[column.type], "x-type": column.type}
@@ -727,11 +862,11 @@ def schema_text(kind: LedgerKind | str) -> str:
 
 
 def write_schemas(directory: str | Path) -> list[Path]:
-    """Write ``<kind>.json`` for every ledger kind into `directory`; returns the paths written."""
+    """Write ``<kind>.json`` for every kind of SCHEMA_KINDS into `directory`; returns the paths written."""
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in KINDS:
+    for name in SCHEMA_KINDS:
         path = target / f"{name}.json"
         path.write_text(schema_text(name), encoding="utf-8")
         written.append(path)

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from crm.errors import CrmError, InvalidValue, LedgerError, RowError
 from crm.ledgers.cells import fold, is_blank, neutralise, parse_date, parse_list, parse_text
 from crm.ledgers.read import read_sheets
-from crm.ledgers.schema import normalise_header
+from crm.ledgers.schema import MAJOR_LIST, MAJOR_PROGRESS, Column, normalise_header
 from crm.major import common
 from crm.major.common import LOCAL
 from crm.major.progress import Problem, parse_week, report_progress, week_label
@@ -42,48 +42,10 @@ HEADER_SCAN_ROWS = 30
 _TOTALS = {"合计", "总计", "小计"}
 
 
-@dataclass(frozen=True)
-class _Col:
-    name: str
-    title: str
-    aliases: tuple[str, ...]
-    money: bool = False
-    required: bool = False
-
-
-LIST_COLUMNS = (
-    _Col("project_name", "项目名称", ("项目名称", "项目", "project_name"), required=True),
-    _Col("investor", "建设单位", ("建设单位", "项目业主", "业主单位", "投资方", "投资主体", "investor")),
-    _Col("source", "项目来源", ("项目来源", "清单来源", "来源", "source")),
-    _Col("category", "建设性质", ("建设性质", "项目类别", "项目性质", "类别", "category"), required=True),
-    _Col("content", "建设内容及规模", ("建设内容及规模", "建设内容", "建设规模及内容", "content")),
-    _Col("contracted_yuan", "总投资", ("总投资", "计划总投资", "项目总投资", "contracted_yuan"), money=True),
-    _Col("planned_yuan", "年度计划投资", ("年度计划投资", "年度计划", "本年计划投资", "planned_yuan"), money=True),
-    _Col("leaders", "包抓领导", ("包抓领导", "包抓县级领导", "责任领导", "县级包抓领导", "leaders")),
-    _Col("unit", "责任单位", ("责任单位", "包抓单位", "牵头单位", "unit")),
-    _Col("year", "年度", ("年度", "year")),
-)
-PROGRESS_COLUMNS = (
-    _Col("project_name", "项目名称", ("项目名称", "项目", "project_name"), required=True),
-    _Col("week", "周次", ("周次", "调度周", "week")),
-    _Col("progress", "实体进度", ("实体进度", "形象进度", "项目进展情况", "进展情况", "progress")),
-    _Col(
-        "week_yuan",
-        "本周完成投资",
-        ("本周完成投资", "完成投资/本周", "本周", "本周完成", "week_yuan"),
-        money=True,
-    ),
-    _Col(
-        "cumulative_yuan",
-        "本年累计完成投资",
-        ("本年累计完成投资", "完成投资/本年累计", "本年累计", "累计完成投资", "年度累计", "cumulative_yuan"),
-        money=True,
-    ),
-    _Col("problem", "存在问题", ("存在问题", "存在问题/问题", "问题", "需协调解决的问题", "problem")),
-    _Col("problem_unit", "问题责任单位", ("存在问题/责任单位", "问题责任单位", "协调单位", "problem_unit")),
-    _Col("resolution", "协调结果", ("协调结果", "存在问题/协调结果", "协调情况", "resolution")),
-    _Col("reported_at", "报送时间", ("报送时间", "上报时间", "reported_at")),
-)
+# The columns (headers accepted, units, what is required) are described with the other ledger
+# kinds in crm.ledgers.schema, which writes them to schemas/major_list.json and major_progress.json.
+LIST_COLUMNS = MAJOR_LIST.columns
+PROGRESS_COLUMNS = MAJOR_PROGRESS.columns
 
 
 @dataclass
@@ -95,7 +57,7 @@ class MajorImport:
     unchanged: int = 0
 
 
-def _aliases(columns: tuple[_Col, ...]) -> dict[str, str]:
+def _aliases(columns: tuple[Column, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for c in columns:
         for alias in (c.name, c.title, *c.aliases):
@@ -133,7 +95,7 @@ def _combine(
     return found, two_rows
 
 
-def _header(rows: list[list[Any]], columns: tuple[_Col, ...]) -> tuple[int, dict[str, tuple[int, str | None]], int]:
+def _header(rows: list[list[Any]], columns: tuple[Column, ...]) -> tuple[int, dict[str, tuple[int, str | None]], int]:
     """(index of the header row, field -> (column, unit), index of the first data row): the
     row (with the one under it as a possible second header row) that names the most columns."""
     aliases = _aliases(columns)
@@ -153,7 +115,7 @@ class _Rows:
     units: dict[str, str]
 
 
-def _read(path: str | Path, columns: tuple[_Col, ...], what: str) -> _Rows:
+def _read(path: str | Path, columns: tuple[Column, ...], what: str) -> _Rows:
     sheets = read_sheets(path)
     for sheet in sheets:
         rows = [list(r) for r in sheet.rows]
@@ -176,7 +138,7 @@ def _read(path: str | Path, columns: tuple[_Col, ...], what: str) -> _Rows:
                 for unit in ("亿元", "万元"):
                     if f"单位：{unit}" in text or f"单位:{unit}" in text:
                         sheet_unit = unit
-        units = {c.name: (found[c.name][1] or sheet_unit) for c in columns if c.money and c.name in found}
+        units = {c.name: (found[c.name][1] or sheet_unit) for c in columns if c.type == "money" and c.name in found}
         numbers, cells = [], []
         for offset, row in enumerate(rows[start:]):
             values = {n: (row[i] if i < len(row) and not is_blank(row[i]) else None) for n, (i, _) in found.items()}
@@ -402,7 +364,7 @@ def export_major_list(session: Session, path: str | Path, *, year: int) -> int:
         .order_by(col(MajorProject.id))
     ).all()
     leaders = leaders_of(session, [int(r[0].id or 0) for r in rows])
-    headers = ["序号", *[f"{c.title}（万元）" if c.money else c.title for c in LIST_COLUMNS]]
+    headers = ["序号", *[f"{c.title}（万元）" if c.type == "money" else c.title for c in LIST_COLUMNS]]
     body = []
     for n, (project, deal, investor, unit) in enumerate(rows, start=1):
         values = {

@@ -52,6 +52,7 @@ __all__ = [
     "STATUS_LABELS",
     "completed_investment",
     "completed_investment_sums",
+    "completed_per_deal",
     "major_status",
     "missing_reports",
     "plan_to_date",
@@ -600,8 +601,9 @@ def _size_class(amount: int, rules: CountingRules) -> str:
     return labels[index]
 
 
-def _per_deal_completed(start: date, end: date) -> Any:
-    """Completed investment per deal in [start, end] (a week counts on its Friday), across list years."""
+def completed_per_deal(start: date, end: date) -> Select:
+    """Completed investment per deal in [start, end] (a week counts on its Friday), across list years:
+    columns deal_id, completed. The one definition of 完成投资 in a window (also period_figures')."""
     friday = REPORT.c.week_start
     return (
         select(MP.c.deal_id, func.sum(cast(REPORT.c.week_yuan, BigInteger)).label("completed"))
@@ -638,7 +640,7 @@ def completed_investment(
         raise InvalidValue("end", end, f"before the start {start}")
     frames = []
     for label, lo, hi in (("now", start, end), ("last", same_day_last_year(start), same_day_last_year(end))):
-        sums = _rows(session, _per_deal_completed(lo, hi))
+        sums = _rows(session, completed_per_deal(lo, hi))
         sums["which"] = label
         frames.append(sums)
     sums = pd.concat(frames, ignore_index=True)

@@ -2,7 +2,9 @@
 
 ``kpis`` is the stock view over a signing cohort; ``period_figures`` counts the events dated
 inside [start, end]: deals signed, started (开工), put into production (竣工投产) and
-terminated in it, money contracted and arrived in it. A deal started in the period counts
+terminated in it, money contracted and arrived in it, and the investment major projects
+completed in it (完成投资: the weekly reports whose Friday is in the window, summed per deal by
+crm.metrics.major.completed_per_deal, the one definition). A deal started in the period counts
 whenever it was signed. Each figure also comes as ``<name>_last_year`` (the same dates a year
 earlier, 29 February -> 28 February), ``<name>_diff`` (this − last year, "同比减少9个") and
 ``<name>_yoy`` ((this − last year) ÷ last year, a fraction, NaN where last year is 0).
@@ -17,7 +19,10 @@ The counting rules apply exactly as in ``kpis``, each window judged as of its ow
 
 A deal's size (规模) is its contracted amount with the increases signed by the window's end;
 ``min_amount <= size < max_amount`` filters by it and ``by="size_class"`` groups by the
-rules' size classes (crm.rules.size_classes).
+rules' size classes (crm.rules.size_classes). ``by="zone"`` groups by the deal's park or zone
+(园区, deal_zone; a deal without one is the empty group). Completed investment is grouped and
+filtered like every other figure, by the deal's dimensions (its unit is the deal's unit, not the
+major-project list's responsible unit, which crm.metrics.major.completed_investment uses).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from crm.metrics.common import (
     resolve_filters,
     resolve_rules,
 )
+from crm.metrics.major import DEAL_ZONE, ZONE, completed_per_deal
 from crm.models import CountingRules
 from crm.rules import (
     arrivals_per_deal,
@@ -57,11 +63,20 @@ from crm.rules import (
 )
 from crm.targets import parse_period, same_day_last_year
 
-PERIOD_FIGURES = ["signed", "started", "in_production", "terminated", "contracted_yuan", "arrived_yuan"]
+PERIOD_FIGURES = [
+    "signed",
+    "started",
+    "in_production",
+    "terminated",
+    "contracted_yuan",
+    "arrived_yuan",
+    "completed_investment_yuan",
+]
 PERIOD_COLUMNS = [
     column for name in PERIOD_FIGURES for column in (name, f"{name}_last_year", f"{name}_diff", f"{name}_yoy")
 ]
-PERIOD_DIMENSIONS = DIMENSIONS
+ZONE_DIMENSION = "zone"  # the deal's park or zone (园区, deal_zone: at most one per deal)
+PERIOD_DIMENSIONS = (*DIMENSIONS, ZONE_DIMENSION)
 
 _HALF = re.compile(r"^(?P<y>\d{4})\s*(?:年)?\s*(?:H(?P<h>[12])|(?P<cn>上|下)半年)$", re.IGNORECASE)
 
@@ -107,7 +122,7 @@ def _events(
     min_amount: int | None,
     max_amount: int | None,
 ) -> pd.DataFrame:
-    """The six figures of one window [start, end], one row per group (helper group columns kept)."""
+    """The figures of one window [start, end], one row per group (helper group columns kept)."""
 
     def inside(column: Any) -> ColumnElement[bool]:
         return and_(column >= start, column <= end)
@@ -121,7 +136,9 @@ def _events(
     # one row per deal row with an event in the window, tagged with its root deal (the deal
     # itself, or the parent of an increase), and one per deal with counted arrivals in it
     m = DEAL.alias("m")
+    c = DEAL.alias("c")
     arrived = arrivals_per_deal(rs, start=start, end=end)
+    completed = completed_per_deal(start, end).subquery("completed")
     facts = union_all(
         select(
             root_deal_id(DEAL).label("root_id"),
@@ -131,6 +148,7 @@ def _events(
             event(DEAL.c.terminated_on).label("terminated"),
             case((inside(DEAL.c.signed_on), cast(DEAL.c.contracted_yuan, BigInteger)), else_=zero).label("contracted"),
             zero.label("arrived"),
+            zero.label("completed"),
         ).where(
             or_(
                 inside(DEAL.c.signed_on),
@@ -147,7 +165,18 @@ def _events(
             literal(0, Integer),
             zero,
             arrived.c.arrived,
+            zero,
         ).select_from(arrived.join(m, arrived.c.deal_id == m.c.id)),
+        select(
+            root_deal_id(c),
+            literal(0, Integer),
+            literal(0, Integer),
+            literal(0, Integer),
+            literal(0, Integer),
+            zero,
+            zero,
+            cast(completed.c.completed, BigInteger),
+        ).select_from(completed.join(c, completed.c.deal_id == c.c.id)),
     ).subquery("facts")
     d = DEAL.alias("d")
     source: Any = facts.join(d, d.c.id == facts.c.root_id)
@@ -161,22 +190,32 @@ def _events(
         source = source.join(sizes, sizes.c.root_id == d.c.id)
         size = sizes.c.size_yuan
         conditions += size_conditions(size, min_amount, max_amount)
-    grouping = group_deals(source, d, dims, filters, size=size, rules=rs, trip=trip)
+    named = [dim for dim in dims if dim != ZONE_DIMENSION]
+    grouping = group_deals(source, d, named, filters, size=size, rules=rs, trip=trip)
+    group_columns = list(grouping.columns)
+    if ZONE_DIMENSION in dims:
+        grouping.source = grouping.source.outerjoin(DEAL_ZONE, DEAL_ZONE.c.deal_id == d.c.id).outerjoin(
+            ZONE, ZONE.c.id == DEAL_ZONE.c.zone_id
+        )
+        # in `dims` order, so that groups sort by it: every dimension before it is one column, signing_month two
+        before = dims[: dims.index(ZONE_DIMENSION)]
+        group_columns.insert(len(before) + before.count("signing_month"), ZONE.c.name.label(ZONE_DIMENSION))
     statement = (
         select(
-            *grouping.columns,
+            *group_columns,
             big_sum(facts.c.signed).label("signed"),
             big_sum(facts.c.started).label("started"),
             big_sum(facts.c.in_production).label("in_production"),
             big_sum(facts.c.terminated).label("terminated"),
             big_sum(facts.c.contracted).label("contracted_yuan"),
             big_sum(facts.c.arrived).label("arrived_yuan"),
+            big_sum(facts.c.completed).label("completed_investment_yuan"),
         )
         .select_from(grouping.source)
         .where(*conditions, *grouping.conditions)
     )
-    if grouping.columns:
-        statement = statement.group_by(*grouping.columns)
+    if group_columns:
+        statement = statement.group_by(*group_columns)
     result = session.connection().execute(statement)
     df = pd.DataFrame(result.all(), columns=list(result.keys()))
     for column in PERIOD_FIGURES:
@@ -198,15 +237,17 @@ def period_figures(
 ) -> pd.DataFrame:
     """What happened in [start, end] (inclusive) and on the same dates a year earlier, one row per group.
 
-    `by` names dimensions (DIMENSIONS and size_class, comma-separated or a list); `filters`
+    `by` names dimensions (PERIOD_DIMENSIONS: DIMENSIONS, size_class and zone, comma-separated
+    or a list); `filters`
     (industry=, origin=, unit=, leader=, introducer=, credited_unit=, signing_event= by name)
     and `trip` (deals signed from leads met on that trip) narrow the deals as in ``kpis``;
     `min_amount` / `max_amount` (yuan) keep deals with min_amount <= size < max_amount.
 
     Columns: the dimensions, then for each of signed, started, in_production, terminated
     (counts of deals whose signing, start, completion or termination date is in the
-    period), contracted_yuan (contracts and increments signed in it) and arrived_yuan
-    (counted arrivals dated in it): ``<name>``, ``<name>_last_year``, ``<name>_diff`` and
+    period), contracted_yuan (contracts and increments signed in it), arrived_yuan
+    (counted arrivals dated in it) and completed_investment_yuan (完成投资 of major projects,
+    weekly reports whose Friday is in it): ``<name>``, ``<name>_last_year``, ``<name>_diff`` and
     ``<name>_yoy`` (NaN where last year is 0). A group with events in only one of the two
     windows has zeros in the other. ``df.attrs`` carries rules, start, end and the last
     year's start and end.
