@@ -919,7 +919,7 @@ def test_cli_export_with_filters_then_import(db_url: str, session: Session, tmp_
     assert result.exit_code == 0, result.output
     assert "wrote 1 deals rows" in result.output
     assert "一号" in out.read_text(encoding="utf-8-sig")
-    industry = runner.invoke(app, ["--db", db_url, "export", "deals", str(out), "--industry", "光伏发电"])
+    industry = runner.invoke(app, ["--db", db_url, "export", "deals", str(out), "--industry", "光伏发电", "--force"])
     assert "wrote 2 deals rows" in industry.output
     again = runner.invoke(app, ["--db", db_url, "import", "deals", str(out)])
     assert again.exit_code == 0 and "2 already present" in again.output

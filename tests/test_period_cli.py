@@ -96,5 +96,7 @@ def test_export_deals_by_size(engine: Engine, db_url: str, tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(small.read_text(encoding="utf-8-sig"))))
     assert sorted(r[name] for r in rows) == ["P3", "P6"]
-    refused = runner.invoke(app, ["--db", db_url, "export", "arrivals", str(small), "--min-amount", "1亿"])
+    refused = runner.invoke(
+        app, ["--db", db_url, "export", "arrivals", str(tmp_path / "arrivals.csv"), "--min-amount", "1亿"]
+    )
     assert refused.exit_code == 1 and "cannot be filtered by min_amount" in refused.stderr

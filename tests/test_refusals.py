@@ -128,3 +128,40 @@ def test_backup_on_postgresql_prints_the_pg_dump_command(postgres_engine: Engine
     url = postgres_engine.url.render_as_string(hide_password=False)
     result = runner.invoke(app, ["--db", url, "backup", str(tmp_path / "crm.dump")])
     assert result.exit_code == 0 and result.output.startswith("pg_dump --format=custom --file=")
+
+
+WRITERS = {
+    "report table": (["report", "kpis", "--as-of", "2026-06-30", "--out"], "kpis.xlsx", "--out"),
+    "rows behind a figure": (
+        ["report", "kpis", "--as-of", "2026-06-30", "--rows", "industry=光伏发电", "--out"],
+        "rows.xlsx",
+        "--out",
+    ),
+    "通报": (["report", "weekly", "--as-of", "2026-06-30", "--out"], "周报.xlsx", "--out"),
+    "ledger export": (["export", "deals"], "招商台账.xlsx", "FILE"),
+    "major list export": (["major", "export", "--year", "2026"], "责任清单.xlsx", "FILE"),
+    "check": (["check", "--as-of", "2026-06-30", "--format", "csv", "--out"], "findings.csv", "--out"),
+}
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_file_that_exists_is_refused_unless_force(db_url: str, tmp_path: Path, writer: str) -> None:
+    args, name, option = WRITERS[writer]
+    out = tmp_path / name
+
+    def write(*extra: str) -> object:
+        command = [*args, str(out)] if args[-1] == "--out" else [*args[:2], str(out), *args[2:]]
+        return runner.invoke(app, ["--db", db_url, *command, *extra])
+
+    first = write()
+    assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
+    written = out.read_bytes()
+    out.write_bytes(b"kept")  # what a second write would lose
+    second = write()
+    _refused(second)
+    assert f"{option} {out}: the file exists already; give --force to overwrite it" in second.output  # type: ignore[attr-defined]
+    assert out.read_bytes() == b"kept"
+    forced = write("--force")
+    assert forced.exit_code == 0, forced.output  # type: ignore[attr-defined]
+    again = out.read_bytes()
+    assert again != b"kept" and again[:4] == written[:4]  # the report again: a workbook (PK), CSV with its BOM

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from crm import arrivals
-from crm.cli.common import ActorOption, Format, FormatOption, OutOption, emit, fail, parse_date, session_for
+from crm.cli.common import (
+    ActorOption,
+    ForceOption,
+    Format,
+    FormatOption,
+    OutOption,
+    emit,
+    fail,
+    parse_date,
+    session_for,
+)
 from crm.cli.figures import arrival_app
 from crm.deals import find_deal
 from crm.money import wan
@@ -24,6 +34,7 @@ def list_command(
     voided: bool = typer.Option(False, "--voided", help="Show the voided arrivals instead."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """List capital arrivals with their ids: by deal, period, unit, verified or not.
 
@@ -37,7 +48,7 @@ def list_command(
         )
     if fmt is Format.table:
         df = df.assign(arrived_yuan=[wan(v) for v in df["arrived_yuan"]]).rename(columns={"arrived_yuan": "arrived"})
-    emit(df.astype(object).where(df.notna(), ""), fmt, out, title=f"到位资金 arrivals: {len(df)}")
+    emit(df.astype(object).where(df.notna(), ""), fmt, out, title=f"到位资金 arrivals: {len(df)}", force=force)
 
 
 def verify_command(

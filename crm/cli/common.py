@@ -45,6 +45,7 @@ OutOption = typer.Option(
     "--out",
     help="Write to this file instead: .xlsx (a workbook for people), .csv (UTF-8 with BOM), .json or .html.",
 )
+ForceOption = typer.Option(False, "--force", help="Overwrite the output file if it exists already.")
 
 
 def _with_db(ctx: typer.Context, work: Any) -> Any:
@@ -191,13 +192,15 @@ def emit(
     title: str | None = None,
     money: Sequence[str] = (),
     unit: str | None = None,
+    force: bool = False,
 ) -> None:
     """Print `df` as a table for people, or CSV / JSON rows for tools (snake_case columns, money in
     yuan, rates as fractions); with `out`, write the file its suffix says (.xlsx .csv .json .html).
 
-    `money` names extra money columns and `unit` forces 万元/亿元 (see ``crm.display``)."""
+    `money` names extra money columns and `unit` forces 万元/亿元 (see ``crm.display``); an existing
+    `out` is refused unless `force`."""
     if out is not None:
-        check_out(out, force=True)
+        check_out(out, force=force)
         try:
             write_table(df, out, title=title or "", money=money, unit=unit)
         except CrmError as exc:

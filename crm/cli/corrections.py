@@ -8,7 +8,17 @@ from typing import Any
 import typer
 
 from crm import deals
-from crm.cli.common import ActorOption, DealArgument, Format, FormatOption, OutOption, emit, parse_date, session_for
+from crm.cli.common import (
+    ActorOption,
+    DealArgument,
+    ForceOption,
+    Format,
+    FormatOption,
+    OutOption,
+    emit,
+    parse_date,
+    session_for,
+)
 from crm.cli.deals import AMOUNT_UNIT, deal_app
 from crm.money import parse_yuan, wan
 
@@ -38,6 +48,7 @@ def list_command(
     min_amount: str | None = typer.Option(None, "--min-amount", help="Smallest contracted amount; bare = 万元."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """List deals with their ids; filter by text, state, unit, industry, amount.
 
@@ -52,7 +63,7 @@ def list_command(
             industry=industry,
             min_amount_yuan=None if min_amount is None else parse_yuan(min_amount, AMOUNT_UNIT, field="--min-amount"),
         )
-    emit(df, fmt, out, title=f"deals: {len(df)}")  # money in 万元/亿元 and blanks by crm.display
+    emit(df, fmt, out, title=f"deals: {len(df)}", force=force)  # money in 万元/亿元 and blanks by crm.display
 
 
 def edit_command(

@@ -18,6 +18,7 @@ from crm.cli.common import (
     AsOfOption,
     CreditedUnitOption,
     DealArgument,
+    ForceOption,
     Format,
     FormatOption,
     IntroducerOption,
@@ -329,6 +330,7 @@ def unstarted_report(
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Signed-but-unstarted deals (签约未开工) on the --as-of date, from the deals' dates: age, level, reason, owner.
 
@@ -350,7 +352,7 @@ def unstarted_report(
             max_amount=amount_bound(max_amount, "--max-amount"),
             rules=rules,
         )
-    emit(df, fmt, out, title=f"签约未开工 unstarted deals as of {day}: {len(df)}")
+    emit(df, fmt, out, title=f"签约未开工 unstarted deals as of {day}: {len(df)}", force=force)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from crm.bulletin import SUFFIXES, bulletin, load_wording, print_bulletin, write_bulletin
-from crm.cli.common import AsOfOption, OutOption, engine_from, handled, parse_date, session_for
+from crm.cli.common import AsOfOption, ForceOption, OutOption, check_out, engine_from, handled, parse_date, session_for
 from crm.cli.reports import register_report
 from crm.files import check_suffix
 
@@ -51,6 +51,7 @@ def register(app: typer.Typer) -> None:
             ctx: typer.Context,
             as_of: str = AsOfOption,
             out: Path | None = OutOption,
+            force: bool = ForceOption,
             rules: str | None = RulesOption,
             wording: Path | None = WordingOption,
         ) -> None:
@@ -69,6 +70,7 @@ def register(app: typer.Typer) -> None:
                 return
             with session_for(ctx) as session:
                 check_suffix(out, SUFFIXES)
+                check_out(out, force=force)
                 report = bulletin(
                     session,
                     kind=kind,

@@ -20,12 +20,14 @@ from crm.cli.common import (
     ActorOption,
     AsOfOption,
     DealArgument,
+    ForceOption,
     Format,
     FormatOption,
     MaxAmountOption,
     MinAmountOption,
     OutOption,
     amount_bound,
+    check_out,
     emit,
     fail,
     name_option,
@@ -174,6 +176,7 @@ def target_list(
     year: int | None = typer.Option(None, "--year", help="Year (default: this year)."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """List the targets of a year.
 
@@ -181,7 +184,7 @@ def target_list(
     """
     with session_for(ctx) as session:
         df = metrics.targets_of_year(session, year or date.today().year)
-    emit(df, fmt, out)
+    emit(df, fmt, out, force=force)
 
 
 # ---------------------------------------------------------------- rules
@@ -212,6 +215,7 @@ def rules_show(
     name: str | None = typer.Argument(None, help="Rule set name (`name v2` for a version); default: the default."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Show a counting-rule set (the newest version unless one is named).
 
@@ -219,7 +223,7 @@ def rules_show(
     """
     with session_for(ctx) as session:
         df = _rules_frame(get_rules(session, name))
-    emit(df, fmt, out)
+    emit(df, fmt, out, force=force)
 
 
 @rules_app.command("save")
@@ -272,9 +276,18 @@ def rules_save(
 # ---------------------------------------------------------------- reports
 
 
-def _show(df: pd.DataFrame, fmt: Format, out: Path | None, title: str, money: list[str], rates: list[str]) -> None:
+def _show(
+    df: pd.DataFrame,
+    fmt: Format,
+    out: Path | None,
+    title: str,
+    money: list[str],
+    rates: list[str],
+    *,
+    force: bool = False,
+) -> None:
     """Emit a figure; `money` names money columns the glossary names do not tell (crm.display formats the rest)."""
-    emit(df, fmt, out, title=title, money=money)
+    emit(df, fmt, out, title=title, money=money, force=force)
 
 
 RowsOption = typer.Option(
@@ -296,15 +309,16 @@ def parse_group(text: str, field: str = "--rows") -> dict[str, str | None]:
     return group
 
 
-def emit_rows(df: pd.DataFrame, fmt: Format, out: Path | None, *, title: str) -> None:
+def emit_rows(df: pd.DataFrame, fmt: Format, out: Path | None, *, title: str, force: bool = False) -> None:
     """The rows behind a figure: printed like a report, or written to --out (.csv as CSV, .xlsx as a workbook)."""
     if out is not None and out.suffix.lower() == ".xlsx":
+        check_out(out, force=force)
         df.to_excel(out, index=False, sheet_name="rows")
         typer.echo(f"wrote {len(df)} rows to {out}", err=True)
         return
     if out is not None and out.suffix.lower() == ".csv":
         fmt = Format.csv
-    emit(df, fmt, out, title=title)
+    emit(df, fmt, out, title=title, force=force)
 
 
 @register_report("kpis")
@@ -326,6 +340,7 @@ def report_kpis(
     max_amount: str | None = MaxAmountOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """履约率, 资金到位率 and 竣工投产率 of a cohort of deals, by group, and where the active deals stand.
 
@@ -369,7 +384,11 @@ def report_kpis(
             )
     if rows is not None:
         emit_rows(
-            behind, fmt, out, title=f"Rows behind KPIs {rows} as of {day} (counting rules {behind.attrs['rules']})"
+            behind,
+            fmt,
+            out,
+            title=f"Rows behind KPIs {rows} as of {day} (counting rules {behind.attrs['rules']})",
+            force=force,
         )
         return
     title = f"KPIs as of {day.isoformat()} (counting rules {df.attrs['rules']})"
@@ -380,6 +399,7 @@ def report_kpis(
         title,
         ["contracted_yuan", "arrived_yuan"],
         ["fulfillment_rate", "capital_arrival_rate", "completion_rate", "start_rate"],
+        force=force,
     )
 
 
@@ -395,6 +415,7 @@ def report_targets(
     max_amount: str | None = MaxAmountOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Progress against targets: completion, time progress (序时进度), gap, year on year and forecast (预计完成).
 
@@ -417,7 +438,7 @@ def report_targets(
                 as_of=day,
                 rules=rules,
             )
-        emit_rows(behind, fmt, out, title=f"Rows behind the target actual {rows} as of {day}")
+        emit_rows(behind, fmt, out, title=f"Rows behind the target actual {rows} as of {day}", force=force)
         return
     with session_for(ctx) as session:
         df = metrics.target_progress(
@@ -430,7 +451,7 @@ def report_targets(
             max_amount=amount_bound(max_amount, "--max-amount"),
         )
     title = f"Targets as of {day.isoformat()} (counting rules {df.attrs['rules']}; {metrics.FORECAST_METHOD})"
-    emit(df, fmt, out, title=title)
+    emit(df, fmt, out, title=title, force=force)
 
 
 @register_report("ranking")
@@ -448,6 +469,7 @@ def report_ranking(
     ),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Rank units, leaders or introducers by target completion (ties by amount); flags the last place.
 
@@ -459,7 +481,9 @@ def report_ranking(
     if rows is not None:
         with session_for(ctx) as session:
             behind = metrics.ranking_rows(session, rows, as_of=day, by=by, metric=metric, year=year, rules=rules)
-        emit_rows(behind, fmt, out, title=f"Rows behind {rows} in the ranking by {by}, {metric}, as of {day}")
+        emit_rows(
+            behind, fmt, out, title=f"Rows behind {rows} in the ranking by {by}, {metric}, as of {day}", force=force
+        )
         return
     with session_for(ctx) as session:
         df = metrics.ranking(session, as_of=day, by=by, metric=metric, year=year, rules=rules)
@@ -471,6 +495,7 @@ def report_ranking(
         f"Ranking by {by}, {metric}, as of {day.isoformat()} (counting rules {df.attrs['rules']})",
         money,
         ["completion"],
+        force=force,
     )
 
 
@@ -485,6 +510,7 @@ def report_scorecard(
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Weighted scorecard: score = Σ weight × min(actual ÷ target to date, cap).
 
@@ -505,7 +531,15 @@ def report_scorecard(
     with session_for(ctx) as session:
         df = metrics.scorecard(session, as_of=day, by=by, weights=parsed or None, cap=cap, year=year, rules=rules)
     ratios = [c for c in df.columns if c.endswith("_ratio")]
-    _show(df, fmt, out, f"Scorecard by {by} as of {day.isoformat()} (counting rules {df.attrs['rules']})", [], ratios)
+    _show(
+        df,
+        fmt,
+        out,
+        f"Scorecard by {by} as of {day.isoformat()} (counting rules {df.attrs['rules']})",
+        [],
+        ratios,
+        force=force,
+    )
 
 
 @register_report("arrivals")
@@ -516,6 +550,7 @@ def report_arrivals(
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Capital arrived per month, against the same month last year.
 
@@ -526,7 +561,13 @@ def report_arrivals(
     with session_for(ctx) as session:
         df = metrics.arrivals_by_month(session, year=chosen, rules=rules, as_of=day)
     _show(
-        df, fmt, out, f"Arrivals {chosen} (counting rules {df.attrs['rules']})", ["arrived_yuan", "last_year_yuan"], []
+        df,
+        fmt,
+        out,
+        f"Arrivals {chosen} (counting rules {df.attrs['rules']})",
+        ["arrived_yuan", "last_year_yuan"],
+        [],
+        force=force,
     )
 
 
@@ -549,6 +590,7 @@ def report_period(
     trip: int | None = typer.Option(None, "--trip", help="Deals signed from leads met on this trip."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """What happened in a period (signed, started, in production, terminated, money, 完成投资), against a year earlier.
 
@@ -587,7 +629,7 @@ def report_period(
         for c in df.columns
         if c.startswith(("contracted_yuan", "arrived_yuan", "completed_investment_yuan")) and not c.endswith("_yoy")
     ]
-    _show(df, fmt, out, title, money, [c for c in df.columns if c.endswith("_yoy")])
+    _show(df, fmt, out, title, money, [c for c in df.columns if c.endswith("_yoy")], force=force)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import typer
 
-from crm.cli.common import ActorOption, MaxAmountOption, MinAmountOption, amount_bound, fail, parse_date, session_for
+from crm.cli.common import (
+    ActorOption,
+    ForceOption,
+    MaxAmountOption,
+    MinAmountOption,
+    amount_bound,
+    check_out,
+    fail,
+    parse_date,
+    session_for,
+)
 from crm.errors import InvalidValue, LedgerError
 from crm.ledgers import export_ledger, import_ledger
 from crm.ledgers.explain import explain_ledger
@@ -110,6 +120,7 @@ def register(app: typer.Typer) -> None:
         industry: str | None = typer.Option(None, "--industry", help="Only this industry."),
         min_amount: str | None = MinAmountOption,
         max_amount: str | None = MaxAmountOption,
+        force: bool = ForceOption,
     ) -> None:
         """Export a ledger with Chinese headers, money in 万元; it imports back unchanged.
 
@@ -118,6 +129,7 @@ def register(app: typer.Typer) -> None:
         start, end = parse_date(since, "--since"), parse_date(until, "--until")
         if start and end and end < start:
             raise fail(f"--until {end} is before --since {start}")
+        check_out(file, force=force, option="FILE")
         with session_for(ctx) as session:
             count = export_ledger(
                 session,

@@ -17,11 +17,13 @@ from crm import major
 from crm.cli.common import (
     ActorOption,
     AsOfOption,
+    ForceOption,
     Format,
     FormatOption,
     LeaderOption,
     OutOption,
     UnitOption,
+    check_out,
     emit,
     fail,
     parse_date,
@@ -115,6 +117,7 @@ def list_command(
     category: str | None = typer.Option(None, "--category", help="续建, 新开工 or 前期."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """The major-project list.
 
@@ -122,7 +125,7 @@ def list_command(
     """
     with session_for(ctx) as session:
         df = major.major_projects(session, year=year, unit=unit, leader=leader, category=category)
-    emit(df, fmt, out, title=f"重点项目清单 major projects: {len(df)}")
+    emit(df, fmt, out, title=f"重点项目清单 major projects: {len(df)}", force=force)
 
 
 @major_app.command("import")
@@ -147,11 +150,13 @@ def export_command(
     ctx: typer.Context,
     file: Path = OutFileArgument,
     year: int = typer.Option(..., "--year", help="The list year."),
+    force: bool = ForceOption,
 ) -> None:
     """Export the year's list in the 责任清单 layout (money in 万元), which `crm major import` reads back.
 
     Example: crm major export 责任清单.xlsx --year 2026
     """
+    check_out(file, force=force, option="FILE")
     with session_for(ctx) as session:
         n = export_major_list(session, file, year=year)
     typer.echo(f"wrote {n} projects to {file}")
@@ -304,6 +309,7 @@ def investment_command(
     ] = None,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """完成投资 of the major projects in a period with the same days a year earlier (同比).
 
@@ -312,7 +318,7 @@ def investment_command(
     lo, hi = _on(start, "--from"), _on(end, "--to")
     with session_for(ctx) as session:
         df = metrics_major.completed_investment(session, start=lo, end=hi, by=by or None)
-    emit(df, fmt, out, title=f"完成投资 completed investment {lo} – {hi}")
+    emit(df, fmt, out, title=f"完成投资 completed investment {lo} – {hi}", force=force)
 
 
 @major_app.command("progress")
@@ -360,6 +366,7 @@ def missing_command(
     rules: str | None = typer.Option(None, "--rules", help="Counting rules (default: the default set)."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Projects with no weekly report by the deadline (Friday 12:00 unless the rules say otherwise).
 
@@ -367,7 +374,7 @@ def missing_command(
     """
     with session_for(ctx) as session:
         df = metrics_major.missing_reports(session, week=week, rules=rules)
-    emit(df, fmt, out, title=f"未按时报送 missing weekly reports {week}: {len(df)}")
+    emit(df, fmt, out, title=f"未按时报送 missing weekly reports {week}: {len(df)}", force=force)
 
 
 @major_app.command("score")
@@ -379,6 +386,7 @@ def score_command(
     weights: str | None = typer.Option(None, "--weights", help="Scoring weights by name (default: the default)."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """The quarterly league table (季评比) of units or leaders over their major projects, in points.
 
@@ -388,7 +396,7 @@ def score_command(
     with session_for(ctx) as session:
         df = metrics_major.quarterly_scores(session, quarter=quarter, by=by, as_of=day, weights=weights)
     title = f"季评比 {quarter} by {by} (weights {df.attrs.get('weights', '')})"
-    emit(df, fmt, out, title=title)
+    emit(df, fmt, out, title=title, force=force)
 
 
 @major_app.command("rules")
@@ -488,6 +496,7 @@ def major_report(
     year: int | None = typer.Option(None, "--year", help="List year (default: the as-of year)."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Major projects: plan, done, % of plan, 正常/超前/滞后, last report, overdue milestones, open problems.
 
@@ -496,7 +505,7 @@ def major_report(
     day = parse_date(as_of, "--as-of") or date.today()
     with session_for(ctx) as session:
         df = metrics_major.major_status(session, as_of=day, year=year, by=by)
-    emit(df, fmt, out, title=f"重点项目推进 major projects as of {day} ({df.attrs.get('rules', '')})")
+    emit(df, fmt, out, title=f"重点项目推进 major projects as of {day} ({df.attrs.get('rules', '')})", force=force)
 
 
 @register_report("registration")
@@ -505,6 +514,7 @@ def registration_report(
     as_of: str | None = AsOfOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Started deals not yet registered (入库) and the documents each still lacks.
 
@@ -513,7 +523,7 @@ def registration_report(
     day = parse_date(as_of, "--as-of")
     with session_for(ctx) as session:
         df = metrics_major.registration_readiness(session, as_of=day)
-    emit(df, fmt, out, title=f"入库材料 started deals not registered: {len(df)}")
+    emit(df, fmt, out, title=f"入库材料 started deals not registered: {len(df)}", force=force)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from crm import metrics
-from crm.cli.common import AsOfOption, Format, FormatOption, OutOption, emit, parse_date, session_for
+from crm.cli.common import AsOfOption, ForceOption, Format, FormatOption, OutOption, emit, parse_date, session_for
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         follow_up_days: int = typer.Option(30, "--follow-up-days", help="Days an unstarted deal may go unfollowed."),
         fmt: Format = FormatOption,
         out: Path | None = OutOption,
+        force: bool = ForceOption,
     ) -> None:
         """Audit the ledger: impossible, missing or suspicious records, one finding per row.
 
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
                 follow_up_days=follow_up_days,
             )
         counts = metrics.quality_counts(df)
-        emit(df, fmt, out, title=f"数据质量 as of {df.attrs['as_of']} ({len(df)} findings)")
+        emit(df, fmt, out, title=f"数据质量 as of {df.attrs['as_of']} ({len(df)} findings)", force=force)
         found = counts[counts["findings"] > 0]
         summary = ", ".join(f"{k} {n}" for k, n in zip(found["kind"], found["findings"], strict=True))
         typer.echo(f"{len(df)} findings" + (f": {summary}" if summary else ""), err=True)

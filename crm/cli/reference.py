@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from crm import investors
-from crm.cli.common import ActorOption, Format, FormatOption, OutOption, emit, session_for
+from crm.cli.common import ActorOption, ForceOption, Format, FormatOption, OutOption, emit, session_for
 from crm.reference import REFERENCE_KINDS, add_reference, list_reference, reference_kind, rename_reference
 
 KINDS_HELP = f"One of {', '.join(REFERENCE_KINDS)} (plurals and industries/units/people are accepted)."
@@ -31,6 +31,7 @@ def list_command(
     kind: str = typer.Argument(..., help=KINDS_HELP),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """List a reference list with ids.
 
@@ -38,7 +39,7 @@ def list_command(
     """
     with session_for(ctx) as session:
         df = list_reference(session, kind)
-    emit(df.astype(object).where(df.notna(), ""), fmt, out, title=f"{reference_kind(kind)}: {len(df)}")
+    emit(df.astype(object).where(df.notna(), ""), fmt, out, title=f"{reference_kind(kind)}: {len(df)}", force=force)
 
 
 @ref_app.command("add")
@@ -82,14 +83,16 @@ def rename_command(
 
 
 @investor_app.command("duplicates")
-def duplicates_command(ctx: typer.Context, fmt: Format = FormatOption, out: Path | None = OutOption) -> None:
+def duplicates_command(
+    ctx: typer.Context, fmt: Format = FormatOption, out: Path | None = OutOption, force: bool = ForceOption
+) -> None:
     """Investors that are probably one enterprise: names equal once normalised, or very similar.
 
     Example: crm investor duplicates --format csv
     """
     with session_for(ctx) as session:
         df = investors.duplicates(session)
-    emit(df.astype(object).where(df.notna(), ""), fmt, out, title=f"likely duplicate investors: {len(df)}")
+    emit(df.astype(object).where(df.notna(), ""), fmt, out, title=f"likely duplicate investors: {len(df)}", force=force)
 
 
 @investor_app.command("merge")

@@ -19,6 +19,7 @@ from crm.cli.common import (
     ActorOption,
     AsOfOption,
     CreditedUnitOption,
+    ForceOption,
     Format,
     FormatOption,
     IntroducerOption,
@@ -100,13 +101,15 @@ def squad_add(
 
 
 @squad_app.command("list")
-def squad_list(ctx: typer.Context, fmt: Format = FormatOption, out: Path | None = OutOption) -> None:
+def squad_list(
+    ctx: typer.Context, fmt: Format = FormatOption, out: Path | None = OutOption, force: bool = ForceOption
+) -> None:
     """List the squads with leader, members, unit and number of trips.
 
     Example: crm trips squad list --format csv
     """
     with session_for(ctx) as session:
-        emit(trips.squads(session), fmt, out, title="招商小分队")
+        emit(trips.squads(session), fmt, out, title="招商小分队", force=force)
 
 
 # ---------------------------------------------------------------- plans and trips
@@ -283,6 +286,7 @@ def show_plan(
     month: str = typer.Option(..., "--month", help="The month, YYYY-MM."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Print a month's plan (provinces, industries) and its trips.
 
@@ -297,10 +301,10 @@ def show_plan(
     else:
         head = f"{first:%Y-%m} plan: {'、'.join(planned[0])} / {'、'.join(planned[1])}"
     if fmt is Format.table:
-        emit(table, fmt, out, title=head)
+        emit(table, fmt, out, title=head, force=force)
     else:
         typer.echo(head, err=True)
-        emit(table, fmt, out)
+        emit(table, fmt, out, force=force)
 
 
 @trips_app.command("check")
@@ -311,6 +315,7 @@ def check(
     ] = None,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Check the plan: squads without a trip or with two, double-booked people, places and industries
     outside the plan, planned provinces nobody visits, visits without a counterpart. Exits 0 with findings.
@@ -335,7 +340,7 @@ def check(
         columns=["kind", "month", "squad", "trip_id", "detail"],
     )
     df["trip_id"] = df["trip_id"].astype("Int64")
-    emit(df, fmt, out, title="plan findings")
+    emit(df, fmt, out, title="plan findings", force=force)
 
 
 @trips_app.command("itinerary")
@@ -344,13 +349,14 @@ def itinerary_command(
     year: int | None = typer.Option(None, "--year", help="Only this year."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Print the month × squad itinerary (destinations / industries per cell).
 
     Example: crm trips itinerary --year 2026
     """
     with session_for(ctx) as session:
-        emit(trips.itinerary(session, year=year), fmt, out, title="外出招商行程")
+        emit(trips.itinerary(session, year=year), fmt, out, title="外出招商行程", force=force)
 
 
 @trips_app.command("coverage")
@@ -359,13 +365,14 @@ def coverage_command(
     year: int | None = typer.Option(None, "--year", help="Only this year."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Print month × province × industry coverage: planned, trips, held visits.
 
     Example: crm trips coverage --year 2026 --format csv
     """
     with session_for(ctx) as session:
-        emit(trips.coverage(session, year=year), fmt, out, title="计划覆盖")
+        emit(trips.coverage(session, year=year), fmt, out, title="计划覆盖", force=force)
 
 
 @trips_app.command("reserve")
@@ -377,6 +384,7 @@ def reserve_command(
     as_of: str | None = AsOfOption,
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """Print the project reserve (项目储备): open leads by category against the target.
 
@@ -386,7 +394,7 @@ def reserve_command(
         df = trips.reserve(session, target_yuan=_amount(target, "--target"), as_of=parse_date(as_of, "--as-of"))
     total, goal = df.attrs["total_yuan"], df.attrs["target_yuan"]
     title = f"项目储备 {format_yuan(total, '亿元')}" + (f" / 目标 {format_yuan(goal, '亿元')}" if goal else "")
-    emit(df, fmt, out, title=title)
+    emit(df, fmt, out, title=title, force=force)
 
 
 # ---------------------------------------------------------------- leads
@@ -523,6 +531,7 @@ def lead_overdue(
     deadlines: str = typer.Option("1,3,7", "--deadlines", help="Days to acknowledge, assess, feed back."),
     fmt: Format = FormatOption,
     out: Path | None = OutOption,
+    force: bool = ForceOption,
 ) -> None:
     """List missed lead deadlines (acknowledge in 1 day, assess in 3, feed back in 7 by default).
 
@@ -534,7 +543,7 @@ def lead_overdue(
         raise fail(f"--deadlines: {deadlines!r} is not three whole numbers such as 1,3,7") from None
     with session_for(ctx) as session:
         df = trips.overdue_leads(session, as_of=parse_date(as_of, "--as-of"), deadlines=days)
-    emit(df, fmt, out, title="逾期未办结线索")
+    emit(df, fmt, out, title="逾期未办结线索", force=force)
 
 
 # ---------------------------------------------------------------- registration
@@ -555,6 +564,7 @@ def register(app: typer.Typer) -> None:
         ),
         fmt: Format = FormatOption,
         out: Path | None = OutOption,
+        force: bool = ForceOption,
     ) -> None:
         """What the trips produced: visits → leads → signed deals → contracted and arrived capital, and cost.
 
@@ -570,8 +580,8 @@ def register(app: typer.Typer) -> None:
                 behind = metrics.funnel_rows(
                     session, rows, by=by, year=year, as_of=parse_date(as_of, "--as-of"), rules=rules
                 )
-            emit_rows(behind, fmt, out, title=f"Rows behind trips by {by} {rows}")
+            emit_rows(behind, fmt, out, title=f"Rows behind trips by {by} {rows}", force=force)
             return
         with session_for(ctx) as session:
             df = trips.funnel(session, by=by, year=year, as_of=parse_date(as_of, "--as-of"), rules=rules)
-        emit(df, fmt, out, title=f"外出招商成效 (by {by}, counting rules {df.attrs['rules']})")
+        emit(df, fmt, out, title=f"外出招商成效 (by {by}, counting rules {df.attrs['rules']})", force=force)
