@@ -1182,7 +1182,8 @@ def import_ledger(
 
     Deals rows that are stored deals (by 项目编号, the natural key, or credit code) but differ
     from them refuse the import (``reimport.Differences``) unless `update`, which applies them
-    as audited edits. `dry_run` does everything, reports it and writes nothing. The names a
+    as audited edits; so do arrivals rows naming a stored arrival by 到位编号 (``reimport.arrival_rows``).
+    `dry_run` does everything, reports it and writes nothing. The names a
     ledger brings are created and listed in ``new_names``; ``new_names=False`` refuses them.
     """
     spec = ledger_kind(kind)

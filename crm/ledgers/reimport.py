@@ -13,6 +13,11 @@ Without ``update`` an import with changes is refused (``Differences``) and write
 with it the changes go through the same audited calls as a clerk's (``deals.edit`` and
 ``deals.correct``). The importer (crm.ledgers.imports) calls this module at three points:
 `new_names` after parsing, `deal_changes` after validating, `apply` after writing.
+
+Arrivals: a row is the stored arrival named by its 到位编号 when that arrival is not voided and
+belongs to the deal the row names; the streamed importer calls `arrival_rows` per checked chunk
+(one lookup per chunk, only for rows carrying an id), `refuse_arrivals` before writing and
+`apply_arrivals` after. Rows without 到位编号 are matched by the natural key as before.
 """
 
 from __future__ import annotations
