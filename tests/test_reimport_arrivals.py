@@ -239,3 +239,46 @@ def test_cli_exit_codes(db_url: str, engine: Engine, ledger: tuple[dict[str, int
     assert applied.exit_code == 0, applied.output
     assert "0 inserted, 3 already present, 2 updated" in applied.stdout
     assert "  changed: " + expected(ids)[0] in applied.stdout
+
+
+def test_a_corrected_foreign_amount_updates_yuan_and_original_together(
+    session: Session, engine: Engine, tmp_path: Path
+) -> None:
+    ids = build(session)
+    usd = record_arrival(
+        session,
+        ids_deal(engine, ids["one"]),
+        on=date(2026, 6, 15),
+        amount_yuan=None,
+        source="境外",
+        actor="t",
+        currency="USD",
+        original_amount="100000",
+        fx_rate="7.1",
+    )  # 100,000 USD × 7.1 = 710,000 yuan
+    exported, edited = tmp_path / "到位资金台账.xlsx", tmp_path / "到位资金台账（外币）.xlsx"
+    assert export_ledger(session, "arrivals", exported) == 4
+    assert (cell(exported, 5, "到位编号"), cell(exported, 5, "原币金额")) == (usd.id, 100000)
+    # the clerk corrects the dollars and clears the yuan cell, which the rate gives again
+    edit(exported, edited, {(5, "原币金额"): 200000, (5, AMOUNT): None})
+    with pytest.raises(Differences) as caught:
+        import_ledger(session, "arrivals", edited, actor="t")
+    assert caught.value.lines == [
+        f"row 5 到位编号 {usd.id} 商贸中心: 到位资金 71万 → 142万",
+        f"row 5 到位编号 {usd.id} 商贸中心: 原币金额 100000 → 200000",
+    ]
+    assert arrived(session) == 10_710_000
+    import_ledger(session, "arrivals", edited, actor="t", update=True)
+    assert arrived(session) == 11_420_000  # 10,000,000 + 200,000 × 7.1
+    with Session(engine) as s:
+        stored = s.get(CapitalArrival, usd.id)
+        assert stored is not None
+        assert (stored.arrived_yuan, stored.original_cents, stored.fx_rate) == (1_420_000, 20_000_000, "7.1")
+        assert s.exec(select(func.count()).select_from(CapitalArrival)).one() == 5
+
+
+def ids_deal(engine: Engine, arrival_id: int) -> int:
+    with Session(engine) as s:
+        arrival = s.get(CapitalArrival, arrival_id)
+        assert arrival is not None
+        return arrival.deal_id

@@ -365,7 +365,7 @@ def apply(session: Session, batch: Batch, changes: list[Change], *, actor: str, 
 
 # Arrival fields a re-import compares, in the order they are reported, and their place in the
 # importer's insert tuple (ARRIVAL_COLUMNS): deal, day, amount, source, use, evidence kind and
-# reference, verified.
+# reference, verified, and a foreign-currency arrival's currency, original amount and rate.
 ARRIVAL_COMPARED = (
     ("arrived_on", 1),
     ("arrived_yuan", 2),
@@ -374,7 +374,11 @@ ARRIVAL_COMPARED = (
     ("evidence_kind", 5),
     ("evidence_ref", 6),
     ("verified", 7),
+    ("currency", 8),
+    ("original_cents", 9),
+    ("fx_rate", 10),
 )
+_ARRIVAL_COLUMN = {"original_cents": "original_amount"}  # the ledger column of a stored field
 _ID_LOOKUP = 5_000  # ids per IN (...) query: well below SQLite's bound variables
 
 
@@ -397,6 +401,8 @@ def _shown_arrival(batch: Batch, name: str, value: Any) -> str:
         return _money(int(value))
     if name == "verified":
         return "是" if value else "否"
+    if name == "original_cents":
+        return f"{(Decimal(value) / 100).normalize():f}"
     if isinstance(value, date):
         return value.isoformat()
     if name in ("source", "use"):
@@ -441,7 +447,18 @@ def arrival_rows(
     ids = sorted(wanted)
     for start in range(0, len(ids), _ID_LOOKUP):
         query = select(
-            a.id, a.deal_id, a.arrived_on, a.arrived_yuan, a.source, a.use, a.evidence_kind, a.evidence_ref, a.verified
+            a.id,
+            a.deal_id,
+            a.arrived_on,
+            a.arrived_yuan,
+            a.source,
+            a.use,
+            a.evidence_kind,
+            a.evidence_ref,
+            a.verified,
+            a.currency,
+            a.original_cents,
+            a.fx_rate,
         ).where(col(a.id).in_(ids[start : start + _ID_LOOKUP]), col(a.voided_on).is_(None))
         for found in session.execute(query):
             stored[found[0]] = tuple(found[1:])
@@ -465,7 +482,8 @@ def arrival_rows(
             if new is None or _same(name, old, new) or (name in ("source", "use") and str(old) == str(new)):
                 continue
             text = (
-                f"row {batch.table.rows[i]} {id_title} {arrival_id} {projects[i]}: {_title(batch, name)} "
+                f"row {batch.table.rows[i]} {id_title} {arrival_id} {projects[i]}: "
+                f"{_title(batch, _ARRIVAL_COLUMN.get(name, name))} "
                 f"{_shown_arrival(batch, name, old)} → {_shown_arrival(batch, name, new)}"
             )
             changes.append(ArrivalChange(batch.table.rows[i], arrival_id, name, old, new, text))
