@@ -282,3 +282,23 @@ def ids_deal(engine: Engine, arrival_id: int) -> int:
         arrival = s.get(CapitalArrival, arrival_id)
         assert arrival is not None
         return arrival.deal_id
+
+
+def test_a_bureau_code_in_the_id_column_is_ignored_and_full_width_ids_match(
+    session: Session, engine: Engine, tmp_path: Path
+) -> None:
+    ids = build(session)
+    path = tmp_path / "到位资金.csv"
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in str(ids["one"]))  # the id in full-width digits
+    path.write_text(
+        "到位编号,项目名称,到位日期,到位资金（万元）,资金来源\n"
+        "DW-2026-001,装备制造产业园,2026-06-20,100,省外\n"  # the bureau's own code: a new arrival, no bad row
+        f"{wide},商贸中心,2026-05-01,600,省外\n",  # 商贸中心's 500万 arrival, corrected
+        encoding="utf-8",
+    )
+    with pytest.raises(Differences) as caught:
+        import_ledger(session, "arrivals", path, actor="t")
+    assert caught.value.lines == [f"row 3 到位编号 {ids['one']} 商贸中心: 到位资金 500万 → 600万"]
+    result = import_ledger(session, "arrivals", path, actor="t", update=True)
+    assert (result.inserted, result.already_present, result.updated, result.errors) == (1, 1, 1, [])
+    assert arrived(session) == 10_000_000 + 1_000_000 + 1_000_000  # the new 100万 and the 100万 correction

@@ -425,7 +425,8 @@ def arrival_rows(
     arrival: it is never inserted again. Where it differs in a compared field, one
     `ArrivalChange` per field is appended to `changes`. Values are compared as parsed, so
     formatting (万元 or 元, full-width digits, spaces) is never a difference, and a blank cell
-    never erases (是否核实 left blank says nothing). Rows without an id are returned as they were
+    never erases (是否核实 left blank says nothing). Rows without an id, or whose 到位编号 is a
+    bureau's own code (DW-2026-001: not a whole number), are returned as they were
     and go on to the natural-key check. Only rows carrying an id cost a lookup: one query per
     `_ID_LOOKUP` ids.
 
@@ -438,8 +439,10 @@ def arrival_rows(
     wanted: dict[int, int] = {}  # arrival id -> position in rows (the first row naming it)
     for at, i in enumerate(kept):
         value = given[i]
-        if value is not None and value == int(value) and int(value) > 0:
-            wanted.setdefault(int(value), at)
+        if value is not None:
+            digits = fold(value)  # full-width digits and spaces fold away
+            if digits.isdigit() and digits.isascii() and 0 < int(digits) < 2**63:
+                wanted.setdefault(int(digits), at)
     if not wanted:
         return rows, 0
     a = CapitalArrival

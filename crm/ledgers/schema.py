@@ -419,10 +419,11 @@ ARRIVALS = LedgerKind(
         _NOTE,
         Column(
             "arrival_id",
-            "number",
+            "text",  # a bureau's own code (DW-2026-001) is no id of ours, and no bad row either
             "到位编号",
             ("到位编号", "arrival_id", "arrival id"),
-            description="the arrival's id, as exported; a re-import matches the row to that arrival (corrections)",
+            description="the arrival's id, as exported; a re-import matches the row to that arrival of the same "
+            "deal (corrections); any other code is ignored",
         ),
     ),
 )
