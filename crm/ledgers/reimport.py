@@ -440,7 +440,7 @@ def arrival_rows(
     for at, i in enumerate(kept):
         value = given[i]
         if value is not None:
-            digits = fold(value)  # full-width digits and spaces fold away
+            digits = value if value.isascii() else fold(value)  # full-width digits and spaces fold away
             if digits.isdigit() and digits.isascii() and 0 < int(digits) < 2**63:
                 wanted.setdefault(int(digits), at)
     if not wanted:
@@ -475,6 +475,8 @@ def arrival_rows(
         if record is None or record[0] != row[0]:
             continue  # voided, unknown, or another deal's: the row is not this arrival
         taken.add(at)
+        if record[1:11] == row[1:11]:
+            continue  # the common case, an unchanged row: no field by field comparison
         i = kept[at]
         for name, place in ARRIVAL_COMPARED:
             old, new = record[place], row[place]
