@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
 
         Rows that are stored deals (by 项目编号, or investor, project and signing date) but differ
         from them are listed and nothing is written, unless --update applies them (audited).
+        Arrivals rows are matched the same way by 到位编号 (the arrival's id, which exports carry).
 
         Money columns are read in the unit of their header (元/万元/亿元), else 万元.
         Re-importing a ledger adds nothing already present. Exit 1 on bad rows (nothing written).

@@ -161,6 +161,7 @@ def _arrivals(session: Session, unit: int | None, industry: int | None) -> Selec
             a.original_cents,
             a.fx_rate,
             a.note,
+            a.id,
         )
         .join(Deal, Deal.id == a.deal_id)
         .join(Investor, Investor.id == Deal.investor_id)
@@ -189,6 +190,7 @@ _ARRIVAL_FIELDS = (
     "original_amount",
     "fx_rate",
     "note",
+    "arrival_id",
 )
 
 

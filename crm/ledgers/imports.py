@@ -522,6 +522,7 @@ class _ArrivalCheck:
             deal = (id_, key, shared.setdefault(signed_on, signed_on), shared.setdefault(state, state), terminated_on)
             self.deals.setdefault(fold(project), []).append(deal)
         self.investor_keys: dict[str, str] = {}  # investor as written -> name key (a cache)
+        self.kept: list[int] = []
 
     def rows(self, batch: Batch) -> list[tuple[Any, ...]]:
         """The insert tuples of the good rows of `batch` (ARRIVAL_COLUMNS but created_at); bad rows go to batch."""
@@ -535,6 +536,7 @@ class _ArrivalCheck:
         ev_kind, ev_ref, verified, notes = v("evidence_kind"), v("evidence_ref"), v("verified"), v("note")
         currencies, originals, rates = v("currency"), v("original_amount"), v("fx_rate")
         rows: list[tuple[Any, ...]] = []
+        self.kept = kept = []  # the batch index of each row (a re-import matches rows by 到位编号)
         for i in range(batch.n):
             project = projects[i]
             if project is None:
@@ -620,6 +622,7 @@ class _ArrivalCheck:
                     notes[i],
                 )
             )
+            kept.append(i)
         return rows
 
 
@@ -733,13 +736,14 @@ def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], now: datetime
 
 
 def _check_arrivals(
-    session: Session, reader: LedgerReader, *, progress: bool | None
+    session: Session, reader: LedgerReader, *, progress: bool | None, changes: list[Any] | None = None
 ) -> tuple[ImportResult, int, IO[bytes]]:
     """Read and check the ledger chunk by chunk (CHUNK rows); writes nothing.
 
     Holds one chunk at a time: the insert tuples of the good rows go to a temporary file.
     Every row is checked even after the first bad one, so a LedgerError lists them all.
-    Returns (result, bad rows, the spool of checked rows).
+    Returns (result, bad rows, the spool of checked rows). Rows naming a stored arrival by its
+    到位编号 are left out of the spool, their differences appended to `changes` (reimport.arrival_rows).
     """
     spec, p = reader.kind, reader.path
     result = ImportResult(spec.name, 0, 0, 0, warnings=reader.warnings, file=p.name)
@@ -754,6 +758,9 @@ def _check_arrivals(
                 if totals is not None:
                     totals.apply(batch, "arrived_on")
                 rows = check.rows(batch)
+                if changes is not None:
+                    rows, present = reimport.arrival_rows(session, batch, rows, check.kept, changes)
+                    result.already_present += present
                 result.rows += batch.n
                 if batch.bad:
                     bad += len(batch.bad)
@@ -1175,7 +1182,8 @@ def import_ledger(
 
     Deals rows that are stored deals (by 项目编号, the natural key, or credit code) but differ
     from them refuse the import (``reimport.Differences``) unless `update`, which applies them
-    as audited edits. `dry_run` does everything, reports it and writes nothing. The names a
+    as audited edits; so do arrivals rows naming a stored arrival by 到位编号 (``reimport.arrival_rows``).
+    `dry_run` does everything, reports it and writes nothing. The names a
     ledger brings are created and listed in ``new_names``; ``new_names=False`` refuses them.
     """
     spec = ledger_kind(kind)
@@ -1183,7 +1191,14 @@ def import_ledger(
     with LedgerReader(p, spec) as reader:
         if spec.name == "arrivals":
             return _import_streamed(
-                session, reader, actor=actor, partial=partial, progress=progress, commit=commit, dry_run=dry_run
+                session,
+                reader,
+                actor=actor,
+                partial=partial,
+                progress=progress,
+                commit=commit,
+                dry_run=dry_run,
+                update=update,
             )
         table = next(reader.chunks())
     owns = commit or not session.in_transaction()
@@ -1311,24 +1326,37 @@ def _import_streamed(
     progress: bool | None,
     commit: bool,
     dry_run: bool = False,
+    update: bool = False,
 ) -> ImportResult:
     """Arrivals: check the whole ledger chunk by chunk (keeping the checked rows in a temporary
-    file, not in memory), refuse it before taking the write lock, then write them all."""
+    file, not in memory), refuse it before taking the write lock, then write them all.
+    Rows that are stored arrivals (by 到位编号) and differ refuse it unless `update` applies them."""
     owns = commit or not session.in_transaction()
     try:
         before = _before_checking(session)
-        result, bad, spool = _check_arrivals(session, reader, progress=progress)
+        changes: list[Any] = []
+        result, bad, spool = _check_arrivals(session, reader, progress=progress, changes=changes)
         with ExitStack() as stack:
             stack.enter_context(spool)
             if bad and not partial:
                 raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
+            if not (update or dry_run):
+                reimport.refuse_arrivals(changes, reader.path)
             if owns and not dry_run and _take_write_lock(session, before):
+                changes = []
                 with LedgerReader(reader.path, reader.kind) as again:
-                    result, bad, spool = _check_arrivals(session, again, progress=progress)
+                    result, bad, spool = _check_arrivals(session, again, progress=progress, changes=changes)
                 stack.enter_context(spool)
                 if bad and not partial:
                     raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
+                if not update:
+                    reimport.refuse_arrivals(changes, reader.path)
             _write_spooled(session, spool, result, progress=progress, dry_run=dry_run)
+        result.differences = [c.text for c in changes]
+        if update and not dry_run:
+            result.updated += reimport.apply_arrivals(session, changes, actor=actor, file=reader.path.name)
+        elif update:
+            result.updated += reimport.changed_arrivals(changes)
         result.dry_run = dry_run
         _finish(session, result, reader.kind, actor=actor, commit=commit and not dry_run)
         if dry_run:

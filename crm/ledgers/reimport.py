@@ -13,6 +13,11 @@ Without ``update`` an import with changes is refused (``Differences``) and write
 with it the changes go through the same audited calls as a clerk's (``deals.edit`` and
 ``deals.correct``). The importer (crm.ledgers.imports) calls this module at three points:
 `new_names` after parsing, `deal_changes` after validating, `apply` after writing.
+
+Arrivals: a row is the stored arrival named by its 到位编号 when that arrival is not voided and
+belongs to the deal the row names; the streamed importer calls `arrival_rows` per checked chunk
+(one lookup per chunk, only for rows carrying an id), `refuse_arrivals` before writing and
+`apply_arrivals` after. Rows without 到位编号 are matched by the natural key as before.
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from crm import deals, names
+from crm.audit import record_changes
 from crm.db import core_select as select
 from crm.deals import normalize_credit_code, normalize_investor_name
-from crm.errors import CrmError, InvalidValue, LedgerError
+from crm.errors import CrmError, InvalidValue, LedgerError, Refused
 from crm.ledgers.cells import fold
-from crm.models import Deal, Industry, Investor, Person, Region, SigningEvent, Unit
+from crm.models import CapitalArrival, Deal, Industry, Investor, Person, Region, SigningEvent, Unit
 
 if TYPE_CHECKING:
     from crm.ledgers.imports import Batch, _DealRow
@@ -353,3 +359,181 @@ def apply(session: Session, batch: Batch, changes: list[Change], *, actor: str, 
             continue
         changed += 1
     return changed
+
+
+# ---------------------------------------------------------------- arrivals
+
+# Arrival fields a re-import compares, in the order they are reported, and their place in the
+# importer's insert tuple (ARRIVAL_COLUMNS): deal, day, amount, source, use, evidence kind and
+# reference, verified, and a foreign-currency arrival's currency, original amount and rate.
+ARRIVAL_COMPARED = (
+    ("arrived_on", 1),
+    ("arrived_yuan", 2),
+    ("source", 3),
+    ("use", 4),
+    ("evidence_kind", 5),
+    ("evidence_ref", 6),
+    ("verified", 7),
+    ("currency", 8),
+    ("original_cents", 9),
+    ("fx_rate", 10),
+)
+_ARRIVAL_COLUMN = {"original_cents": "original_amount"}  # the ledger column of a stored field
+_ID_LOOKUP = 5_000  # ids per IN (...) query: well below SQLite's bound variables
+
+
+@dataclass
+class ArrivalChange:
+    """One field of one stored arrival that a ledger row carrying its 到位编号 gives differently."""
+
+    row: int  # the row number as the user sees it
+    arrival_id: int
+    field: str
+    old: Any
+    new: Any
+    text: str = ""
+
+
+def _shown_arrival(batch: Batch, name: str, value: Any) -> str:
+    if value is None:
+        return "(blank)"
+    if name == "arrived_yuan":
+        return _money(int(value))
+    if name == "verified":
+        return "是" if value else "否"
+    if name == "original_cents":
+        return f"{(Decimal(value) / 100).normalize():f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    if name in ("source", "use"):
+        return batch.kind.column(name).labels.get(str(value), str(value))
+    return str(value)
+
+
+def arrival_rows(
+    session: Session,
+    batch: Batch,
+    rows: list[tuple[Any, ...]],
+    kept: list[int],
+    changes: list[ArrivalChange],
+) -> tuple[list[tuple[Any, ...]], int]:
+    """Of one checked chunk of an arrivals ledger, take out the rows that are stored arrivals.
+
+    `rows` are the chunk's insert tuples (ARRIVAL_COLUMNS but created_at) and `kept` the batch
+    index of each. A row whose 到位编号 names a stored arrival that is not voided and belongs to
+    the deal the row names (an id from another database names another deal, or none) is that
+    arrival: it is never inserted again. Where it differs in a compared field, one
+    `ArrivalChange` per field is appended to `changes`. Values are compared as parsed, so
+    formatting (万元 or 元, full-width digits, spaces) is never a difference, and a blank cell
+    never erases (是否核实 left blank says nothing). Rows without an id, or whose 到位编号 is a
+    bureau's own code (DW-2026-001: not a whole number), are returned as they were
+    and go on to the natural-key check. Only rows carrying an id cost a lookup: one query per
+    `_ID_LOOKUP` ids.
+
+    Returns (the rows still to insert or check by natural key, how many were stored arrivals
+    already, unchanged or changed).
+    """
+    given = batch.values.get("arrival_id")
+    if given is None or not rows:
+        return rows, 0
+    wanted: dict[int, int] = {}  # arrival id -> position in rows (the first row naming it)
+    for at, i in enumerate(kept):
+        value = given[i]
+        if value is not None:
+            digits = value if value.isascii() else fold(value)  # full-width digits and spaces fold away
+            if digits.isdigit() and digits.isascii() and 0 < int(digits) < 2**63:
+                wanted.setdefault(int(digits), at)
+    if not wanted:
+        return rows, 0
+    a = CapitalArrival
+    stored: dict[int, tuple[Any, ...]] = {}
+    ids = sorted(wanted)
+    for start in range(0, len(ids), _ID_LOOKUP):
+        query = select(
+            a.id,
+            a.deal_id,
+            a.arrived_on,
+            a.arrived_yuan,
+            a.source,
+            a.use,
+            a.evidence_kind,
+            a.evidence_ref,
+            a.verified,
+            a.currency,
+            a.original_cents,
+            a.fx_rate,
+        ).where(col(a.id).in_(ids[start : start + _ID_LOOKUP]), col(a.voided_on).is_(None))
+        for found in session.execute(query):
+            stored[found[0]] = tuple(found[1:])
+    taken: set[int] = set()
+    id_title = batch.header("arrival_id")
+    verified_given = batch.col("verified")
+    projects = batch.col("project_name")
+    for arrival_id, at in wanted.items():
+        record = stored.get(arrival_id)
+        row = rows[at]
+        if record is None or record[0] != row[0]:
+            continue  # voided, unknown, or another deal's: the row is not this arrival
+        taken.add(at)
+        if record[1:11] == row[1:11]:
+            continue  # the common case, an unchanged row: no field by field comparison
+        i = kept[at]
+        for name, place in ARRIVAL_COMPARED:
+            old, new = record[place], row[place]
+            if name == "verified":
+                if verified_given[i] is None:
+                    continue
+                old = bool(old)
+            if new is None or _same(name, old, new) or (name in ("source", "use") and str(old) == str(new)):
+                continue
+            text = (
+                f"row {batch.table.rows[i]} {id_title} {arrival_id} {projects[i]}: "
+                f"{_title(batch, _ARRIVAL_COLUMN.get(name, name))} "
+                f"{_shown_arrival(batch, name, old)} → {_shown_arrival(batch, name, new)}"
+            )
+            changes.append(ArrivalChange(batch.table.rows[i], arrival_id, name, old, new, text))
+    if not taken:
+        return rows, 0
+    return [r for at, r in enumerate(rows) if at not in taken], len(taken)
+
+
+def refuse_arrivals(changes: list[ArrivalChange], path: Path) -> None:
+    """Differences with stored arrivals and no --update: refuse the whole import."""
+    if changes:
+        raise Differences([c.text for c in changes], path)
+
+
+def changed_arrivals(changes: Sequence[ArrivalChange]) -> int:
+    """How many arrivals `changes` change (what a dry run reports as updated)."""
+    return len({c.arrival_id for c in changes})
+
+
+def apply_arrivals(session: Session, changes: list[ArrivalChange], *, actor: str, file: str) -> int:
+    """Apply a re-import's corrections to stored arrivals; returns how many arrivals changed.
+
+    A correction is an audited edit of the arrival, not void-and-replace: the row keeps its id,
+    so the clerk's ledger (and every later export) goes on naming it by its 到位编号, and its
+    evidence, verification and history stay on one row; the audit log holds the old and the new
+    value of each field (action ``edit``, note ``re-import of FILE, row N``), so no money is
+    lost from the record, and since the arrival is still one row every figure counts it once, at
+    its corrected amount. A 是否核实 turned to 是 records who and when, as ``crm arrival verify``
+    does; turned to 否 clears them. An arrival voided since the check is refused (nothing written).
+    """
+    by_arrival: dict[int, list[ArrivalChange]] = {}
+    for change in changes:
+        by_arrival.setdefault(change.arrival_id, []).append(change)
+    who = actor.strip()[:64]
+    for arrival_id, items in by_arrival.items():
+        arrival = session.get(CapitalArrival, arrival_id, with_for_update=True)
+        if arrival is None or arrival.voided_on is not None:
+            raise Refused(f"arrival {arrival_id}: voided or removed while {file} was checked; nothing was imported")
+        edits: dict[str, Any] = {c.field: c.new for c in items}
+        if edits.get("verified") is True:
+            edits.update(verified_on=date.today(), verified_by=who)
+        elif edits.get("verified") is False:
+            edits.update(verified_on=None, verified_by=None)
+        record_changes(
+            session, arrival, edits, actor=who, action="edit", note=f"re-import of {file}, row {items[0].row}"
+        )
+    session.flush()
+    return len(by_arrival)

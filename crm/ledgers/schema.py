@@ -419,6 +419,14 @@ ARRIVALS = LedgerKind(
         Column("original_amount", "decimal", "原币金额", ("原币金额", "外币金额")),
         Column("fx_rate", "text", "汇率", ("汇率",)),
         _NOTE,
+        Column(
+            "arrival_id",
+            "text",  # a bureau's own code (DW-2026-001) is no id of ours, and no bad row either
+            "到位编号",
+            ("到位编号", "arrival_id", "arrival id"),
+            description="the arrival's id, as exported; a re-import matches the row to that arrival of the same "
+            "deal (corrections); any other code is ignored",
+        ),
     ),
 )
 
