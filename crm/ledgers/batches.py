@@ -1,8 +1,9 @@
 """Import batches (导入批次): one row per import that wrote something, naming the file (name and
 sha256), the time, the actor and, on PostgreSQL, the database account (``current_user``). Every
 record the import created carries the batch's id (``import_batch_id``), so bulk rows (arrivals,
-visits, leads) are traceable one by one without an audit row each. A dry run or a refused import
-leaves no batch: the row is written in the import's own transaction. Undo: crm.ledgers.undo."""
+visits, leads) are traceable one by one without an audit row each. The batch is opened when the
+import is about to write its first record, in the import's own transaction: a dry run, a refused
+import or a re-import that adds nothing leaves no batch. Undo: crm.ledgers.undo."""
 
 from __future__ import annotations
 
@@ -39,18 +40,13 @@ def open_batch(session: Session, kind: str, path: Path, *, actor: str) -> int:
     return row.id
 
 
-def close_batch(session: Session, batch_id: int, *, rows: int, inserted: int, updated: int, present: int) -> bool:
-    """Record what the import did; an import that changed nothing keeps no batch (False)."""
+def close_batch(session: Session, batch_id: int, *, rows: int, inserted: int, updated: int, present: int) -> None:
+    """Record what the import did, when it is about to commit."""
     row = session.get(ImportBatch, batch_id)
     assert row is not None
-    if not (inserted or updated):
-        session.delete(row)
-        session.flush()
-        return False
     row.rows, row.inserted, row.updated, row.already_present = rows, inserted, updated, present
     row.finished_at = utcnow()
     session.flush()
-    return True
 
 
 def list_batches(session: Session, *, kind: str | None = None) -> pd.DataFrame:

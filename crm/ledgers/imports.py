@@ -99,7 +99,7 @@ class ImportResult:
     differences: list[str] = field(default_factory=list)  # re-import: how rows differ from stored records
     new_names: dict[str, list[str]] = field(default_factory=dict)  # names the ledger brought, by kind
     dry_run: bool = False
-    batch_id: int | None = None  # the import batch (none for a dry run or an import that changed nothing)
+    batch_id: int | None = None  # the import batch (none for a dry run or an import that wrote no record)
 
     def summary(self) -> str:
         parts = [
@@ -435,7 +435,7 @@ def _moves(current: str, target: str, steps: list[tuple[str, date]]) -> list[tup
 
 
 def _write_deals(
-    session: Session, batch: Batch, plan: list[_DealRow], *, actor: str, advance: Advance, batch_id: int
+    session: Session, batch: Batch, plan: list[_DealRow], *, actor: str, advance: Advance, batch_id: int | None
 ) -> tuple[int, int]:
     from crm import deals
 
@@ -715,7 +715,7 @@ class _StoredArrivals:
         return new, present
 
 
-def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], now: datetime, batch_id: int) -> int:
+def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], now: datetime, batch_id: int | None) -> int:
     """Insert in bulk on the session's own connection and transaction: no ORM objects, no RETURNING."""
     if not rows:
         return 0
@@ -781,10 +781,10 @@ def _write_spooled(
     *,
     progress: bool | None,
     dry_run: bool = False,
-    batch_id: int | None = None,
+    batch_for: Callable[[], int] | None = None,
 ) -> None:
     """Insert the checked rows of `spool`, leaving out those already stored (a re-import); with
-    `dry_run` only count them."""
+    `dry_run` only count them. `batch_for` gives the import batch, opened with the first new row."""
     stored = _StoredArrivals(session)
     now = datetime.now(UTC)
     with progress_bar(f"write {result.file}", result.rows, progress) as advance:
@@ -795,10 +795,10 @@ def _write_spooled(
                 break
             new, present = stored.new(rows)
             result.already_present += present
-            if dry_run or batch_id is None:
+            if dry_run or batch_for is None or not new:
                 result.inserted += len(new)
             else:
-                result.inserted += _write_arrivals(session, new, now, batch_id)
+                result.inserted += _write_arrivals(session, new, now, batch_for())
             advance(len(rows))
 
 
@@ -898,7 +898,7 @@ def _write_targets(
     *,
     actor: str,
     advance: Advance,
-    batch_id: int,
+    batch_id: int | None,
 ) -> tuple[int, int]:
     from crm.targets import set_target
 
@@ -1004,7 +1004,7 @@ def _write_trips(
     *,
     actor: str,
     advance: Advance,
-    batch_id: int,
+    batch_id: int | None,
 ) -> tuple[int, int]:
     from crm import trips
 
@@ -1105,7 +1105,7 @@ def _validate_visits(session: Session, batch: Batch) -> tuple[list[tuple[int, di
 
 
 def _insert_rows(
-    session: Session, table: Any, plan: list[tuple[int, dict[str, Any]]], advance: Advance, batch_id: int
+    session: Session, table: Any, plan: list[tuple[int, dict[str, Any]]], advance: Advance, batch_id: int | None
 ) -> int:
     rows = [{**fields, "import_batch_id": batch_id} for _, fields in plan]
     for start in range(0, len(rows), CHUNK):
@@ -1174,7 +1174,7 @@ def _validate_leads(session: Session, batch: Batch) -> tuple[list[tuple[int, dic
 
 
 def _write_leads(
-    session: Session, plan: list[tuple[int, dict[str, Any]]], *, actor: str, advance: Advance, batch_id: int
+    session: Session, plan: list[tuple[int, dict[str, Any]]], *, actor: str, advance: Advance, batch_id: int | None
 ) -> int:
     units, people = _Names(session, Unit, actor=actor), _Names(session, Person, actor=actor)
     for _, fields in plan:
@@ -1242,7 +1242,9 @@ def import_ledger(
         if dry_run:
             inserted, updated = _would(spec.name, plan, changes if update else [])
         else:
-            result.batch_id = bid = batches.open_batch(session, spec.name, p, actor=actor)
+            if plan or (update and changes):  # an import that writes no record keeps no batch
+                result.batch_id = batches.open_batch(session, spec.name, p, actor=actor)
+            bid = result.batch_id
             with progress_bar(f"import {p.name}", batch.n, progress) as advance:
                 if spec.name == "deals":
                     inserted, updated = _write_deals(session, batch, plan, actor=actor, advance=advance, batch_id=bid)
@@ -1366,9 +1368,13 @@ def _import_streamed(
                 stack.enter_context(spool)
                 if bad and not partial:
                     raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
-            if not dry_run:
-                result.batch_id = batches.open_batch(session, reader.kind.name, reader.path, actor=actor)
-            _write_spooled(session, spool, result, progress=progress, dry_run=dry_run, batch_id=result.batch_id)
+
+            def batch_for() -> int:
+                if result.batch_id is None:
+                    result.batch_id = batches.open_batch(session, reader.kind.name, reader.path, actor=actor)
+                return result.batch_id
+
+            _write_spooled(session, spool, result, progress=progress, dry_run=dry_run, batch_for=batch_for)
         result.dry_run = dry_run
         _finish(session, result, reader.kind, actor=actor, commit=commit and not dry_run)
         if dry_run:
@@ -1382,15 +1388,15 @@ def _import_streamed(
 def _finish(session: Session, result: ImportResult, spec: LedgerKind, *, actor: str, commit: bool) -> None:
     """One audit row for an import that changed something, naming its batch; commit (or flush, for the
     caller to commit). An import that changed nothing keeps no batch."""
-    if result.batch_id is not None and not batches.close_batch(
-        session,
-        result.batch_id,
-        rows=result.rows,
-        inserted=result.inserted,
-        updated=result.updated,
-        present=result.already_present,
-    ):
-        result.batch_id = None
+    if result.batch_id is not None:
+        batches.close_batch(
+            session,
+            result.batch_id,
+            rows=result.rows,
+            inserted=result.inserted,
+            updated=result.updated,
+            present=result.already_present,
+        )
     if result.inserted or result.updated:
         audit.record(
             session,
