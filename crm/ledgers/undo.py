@@ -27,7 +27,15 @@ from crm.errors import InvalidValue, NotFound, Refused
 from crm.ledgers.batches import NOTE_TAG
 from crm.models import AuditLog, CapitalArrival, ImportBatch, Lead, utcnow
 
-# What an import creates, in the order undo removes it (a visit's trip after the visit).
+# The table each ledger kind creates records in (arrivals are voided, the others removed).
+CREATES = {
+    "deals": "deal",
+    "arrivals": "capital_arrival",
+    "trips": "trip",
+    "visits": "visit",
+    "leads": "lead",
+    "targets": "target",
+}
 REMOVED = ("lead", "visit", "target", "trip", "deal")
 # Rows that belong to a record and go with it (created with it by the capability's own call).
 _OWNED = {"deal": ("procedure",), "trip": ("trip_destination", "trip_industry", "trip_member")}
@@ -80,7 +88,7 @@ def built_on(session: Session, batch: ImportBatch, since: int) -> list[str]:
     `since` is the id of the import's own audit row: later audit rows on its records are edits."""
     assert batch.id is not None
     found: list[str] = []
-    for name in (*REMOVED, "capital_arrival"):
+    for name in (CREATES[batch.kind],):
         t = _table(name)
         if name != "capital_arrival":
             # rows of other tables pointing at the batch's records
@@ -185,7 +193,7 @@ def undo_import(
             .values(voided_on=on or date.today(), void_reason=void_reason, voided_by=who)
         )
         result.voided = getattr(voided, "rowcount", 0) or 0
-        for name in REMOVED:
+        for name in [t for t in REMOVED if t == CREATES[batch.kind]]:
             t = _table(name)
             removed = (
                 [i for (i,) in session.execute(select(t.c.id).where(t.c.import_batch_id == batch_id))]
