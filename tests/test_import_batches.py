@@ -20,7 +20,18 @@ from crm.errors import LedgerError, NotFound, Refused
 from crm.ledgers import import_ledger, undo_import
 from crm.ledgers.batches import list_batches
 from crm.metrics import kpis
-from crm.models import AuditLog, CapitalArrival, Deal, ImportBatch, Lead, Procedure
+from crm.models import (
+    AuditLog,
+    CapitalArrival,
+    Deal,
+    ImportBatch,
+    Lead,
+    Procedure,
+    Target,
+    Trip,
+    TripDestination,
+    Visit,
+)
 
 DEALS = """
 项目名称,投资方,总投资（万元）,签约日期,项目状态,开工时间,竣工时间
@@ -201,3 +212,38 @@ def test_cli_lists_and_undoes_batches(db_url: str, engine: Engine, tmp_path: Pat
     assert twice.exit_code == 1 and "already undone" in twice.stderr
     with Session(engine) as s:
         assert n(s, Deal) == 0
+
+
+TRIPS = """
+招商小分队,月份,出发日期,返回日期,目的地,带队领导
+第一招商小分队,2026-06,2026-06-03,2026-06-06,北京,王县长
+"""
+VISITS = """
+招商小分队,月份,拜访日期,拜访对象
+第一招商小分队,2026-06,2026-06-04,某科技有限公司
+"""
+TARGETS = """
+考核指标,考核期间,目标任务（亿元）
+到位资金,2026,280
+"""
+
+
+def test_trips_visits_and_targets_carry_their_batch_and_a_trip_with_visits_is_not_removed(
+    session: Session, tmp_path: Path
+) -> None:
+    trips = import_ledger(session, "trips", write(tmp_path, TRIPS, "外出.csv"), actor="t")
+    visits = import_ledger(session, "visits", write(tmp_path, VISITS, "拜访.csv"), actor="t")
+    targets = import_ledger(session, "targets", write(tmp_path, TARGETS, "目标.csv"), actor="t")
+    assert trips.inserted == visits.inserted == targets.inserted == 1
+    trip = session.exec(select(Trip)).one()
+    assert trip.import_batch_id == trips.batch_id
+    assert session.exec(select(Visit.import_batch_id)).one() == visits.batch_id
+    assert session.exec(select(Target.import_batch_id)).one() == targets.batch_id
+    assert trips.batch_id is not None and visits.batch_id is not None and targets.batch_id is not None
+    with pytest.raises(Refused, match=rf"trip {trip.id} has 1 visit row"):
+        undo_import(session, trips.batch_id, actor="t")
+    assert undo_import(session, visits.batch_id, actor="t").removed == {"visit": 1}
+    assert undo_import(session, trips.batch_id, actor="t").removed == {"trip": 1}
+    assert n(session, Trip) == 0 and n(session, TripDestination) == 0
+    assert undo_import(session, targets.batch_id, actor="t").removed == {"target": 1}
+    assert n(session, Target) == 0
