@@ -109,9 +109,14 @@ def test_every_imported_row_carries_its_batch_and_undo_puts_the_figures_back(ses
     assert n(session, AuditLog, AuditLog.action == "undo import", AuditLog.entity == "import_batch") == 1
     with pytest.raises(Refused, match="already undone"):
         undo_import(session, money.batch_id, actor="李四")
+    again = import_ledger(session, "arrivals", write(tmp_path, ARRIVALS, "到位资金（更正）.csv"), actor="财务")
+    assert (again.inserted, again.already_present) == (2, 0)  # an undone import's rows are not taken as stored
+    assert arrived(session) == 800_000
+    assert undo_import(session, again.batch_id or 0, actor="李四").voided == 2
+    assert arrived(session) == 0
 
     # the (voided) arrivals still name the deals: the deals batch was built on
-    with pytest.raises(Refused, match=r"deal \d+ has 1 arrival row") as refused:
+    with pytest.raises(Refused, match=r"deal \d+ has 2 arrival row") as refused:
         undo_import(session, done.batch_id, actor="李四")
     assert "cannot be undone" in str(refused.value)
     assert n(session, Deal) == 2
@@ -120,8 +125,8 @@ def test_every_imported_row_carries_its_batch_and_undo_puts_the_figures_back(ses
     assert still is not None and still.undone_at is None
 
     frame = list_batches(session)
-    assert list(frame["id"]) == [money.batch_id, done.batch_id]
-    assert list(frame["kind"]) == ["arrivals", "deals"]
+    assert list(frame["id"]) == [again.batch_id, money.batch_id, done.batch_id]
+    assert list(frame["kind"]) == ["arrivals", "arrivals", "deals"]
 
 
 def test_a_follow_up_or_a_later_edit_on_an_imported_deal_refuses_the_undo(session: Session, tmp_path: Path) -> None:

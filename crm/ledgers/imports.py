@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, insert, text
+from sqlalchemy import func, insert, or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -62,6 +62,7 @@ from crm.models import (
     CapitalArrival,
     Deal,
     DealState,
+    ImportBatch,
     Industry,
     Investor,
     Lead,
@@ -660,6 +661,12 @@ def _standing(batch: Batch, found: list[_Deal], day: date | None) -> _Deal | str
     return found[0]
 
 
+def _not_undone(t: type[CapitalArrival]) -> Any:
+    """Not an arrival of an undone import: after ``crm import undo`` its rows are as if never imported."""
+    undone = select(ImportBatch.id).where(col(ImportBatch.undone_at).is_not(None))
+    return or_(col(t.import_batch_id).is_(None), col(t.import_batch_id).not_in(undone))
+
+
 class _StoredArrivals:
     """Which ledger rows are stored already: a (deal, day, amount, source) repeated k times in the file and
     j times in the database gives k - j new rows, so a re-import adds nothing and equal payments on one day stay.
@@ -692,6 +699,7 @@ class _StoredArrivals:
             select(t.deal_id, t.arrived_on, t.arrived_yuan, t.source, func.count())
             .where(t.arrived_on >= min(r[1] for r in rows), t.arrived_on <= max(r[1] for r in rows))
             .where(col(t.id) <= self.before)
+            .where(_not_undone(t))
             .group_by(t.deal_id, t.arrived_on, t.arrived_yuan, t.source)
             .execution_options(yield_per=20_000)
         )
