@@ -75,6 +75,7 @@ UNIT_WRITES: dict[str, tuple[str, ...]] = {
     "investor": ("INSERT",),  # signing a deal with an investor not yet known
     "progress_report": ("INSERT", "UPDATE"),  # 周调度: a unit reports its own major projects
     "registration_document": ("INSERT", "UPDATE"),  # 入库材料 of its own deals
+    "import_batch": ("INSERT", "UPDATE"),  # its own imports (deals, arrivals): the batch row, then its counts
 }
 # Only admin writes these; bureau reads them. Nobody writes READ_ONLY tables (migrations run as the owner).
 ADMIN_ONLY = ("counting_rules", "account_unit")

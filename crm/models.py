@@ -238,6 +238,29 @@ class Investor(SQLModel, table=True):
 # ---------------------------------------------------------------- deals
 
 
+class ImportBatch(SQLModel, table=True):
+    """One import of a ledger file (导入批次): what, which file, when, who. Every record the import
+    created carries its id (``import_batch_id``); ``crm import undo`` reverses it (crm.ledgers.undo)."""
+
+    __tablename__ = "import_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # deals, arrivals, trips, visits, leads, targets
+    file_name: str = Field(max_length=255)
+    file_hash: str = Field(max_length=64)  # sha256 of the file, hex
+    started_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    actor: str = Field(max_length=64)
+    account: str | None = Field(default=None, max_length=63)  # PostgreSQL login role (current_user); NULL on SQLite
+    rows: int = 0  # rows in the file
+    inserted: int = 0
+    updated: int = 0
+    already_present: int = 0
+    undone_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    undone_by: str | None = Field(default=None, max_length=64)
+    undo_reason: str | None = None
+
+
 class Deal(SQLModel, table=True):
     """A signed promotion deal (签约项目). Its state changes only through crm.deals."""
 
@@ -291,6 +314,7 @@ class Deal(SQLModel, table=True):
     location: str | None = Field(default=None, max_length=128)
     description: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)  # its import
 
 
 class Procedure(SQLModel, table=True):
@@ -365,6 +389,7 @@ class CapitalArrival(SQLModel, table=True):
     voided_on: date | None = None
     void_reason: str | None = None
     voided_by: str | None = Field(default=None, max_length=64)
+    import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)  # its import
 
 
 # ---------------------------------------------------------------- trips, visits, leads
@@ -426,6 +451,7 @@ class Trip(SQLModel, table=True):
     budget_yuan: int | None = Field(default=None, sa_type=YUAN)
     spent_yuan: int | None = Field(default=None, sa_type=YUAN)
     note: str | None = None
+    import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)  # its import
 
 
 class TripDestination(SQLModel, table=True):
@@ -472,6 +498,7 @@ class Visit(SQLModel, table=True):
     purpose: str | None = None
     attendees: str | None = None
     notes: str | None = None
+    import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)  # its import
 
 
 class Lead(SQLModel, table=True):
@@ -501,6 +528,7 @@ class Lead(SQLModel, table=True):
     feedback_on: date | None = None
     deal_id: int | None = Field(default=None, foreign_key="deal.id", unique=True)
     note: str | None = None
+    import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)  # its import
 
 
 # ---------------------------------------------------------------- targets and counting rules
@@ -536,6 +564,7 @@ class Target(SQLModel, table=True):
     amount: int | None = Field(default=None, sa_type=YUAN)  # yuan for money metrics, a count otherwise
     growth: float | None = None  # target growth over the same period last year, as a fraction (0.10)
     weight: float | None = None  # scorecard weight
+    import_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)  # its import
 
 
 class CountingRules(SQLModel, table=True):

@@ -19,15 +19,16 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session
+from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from crm import access, arrivals, deals
 from crm.cli import app
 from crm.db import init_db, make_engine
 from crm.errors import NotFound
+from crm.ledgers import import_ledger, undo_import
 from crm.metrics import kpis
-from crm.models import Unit
+from crm.models import CapitalArrival, ImportBatch, Unit
 
 runner = CliRunner()
 AS_OF = date(2026, 6, 30)
@@ -474,3 +475,21 @@ def test_a_pg_dump_backup_restores_with_the_access_rules(county: County, postgre
         assert connection.execute(text("SELECT count(*) FROM follow_up")).scalar_one() >= 2
     assert "permission denied" in _refusal(county.engine_for("analyst"), "DELETE FROM deal")
     assert "permission denied" in _refusal(county.engine_for("admin"), "TRUNCATE audit_log")
+
+
+def test_a_unit_account_imports_its_arrivals_as_a_batch_naming_it_and_undoes_it(county: County, tmp_path: Path) -> None:
+    path = tmp_path / "到位资金.csv"
+    path.write_text(
+        f"项目名称,到位日期,到位资金（万元）,资金来源\n{OTHER_UNIT}光伏项目,2026-06-01,20,省外\n", encoding="utf-8"
+    )
+    with Session(county.engine_for("unit")) as session:
+        done = import_ledger(session, "arrivals", path, actor="李四")
+        assert done.batch_id is not None and done.inserted == 1
+        batch = session.get(ImportBatch, done.batch_id)
+        assert batch is not None and (batch.actor, batch.account) == ("李四", county.accounts["unit"])
+        row = session.exec(select(CapitalArrival).where(CapitalArrival.import_batch_id == done.batch_id)).one()
+        assert (row.deal_id, row.arrived_yuan) == (county.deal_b, 200_000)
+        assert undo_import(session, done.batch_id, actor="李四", reason="重复录入").voided == 1
+    with Session(county.admin_engine) as session:
+        voided = session.exec(select(CapitalArrival).where(CapitalArrival.import_batch_id == done.batch_id)).one()
+        assert (voided.voided_by, voided.void_reason) == ("李四", f"import batch {done.batch_id} undone: 重复录入")

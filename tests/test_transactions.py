@@ -127,11 +127,11 @@ def test_a_failure_in_the_middle_of_writing_arrivals_changes_nothing(
     monkeypatch.setattr(imports, "CHUNK", 100)
     real, calls = imports._write_arrivals, []
 
-    def failing(session: Session, rows: list[Any], now: Any) -> int:
+    def failing(session: Session, rows: list[Any], *rest: Any) -> int:
         calls.append(len(rows))
         if len(calls) == 3:
             raise RuntimeError("disk full (injected)")
-        return real(session, rows, now)
+        return real(session, rows, *rest)
 
     monkeypatch.setattr(imports, "_write_arrivals", failing)
     with Session(engine) as session, pytest.raises(RuntimeError, match="injected"):

@@ -18,8 +18,9 @@ from crm.cli.common import (
     parse_date,
     session_for,
 )
-from crm.errors import InvalidValue, LedgerError
-from crm.ledgers import export_ledger, import_ledger
+from crm.errors import CrmError, InvalidValue, LedgerError
+from crm.ledgers import export_ledger, import_ledger, undo_import
+from crm.ledgers.batches import list_batches
 from crm.ledgers.explain import explain_ledger
 from crm.ledgers.export import UNIT_FIELDS
 
@@ -33,8 +34,27 @@ class Kind(StrEnum):
     targets = "targets"
 
 
+class ImportKind(StrEnum):
+    deals = "deals"
+    arrivals = "arrivals"
+    trips = "trips"
+    visits = "visits"
+    leads = "leads"
+    targets = "targets"
+    undo = "undo"  # crm import undo BATCH: not a ledger kind
+    batches = "batches"  # crm import batches: the import batches
+
+
 KindArgument = typer.Argument(..., help="Ledger kind: deals, arrivals, trips, visits, leads or targets.")
+ImportKindArgument = typer.Argument(
+    ..., help="Ledger kind: deals, arrivals, trips, visits, leads or targets; or undo BATCH, or batches."
+)
 InFileArgument = typer.Argument(..., help="The ledger: .xlsx, .xls, .ods or .csv (UTF-8 or GB18030), Chinese headers.")
+ImportFileArgument = typer.Argument(
+    None,
+    help="The ledger: .xlsx, .xls, .ods or .csv (UTF-8 or GB18030), Chinese headers (for undo: the batch id).",
+    show_default=False,
+)
 OutFileArgument = typer.Argument(..., help="Where to write: .xlsx or .csv.")
 
 
@@ -42,8 +62,8 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_command(
         ctx: typer.Context,
-        kind: Kind = KindArgument,
-        file: Path = InFileArgument,
+        kind: ImportKind = ImportKindArgument,
+        file: Path | None = ImportFileArgument,
         partial: bool = typer.Option(
             False,
             "--partial",
@@ -62,6 +82,7 @@ def register(app: typer.Typer) -> None:
             "--explain",
             help="Print how each column was understood and which rows are skipped, and why; write nothing.",
         ),
+        reason: str | None = typer.Option(None, "--reason", help="undo: why the import is reversed (audited)."),
     ) -> None:
         """Import a ledger; every bad row is reported with its Excel row number, column and reason.
 
@@ -72,8 +93,30 @@ def register(app: typer.Typer) -> None:
         Money columns are read in the unit of their header (元/万元/亿元), else 万元.
         Re-importing a ledger adds nothing already present. Exit 1 on bad rows (nothing written).
 
+        Every import that writes is an import batch (file, hash, time, actor, account) whose id each
+        created record carries. `crm import batches` lists them; `crm import undo BATCH --reason …`
+        reverses one nothing was built on (arrivals voided, created records removed; audited).
+
         Example: crm import deals 2026年签约项目台账.xlsx --actor 张三
         """
+        if kind is ImportKind.batches:
+            with session_for(ctx) as session:
+                typer.echo(_batches_text(list_batches(session)))
+            return
+        if file is None:
+            raise typer.BadParameter("missing: the batch id" if kind is ImportKind.undo else "missing: the ledger file")
+        if kind is ImportKind.undo:
+            try:
+                batch_id = int(str(file))
+            except ValueError:
+                raise typer.BadParameter(f"{file}: a batch id is a number (crm import batches lists them)") from None
+            with session_for(ctx) as session:
+                try:
+                    done = undo_import(session, batch_id, actor=actor, reason=reason)
+                except CrmError as exc:
+                    raise fail(str(exc)) from None
+            typer.echo(done.summary())
+            return
         if explain:
             try:
                 typer.echo(explain_ledger(kind.value, file).text())
@@ -146,3 +189,22 @@ def register(app: typer.Typer) -> None:
             )
         filtered = f" of unit {unit} by {UNIT_FIELDS.get(unit_field, unit_field)}" if unit else ""
         typer.echo(f"wrote {count} {kind.value} rows{filtered} to {file}")
+
+
+def _batches_text(frame: object) -> str:
+    """The import batches, one line each (newest first)."""
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    if frame.empty:
+        return "no import batches"
+    lines = []
+    for row in frame.itertuples(index=False):
+        when = f"{row.started_at:%Y-%m-%d %H:%M}"
+        who = row.actor + (f" ({row.account})" if isinstance(row.account, str) else "")
+        undone = f"  undone {row.undone_at:%Y-%m-%d %H:%M} by {row.undone_by}" if isinstance(row.undone_by, str) else ""
+        lines.append(
+            f"{row.id}\t{row.kind}\t{row.file_name}\t{when}\t{who}\t{row.inserted} inserted, "
+            f"{row.updated} updated, {row.already_present} present\tsha256 {row.file_hash[:12]}{undone}"
+        )
+    return "\n".join(lines)

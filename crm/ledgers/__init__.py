@@ -4,6 +4,7 @@
     result = import_ledger(session, "deals", "2026年签约项目台账.xlsx", actor="张三")
     export_ledger(session, "arrivals", "到位资金.xlsx", since=date(2026, 1, 1))
     print(explain_ledger("deals", "2026年签约项目台账.xlsx").text())   # how it would be read; writes nothing
+    undo_import(session, result.batch_id, actor="张三", reason="wrong file")   # reverse an import not built on
 
 Kinds: deals, arrivals, trips, visits, leads, targets (``KINDS``). Money cells are read
 in the unit the header names (``总投资（万元）``), else 万元; they are stored as integer yuan.
@@ -14,6 +15,7 @@ from crm.ledgers.export import export_ledger, ledger_rows
 from crm.ledgers.imports import ImportResult, import_ledger
 from crm.ledgers.read import LedgerReader, Table, read_table
 from crm.ledgers.schema import KINDS, Column, LedgerKind, json_schema, ledger_kind, write_schemas
+from crm.ledgers.undo import UndoResult, undo_import
 
 __all__ = [
     "KINDS",
@@ -23,6 +25,7 @@ __all__ = [
     "LedgerKind",
     "LedgerReader",
     "Table",
+    "UndoResult",
     "explain_ledger",
     "export_ledger",
     "import_ledger",
@@ -30,5 +33,6 @@ __all__ = [
     "ledger_kind",
     "ledger_rows",
     "read_table",
+    "undo_import",
     "write_schemas",
 ]

@@ -9,7 +9,8 @@ How rows land: deals go through ``crm.deals`` (sign, start, complete, terminate:
 audited), targets through ``crm.targets.set_target`` and trips through ``crm.trips``;
 arrivals, visits and leads are inserted in bulk (arrivals with the driver's executemany
 on SQLite and COPY on PostgreSQL), checked here by the same rules. Every import that
-changes something adds one audit row (action ``import``) naming the file and the count.
+changes something adds one audit row (action ``import``) naming the file, the count and its
+import batch (crm.ledgers.batches): every record it created carries the batch's id.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, insert, text
+from sqlalchemy import func, insert, or_, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -32,7 +33,7 @@ from crm import audit
 from crm.db import begin_writing
 from crm.db import core_select as select
 from crm.errors import CrmError, InvalidValue, LedgerError, RowError
-from crm.ledgers import deal_extras, reimport
+from crm.ledgers import batches, deal_extras, reimport
 from crm.ledgers.cells import (
     choice_parser,
     fold,
@@ -61,6 +62,7 @@ from crm.models import (
     CapitalArrival,
     Deal,
     DealState,
+    ImportBatch,
     Industry,
     Investor,
     Lead,
@@ -98,6 +100,7 @@ class ImportResult:
     differences: list[str] = field(default_factory=list)  # re-import: how rows differ from stored records
     new_names: dict[str, list[str]] = field(default_factory=dict)  # names the ledger brought, by kind
     dry_run: bool = False
+    batch_id: int | None = None  # the import batch (none for a dry run or an import that wrote no record)
 
     def summary(self) -> str:
         parts = [
@@ -114,6 +117,8 @@ class ImportResult:
         lines += [f"  new {kind}: {'、'.join(found)}" for kind, found in self.new_names.items()]
         if self.dry_run:
             lines.append("  dry run: nothing was written")
+        elif self.batch_id is not None:
+            lines.append(f"  import batch {self.batch_id} (crm import undo {self.batch_id} reverses it)")
         return "\n".join(lines)
 
 
@@ -431,7 +436,7 @@ def _moves(current: str, target: str, steps: list[tuple[str, date]]) -> list[tup
 
 
 def _write_deals(
-    session: Session, batch: Batch, plan: list[_DealRow], *, actor: str, advance: Advance
+    session: Session, batch: Batch, plan: list[_DealRow], *, actor: str, advance: Advance, batch_id: int | None
 ) -> tuple[int, int]:
     from crm import deals
 
@@ -442,6 +447,7 @@ def _write_deals(
                 deal_id = row.deal_id
                 if deal_id is None:
                     deal = deals.sign(session, actor=actor, commit=False, **row.fields)
+                    deal.import_batch_id = batch_id
                     if row.extras:
                         audit.record_changes(session, deal, row.extras, actor=actor, action="import")
                     deal_id = deal.id
@@ -494,6 +500,7 @@ ARRIVAL_COLUMNS = (
     "fx_rate",
     "note",
     "created_at",
+    "import_batch_id",
 )
 
 
@@ -657,6 +664,12 @@ def _standing(batch: Batch, found: list[_Deal], day: date | None) -> _Deal | str
     return found[0]
 
 
+def _not_undone(t: type[CapitalArrival]) -> Any:
+    """Not an arrival of an undone import: after ``crm import undo`` its rows are as if never imported."""
+    undone = select(ImportBatch.id).where(col(ImportBatch.undone_at).is_not(None))
+    return or_(col(t.import_batch_id).is_(None), col(t.import_batch_id).not_in(undone))
+
+
 class _StoredArrivals:
     """Which ledger rows are stored already: a (deal, day, amount, source) repeated k times in the file and
     j times in the database gives k - j new rows, so a re-import adds nothing and equal payments on one day stay.
@@ -669,6 +682,10 @@ class _StoredArrivals:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.before: int = session.execute(select(func.max(CapitalArrival.id))).scalar() or 0
+        # an undone arrivals import: its rows are left out (only then: the filter leaves the covering index)
+        self.undone = session.execute(
+            select(func.count()).where(ImportBatch.kind == "arrivals", col(ImportBatch.undone_at).is_not(None))
+        ).scalar()
         self.taken: dict[int, int] = {}  # key -> stored rows already matched by earlier rows of the file
         self._sources: dict[Any, int] = {}
 
@@ -692,6 +709,8 @@ class _StoredArrivals:
             .group_by(t.deal_id, t.arrived_on, t.arrived_yuan, t.source)
             .execution_options(yield_per=20_000)
         )
+        if self.undone:
+            query = query.where(_not_undone(t))
         stored: dict[int, int] = {}
         for deal_id, day, amount, source, count in self.session.execute(query):
             k = key(deal_id, day, amount, source)
@@ -712,7 +731,7 @@ class _StoredArrivals:
         return new, present
 
 
-def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> int:
+def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], now: datetime, batch_id: int | None) -> int:
     """Insert in bulk on the session's own connection and transaction: no ORM objects, no RETURNING."""
     if not rows:
         return 0
@@ -720,16 +739,22 @@ def _write_arrivals(session: Session, rows: list[tuple[Any, ...]], now: datetime
     dbapi: Any = connection.connection.dbapi_connection
     columns = ", ".join(ARRIVAL_COLUMNS)
     if connection.dialect.name == "postgresql":
+        if connection.execute(text("SELECT row_security_active('capital_arrival')")).scalar():
+            # a unit account: PostgreSQL refuses COPY under row-level security; executemany obeys it
+            sql = f"INSERT INTO capital_arrival ({columns}) VALUES ({', '.join(['%s'] * len(ARRIVAL_COLUMNS))})"
+            with dbapi.cursor() as cursor:
+                cursor.executemany(sql, [(*row, now, batch_id) for row in rows])
+            return len(rows)
         with dbapi.cursor() as cursor, cursor.copy(f"COPY capital_arrival ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row((*row, now))
+                copy.write_row((*row, now, batch_id))
         return len(rows)
     # SQLite keeps dates as ISO text and timestamps as SQLAlchemy writes them (no zone)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     sql = f"INSERT INTO capital_arrival ({columns}) VALUES ({', '.join('?' * len(ARRIVAL_COLUMNS))})"
     cursor = dbapi.cursor()
     try:
-        cursor.executemany(sql, [(r[0], r[1].isoformat(), *r[2:7], int(r[7]), *r[8:], stamp) for r in rows])
+        cursor.executemany(sql, [(r[0], r[1].isoformat(), *r[2:7], int(r[7]), *r[8:], stamp, batch_id) for r in rows])
     finally:
         cursor.close()
     return len(rows)
@@ -776,10 +801,16 @@ def _check_arrivals(
 
 
 def _write_spooled(
-    session: Session, spool: IO[bytes], result: ImportResult, *, progress: bool | None, dry_run: bool = False
+    session: Session,
+    spool: IO[bytes],
+    result: ImportResult,
+    *,
+    progress: bool | None,
+    dry_run: bool = False,
+    batch_for: Callable[[], int] | None = None,
 ) -> None:
     """Insert the checked rows of `spool`, leaving out those already stored (a re-import); with
-    `dry_run` only count them."""
+    `dry_run` only count them. `batch_for` gives the import batch, opened with the first new row."""
     stored = _StoredArrivals(session)
     now = datetime.now(UTC)
     with progress_bar(f"write {result.file}", result.rows, progress) as advance:
@@ -790,7 +821,10 @@ def _write_spooled(
                 break
             new, present = stored.new(rows)
             result.already_present += present
-            result.inserted += len(new) if dry_run else _write_arrivals(session, new, now)
+            if dry_run or batch_for is None or not new:
+                result.inserted += len(new)
+            else:
+                result.inserted += _write_arrivals(session, new, now, batch_for())
             advance(len(rows))
 
 
@@ -884,7 +918,13 @@ def _validate_targets(session: Session, batch: Batch) -> tuple[list[tuple[int, d
 
 
 def _write_targets(
-    session: Session, batch: Batch, plan: list[tuple[int, dict[str, Any], bool]], *, actor: str, advance: Advance
+    session: Session,
+    batch: Batch,
+    plan: list[tuple[int, dict[str, Any], bool]],
+    *,
+    actor: str,
+    advance: Advance,
+    batch_id: int | None,
 ) -> tuple[int, int]:
     from crm.targets import set_target
 
@@ -897,7 +937,10 @@ def _write_targets(
                     units.id(fields["scope"])
                 elif fields["scope_kind"] == "leader":
                     people.id(fields["scope"])
-                set_target(session, actor=actor, commit=False, **fields)
+                target = set_target(session, actor=actor, commit=False, **fields)
+                if not known:
+                    target.import_batch_id = batch_id
+                    session.flush()
         except (CrmError, IntegrityError) as exc:
             batch.fail(i, "", _plain(exc))
             continue
@@ -981,7 +1024,13 @@ def _validate_trips(session: Session, batch: Batch) -> tuple[list[tuple[int, dic
 
 
 def _write_trips(
-    session: Session, batch: Batch, plan: list[tuple[int, dict[str, Any]]], *, actor: str, advance: Advance
+    session: Session,
+    batch: Batch,
+    plan: list[tuple[int, dict[str, Any]]],
+    *,
+    actor: str,
+    advance: Advance,
+    batch_id: int | None,
 ) -> tuple[int, int]:
     from crm import trips
 
@@ -997,6 +1046,8 @@ def _write_trips(
                     )
                     squads.add(fields["squad"])
                 trip = trips.plan_trip(session, actor=actor, commit=False, **fields)
+                trip.import_batch_id = batch_id
+                session.flush()
                 if spent is not None:
                     assert trip.id is not None
                     trips.record_spending(session, trip.id, spent_yuan=spent, actor=actor, commit=False)
@@ -1079,8 +1130,10 @@ def _validate_visits(session: Session, batch: Batch) -> tuple[list[tuple[int, di
     return plan, present
 
 
-def _insert_rows(session: Session, table: Any, plan: list[tuple[int, dict[str, Any]]], advance: Advance) -> int:
-    rows = [fields for _, fields in plan]
+def _insert_rows(
+    session: Session, table: Any, plan: list[tuple[int, dict[str, Any]]], advance: Advance, batch_id: int | None
+) -> int:
+    rows = [{**fields, "import_batch_id": batch_id} for _, fields in plan]
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         session.execute(insert(table), chunk)
@@ -1146,12 +1199,14 @@ def _validate_leads(session: Session, batch: Batch) -> tuple[list[tuple[int, dic
     return plan, present
 
 
-def _write_leads(session: Session, plan: list[tuple[int, dict[str, Any]]], *, actor: str, advance: Advance) -> int:
+def _write_leads(
+    session: Session, plan: list[tuple[int, dict[str, Any]]], *, actor: str, advance: Advance, batch_id: int | None
+) -> int:
     units, people = _Names(session, Unit, actor=actor), _Names(session, Person, actor=actor)
     for _, fields in plan:
         fields["owner_id"] = people.id(fields.pop("owner"))
         fields["unit_id"] = units.id(fields.pop("unit"))
-    return _insert_rows(session, Lead.__table__, plan, advance)  # type: ignore[attr-defined]
+    return _insert_rows(session, Lead.__table__, plan, advance, batch_id)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- the import
@@ -1221,19 +1276,23 @@ def import_ledger(
         if dry_run:
             inserted, updated = _would(spec.name, plan, changes if update else [])
         else:
+            if plan or (update and changes):  # an import that writes no record keeps no batch
+                result.batch_id = batches.open_batch(session, spec.name, p, actor=actor)
+            bid = result.batch_id
             with progress_bar(f"import {p.name}", batch.n, progress) as advance:
                 if spec.name == "deals":
-                    inserted, updated = _write_deals(session, batch, plan, actor=actor, advance=advance)
+                    inserted, updated = _write_deals(session, batch, plan, actor=actor, advance=advance, batch_id=bid)
                     if update:
                         updated += reimport.apply(session, batch, changes, actor=actor, file=p.name)
                 elif spec.name == "targets":
-                    inserted, updated = _write_targets(session, batch, plan, actor=actor, advance=advance)
+                    inserted, updated = _write_targets(session, batch, plan, actor=actor, advance=advance, batch_id=bid)
                 elif spec.name == "trips":
-                    inserted, updated = _write_trips(session, batch, plan, actor=actor, advance=advance)
+                    inserted, updated = _write_trips(session, batch, plan, actor=actor, advance=advance, batch_id=bid)
                 elif spec.name == "visits":
-                    inserted, updated = _insert_rows(session, Visit.__table__, plan, advance), 0  # type: ignore[attr-defined]
+                    table_ = Visit.__table__  # type: ignore[attr-defined]
+                    inserted, updated = _insert_rows(session, table_, plan, advance, bid), 0
                 else:
-                    inserted, updated = _write_leads(session, plan, actor=actor, advance=advance), 0
+                    inserted, updated = _write_leads(session, plan, actor=actor, advance=advance, batch_id=bid), 0
             _refuse_if_bad(batch, partial, p)  # a row the library or the database refused while writing
         result.inserted, result.updated = inserted, updated
         _finish(session, result, spec, actor=actor, commit=commit and not dry_run)
@@ -1351,7 +1410,13 @@ def _import_streamed(
                     raise LedgerError(result.errors, _refusal(reader.path, bad, result.rows))
                 if not update:
                     reimport.refuse_arrivals(changes, reader.path)
-            _write_spooled(session, spool, result, progress=progress, dry_run=dry_run)
+
+            def batch_for() -> int:
+                if result.batch_id is None:
+                    result.batch_id = batches.open_batch(session, reader.kind.name, reader.path, actor=actor)
+                return result.batch_id
+
+            _write_spooled(session, spool, result, progress=progress, dry_run=dry_run, batch_for=batch_for)
         result.differences = [c.text for c in changes]
         if update and not dry_run:
             result.updated += reimport.apply_arrivals(session, changes, actor=actor, file=reader.path.name)
@@ -1368,7 +1433,17 @@ def _import_streamed(
 
 
 def _finish(session: Session, result: ImportResult, spec: LedgerKind, *, actor: str, commit: bool) -> None:
-    """One audit row for an import that changed something; commit (or flush, for the caller to commit)."""
+    """One audit row for an import that changed something, naming its batch; commit (or flush, for the
+    caller to commit). An import that changed nothing keeps no batch."""
+    if result.batch_id is not None:
+        batches.close_batch(
+            session,
+            result.batch_id,
+            rows=result.rows,
+            inserted=result.inserted,
+            updated=result.updated,
+            present=result.already_present,
+        )
     if result.inserted or result.updated:
         audit.record(
             session,
@@ -1379,7 +1454,8 @@ def _finish(session: Session, result: ImportResult, spec: LedgerKind, *, actor: 
             field="rows",
             new=result.inserted,
             note=f"{result.file}: {spec.name} ledger, {result.inserted} rows inserted, "
-            f"{result.updated} updated, {result.already_present} already present",
+            f"{result.updated} updated, {result.already_present} already present"
+            + ("" if result.batch_id is None else f", {batches.NOTE_TAG}{result.batch_id}"),
         )
     if commit:
         session.commit()
