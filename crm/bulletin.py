@@ -200,7 +200,7 @@ def bulletin(
     units = metrics.ranking(session, as_of=as_of, by="unit", rules=rule_set)
     leaders = metrics.ranking(session, as_of=as_of, by="leader", rules=rule_set)
     waiting = deals.unstarted(session, as_of=as_of)
-    levels = metrics.unstarted_by_level(session, as_of=as_of)
+    levels = metrics.count_levels(waiting)  # the list is read once
     findings = metrics.quality_counts(metrics.quality(session, as_of=as_of))
     major_projects = metrics.major_status(session, as_of=as_of)
     month_trips = trips.trips_in_month(session, month=as_of.replace(day=1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import typer
@@ -356,32 +357,20 @@ def report_kpis(
         filters = {
             k: v for k, v in {"industry": industry, "unit": unit, "leader": leader, "origin": origin}.items() if v
         }
+        cohort: dict[str, Any] = {
+            "signed_from": start,
+            "signed_to": end,
+            "as_of": day,
+            "rules": rules,
+            "trip": trip,
+            "min_amount": amount_bound(min_amount, "--min-amount"),
+            "max_amount": amount_bound(max_amount, "--max-amount"),
+            **filters,
+        }
         if rows is not None:
-            behind = metrics.kpis_rows(
-                session,
-                parse_group(rows),
-                signed_from=start,
-                signed_to=end,
-                as_of=day,
-                rules=rules,
-                trip=trip,
-                min_amount=amount_bound(min_amount, "--min-amount"),
-                max_amount=amount_bound(max_amount, "--max-amount"),
-                **filters,
-            )
+            behind = metrics.kpis_rows(session, parse_group(rows), **cohort)
         else:
-            df = metrics.kpis(
-                session,
-                by=by,
-                signed_from=start,
-                signed_to=end,
-                as_of=day,
-                rules=rules,
-                trip=trip,
-                min_amount=amount_bound(min_amount, "--min-amount"),
-                max_amount=amount_bound(max_amount, "--max-amount"),
-                **filters,
-            )
+            df = metrics.kpis(session, by=by, **cohort)
     if rows is not None:
         emit_rows(
             behind,

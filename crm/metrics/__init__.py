@@ -27,7 +27,7 @@ else in production when completed_on <= as_of, else started when started_on <= a
 
 from crm.metrics.arrivals import arrivals_by_month
 from crm.metrics.common import DIMENSIONS
-from crm.metrics.deals import KPI_COLUMNS, kpis, unstarted_by_level
+from crm.metrics.deals import KPI_COLUMNS, count_levels, kpis, unstarted_by_level
 from crm.metrics.major import (
     completed_investment,
     major_status,
@@ -62,6 +62,7 @@ __all__ = [
     "TARGET_COLUMNS",
     "arrivals_by_month",
     "completed_investment",
+    "count_levels",
     "funnel_rows",
     "kpis",
     "kpis_rows",

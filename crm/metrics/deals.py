@@ -186,6 +186,13 @@ def unstarted_by_level(
     from crm import deals
 
     listed = deals.unstarted(session, as_of=as_of, thresholds=thresholds or deals.DEFAULT_THRESHOLDS, **filters)
+    return count_levels(listed)
+
+
+def count_levels(listed: pd.DataFrame) -> pd.DataFrame:
+    """The deals of a ``crm.deals.unstarted`` list counted by its ``level`` column: one row per
+    level (red, yellow, green) with ``deals``, 0 for a level with none (for a caller that already
+    holds the list)."""
     counts = listed["level"].value_counts()
     return pd.DataFrame(
         {"level": list(UNSTARTED_LEVELS), "deals": [int(counts.get(level, 0)) for level in UNSTARTED_LEVELS]}
