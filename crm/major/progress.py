@@ -164,7 +164,14 @@ def report_progress(
     )
     plan = get_plan(session, project_id)
     known = (
-        {m.name: m for m in session.exec(select(PlanMilestone).where(PlanMilestone.plan_id == plan.id)).all()}
+        {
+            m.name: m
+            for m in session.exec(
+                select(PlanMilestone)
+                .where(PlanMilestone.plan_id == plan.id)
+                .order_by(col(PlanMilestone.planned_on), col(PlanMilestone.id))
+            ).all()
+        }
         if plan
         else {}
     )
