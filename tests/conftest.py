@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
 from crm.access import group_roles
@@ -133,19 +134,95 @@ def demo_as_of() -> date:
     return DEMO_AS_OF
 
 
-@pytest.fixture(scope="session")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An SQLite demo county (seed 1, as of DEMO_AS_OF), built once per test session."""
-    from crm.db import init_db
+def _run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory every xdist worker of this run shares (the run's base temp), for what is built once."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _build_demo_into(engine: Engine) -> None:
+    """The demo county (seed 1, as of DEMO_AS_OF) into a migrated, seeded, empty database."""
     from crm.demo import build_demo
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
-    engine = make_engine(url)
-    init_db(engine)
     with Session(engine) as session:
         build_demo(session, seed=1, as_of=DEMO_AS_OF)
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
+    """The SQLite demo county, built once per test run and shared by the xdist workers: the first
+    to need it builds it under a file lock, the others wait and reuse the file. Copy it; never open it."""
+    import fasteners  # pgserver's dependency: a file lock that works on every platform
+
+    shared = _run_dir(tmp_path_factory)
+    built = shared / "demo.db"
+    with fasteners.InterProcessLock(str(shared / "demo.db.lock")):
+        if not built.exists():
+            partial = shared / "demo.partial.db"
+            shutil.copyfile(sqlite_template, partial)
+            engine = make_engine(f"sqlite:///{partial}")
+            _build_demo_into(engine)
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+            os.replace(partial, built)  # whole or absent: a build that failed is not reused
+    return built
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory, demo_sqlite: Path) -> str:
+    """An SQLite demo county (seed 1, as of DEMO_AS_OF): this worker's copy of the run's one build,
+    for tests that only read it (a test that writes takes `demo_engine`)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copyfile(demo_sqlite, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def demo_postgres(postgres_engine: Engine) -> Iterator[str]:
+    """A PostgreSQL database holding the demo county, built once per worker's server and used only
+    as a template (CREATE DATABASE ... TEMPLATE): nobody stays connected to it."""
+    name = f"crm_demo_{os.getpid()}"
+    admin = make_engine(postgres_engine.url.render_as_string(hide_password=False), poolclass=NullPool)
+    admin = admin.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine = make_engine(postgres_engine.url.set(database=name).render_as_string(hide_password=False))
+    upgrade(engine)
+    with Session(engine) as session:
+        seed_reference(session)
+    _build_demo_into(engine)
     engine.dispose()
-    return url
+    yield name
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture(params=BACKENDS)
+def demo_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The demo county on each backend, this test's own copy to write to: a copy of the run's SQLite
+    build, or a PostgreSQL database made from the worker's demo template."""
+    if request.param == "sqlite":
+        path = tmp_path / "demo.db"
+        shutil.copyfile(request.getfixturevalue("demo_sqlite"), path)
+        eng = make_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+        return
+    template = request.getfixturevalue("demo_postgres")
+    server: Engine = request.getfixturevalue("postgres_engine")
+    name = f"{template}_copy"
+    admin = make_engine(server.url.render_as_string(hide_password=False), poolclass=NullPool)
+    admin = admin.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    eng = make_engine(server.url.set(database=name).render_as_string(hide_password=False))
+    yield eng
+    eng.dispose()
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
 
 
 _BACKEND_OUTCOMES: dict[str, dict[str, int]] = {name: {} for name in BACKENDS}

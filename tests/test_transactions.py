@@ -190,20 +190,36 @@ def test_an_import_killed_while_writing_leaves_the_database_as_before(sqlite_tem
 # ---------------------------------------------------------------- concurrent writers
 
 
-@pytest.mark.slow
 def test_two_imports_at_once_both_land(sqlite_template: Path, tmp_path: Path) -> None:
+    """Both imports reach the write lock while another writer holds it, so they surely overlap;
+    on its release they race for it, one writes while the other waits its turn, and both land.
+
+    Holding the lock makes the overlap certain with small ledgers (it once took 20,000 rows each,
+    hoping the two imports would be writing at the same moment)."""
     db = tmp_path / "crm.db"
     shutil.copyfile(sqlite_template, db)
-    ledgers = [_deals_csv(tmp_path / f"{p}.csv", 20_000, prefix=p) for p in ("甲", "乙")]
+    ledgers = [_deals_csv(tmp_path / f"{p}.csv", 500, prefix=p) for p in ("甲", "乙")]
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing
     children = [
         subprocess.Popen([*CLI, "--db", str(db), "import", "deals", str(path)], stderr=subprocess.PIPE, text=True)
         for path in ledgers
     ]
+    try:
+        for child in children:
+            assert child.stderr is not None
+            said = ""
+            while "waiting for another process writing this database" not in said:
+                said = child.stderr.readline()
+                assert said, f"the import ended without waiting for the lock: {child.wait()}"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
     errors = [child.communicate(timeout=600)[1] for child in children]
     assert [child.returncode for child in children] == [0, 0], errors
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as session:
-        assert session.execute(select(func.count()).select_from(Deal)).scalar() == 40_000
+        assert session.execute(select(func.count()).select_from(Deal)).scalar() == 1_000
         imported = session.execute(select(func.count()).where(AuditLog.action == "import")).scalar()
         assert imported == 2
     engine.dispose()
