@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +75,23 @@ def test_a_command_loads_what_it_needs() -> None:
     loaded = _loaded_after(_cli("--db", "sqlite://", "status"))
     assert {"sqlalchemy", "sqlmodel"} <= set(loaded["heavy"])
     assert "alembic" not in loaded["heavy"]  # only migrating (crm init) loads alembic
+
+
+@pytest.mark.parametrize("report", ["kpis", "weekly", "unstarted"])
+def test_a_report_on_the_terminal_loads_no_writer_nor_matplotlib(tmp_path: Path, report: str) -> None:
+    """A report printed for people loads neither the file writers, matplotlib nor alembic."""
+    from crm.db import init_db, make_engine
+
+    db = tmp_path / "crm.db"
+    engine = make_engine(str(db))
+    init_db(engine)
+    engine.dispose()
+    loaded = _loaded_after(_cli("--db", str(db), "report", report, "--as-of", "2026-06-30"))
+    assert {"pandas", "sqlalchemy"} <= set(loaded["heavy"])
+    assert set(loaded["heavy"]) & {"alembic", "matplotlib", "openpyxl", "docx"} == set()
+    assert "crm.charts" not in loaded["crm"]
+    if report != "weekly":  # the 通报 module holds its writers (crm.files), without their packages
+        assert "crm.files" not in loaded["crm"]
 
 
 def test_every_public_name_of_crm_resolves_lazily() -> None:

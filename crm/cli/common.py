@@ -209,10 +209,10 @@ def emit(
 
     `money` names extra money columns and `unit` forces 万元/亿元 (see ``crm.display``); an existing
     `out` is refused unless `force`."""
-    from crm.display import print_table
-    from crm.files import csv_text, json_text, write_table
-
+    # each output loads only its own writer: a table for people needs neither CSV nor the workbooks
     if out is not None:
+        from crm.files import write_table
+
         check_out(out, force=force)
         try:
             write_table(df, out, title=title or "", money=money, unit=unit)
@@ -220,10 +220,16 @@ def emit(
             raise fail(str(exc)) from None
         typer.echo(f"wrote {len(df)} rows to {out}", err=True)
     elif fmt is Format.csv:
+        from crm.files import csv_text
+
         sys.stdout.write(csv_text(df))
     elif fmt is Format.json:
+        from crm.files import json_text
+
         sys.stdout.write(json_text(df))
     else:
+        from crm.display import print_table
+
         # the title names the counting rules; a column repeating them on every row only takes width
         rules = str(df.attrs.get("rules", ""))
         hide = ("rules",) if title and rules and rules in title else ()
