@@ -189,8 +189,6 @@ def bulletin(
     row of target_progress, when a target is set), fulfillment, arrival, completion (the three
     rates), unstarted, red, yellow, green, last_unit, last_leader.
     """
-    from crm import charts as charting
-
     words = wording or load_wording()
     start = period_of(kind, as_of)
     rule_set = get_rules(session, rules)
@@ -296,6 +294,8 @@ def bulletin(
         Section("quality", h.get("quality", "九、数据质量（查漏补缺）"), Sheet("数据质量", findings)),
     ]
     if charts:
+        from crm import charts as charting  # matplotlib: only when the 通报 shows its charts
+
         by_key = {s.key: s for s in sections}
         if not targets.empty:
             by_key["targets"].chart = _chart(charting.plot_target_progress, targets)

@@ -15,12 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import select as _select
 from sqlalchemy.engine import make_url
@@ -29,6 +25,11 @@ from sqlmodel import Session, create_engine
 import crm.models  # noqa: F401  (every table on the metadata before any create or compare)
 from crm.access import apply_access
 from crm.errors import Busy, InvalidValue
+from crm.revisions import MIGRATIONS as MIGRATIONS  # read without alembic, for `crm version`
+from crm.revisions import head_revision as head_revision
+
+if TYPE_CHECKING:  # alembic is imported only to migrate (`upgrade`): not for a report
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///crm.db"
 # How long a statement waits for another process's write lock: long enough for a province-scale import.
@@ -37,7 +38,6 @@ SQLITE_BUSY_TIMEOUT_MS = 15 * 60 * 1000
 WAIT_NOTICE_S = 1.0  # a writer that waits longer than this says so on stderr, then every WAIT_SLICE_S
 WAIT_SLICE_S = 10.0
 WRITING = "crm_writing"  # execution option: the transaction this connection begins takes the write lock
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def database_url(url: str | None = None) -> str:
@@ -261,6 +261,8 @@ def pg_dump_command(engine: Engine, target: str | Path) -> str:
 
 def alembic_config(engine: Engine) -> Config:
     """Alembic settings for the migrations shipped in crm/migrations, on `engine`."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     # configparser treats % as interpolation; socket paths in URLs are percent-encoded
@@ -268,22 +270,18 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest migration revision shipped with this version of the package."""
-    script = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
-    head = script.get_current_head()
-    assert head is not None
-    return head
-
-
 def current_revision(engine: Engine) -> str | None:
     """The migration revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (creating it on an empty database)."""
+    from alembic import command
+
     config = alembic_config(engine)
     with writing_connection(engine) as connection:
         config.attributes["connection"] = connection

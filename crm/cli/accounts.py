@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from crm import access
 from crm.cli.common import Format, FormatOption, emit, session_for
+from crm.roles import Role
 
 account_app = typer.Typer(
     help="Accounts on PostgreSQL: login roles with a role (admin, bureau, unit, analyst) and, for a unit "
@@ -21,7 +21,7 @@ RoleOption = typer.Option(..., "--role", help="admin, bureau, unit or analyst.")
 def add_command(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Account name: the PostgreSQL login role to create."),
-    role: access.Role = RoleOption,
+    role: Role = RoleOption,
     unit: str | None = typer.Option(None, "--unit", help="The unit of a unit account (责任单位)."),
     password: str | None = typer.Option(
         None,
@@ -34,6 +34,8 @@ def add_command(
 
     Example: crm account add fgj --role unit --unit 县发改局 --password 's3cret'
     """
+    from crm import access
+
     with session_for(ctx) as session:
         access.add_account(session, name, role=role, unit=unit, password=password)
     typer.echo(f"account {name} added: {role.value}" + (f" of {unit}" if unit else ""))
@@ -45,6 +47,8 @@ def list_command(ctx: typer.Context, fmt: Format = FormatOption) -> None:
 
     Example: crm account list
     """
+    from crm import access
+
     with session_for(ctx) as session:
         emit(access.accounts(session), fmt)
 
@@ -55,6 +59,8 @@ def disable_command(ctx: typer.Context, name: str = typer.Argument(..., help="Ac
 
     Example: crm account disable fgj
     """
+    from crm import access
+
     with session_for(ctx) as session:
         access.disable_account(session, name)
     typer.echo(f"account {name} disabled (can no longer log in)")

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from crm import arrivals
 from crm.cli.common import (
     ActorOption,
     ForceOption,
@@ -20,7 +19,6 @@ from crm.cli.common import (
     session_for,
 )
 from crm.cli.figures import arrival_app
-from crm.deals import find_deal
 from crm.money import wan
 
 
@@ -40,6 +38,9 @@ def list_command(
 
     Example: crm arrival list --deal 100MW光伏 --since 2026-01-01 --unverified
     """
+    from crm import arrivals
+    from crm.deals import find_deal
+
     start, end = parse_date(since, "--since"), parse_date(until, "--until")
     with session_for(ctx) as session:
         deal_id = None if deal is None else find_deal(session, deal).id
@@ -63,6 +64,8 @@ def verify_command(
 
     Example: crm arrival verify 31 32 --evidence 银行进账单 --evidence-ref 2026-0612-01
     """
+    from crm import arrivals
+
     with session_for(ctx) as session:
         rows = arrivals.verify(
             session,
@@ -89,6 +92,8 @@ def void_command(
     """
     if not reason.strip():
         raise fail("--reason: say why the arrival is void")
+    from crm import arrivals
+
     with session_for(ctx) as session:
         row = arrivals.void(session, arrival_id, reason=reason, actor=actor, on=parse_date(on, "--on"))
         typer.echo(f"arrival {row.id} voided on {row.voided_on}: {wan(row.arrived_yuan)} ({row.void_reason})")

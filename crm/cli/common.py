@@ -13,22 +13,17 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
-from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
-from sqlmodel import Session
 
-from crm import names
-from crm.access import hidden_row, refusal
-from crm.db import is_busy, make_engine
-from crm.deals import find_deal
-from crm.display import print_table
 from crm.errors import CrmError, NotFound
-from crm.files import csv_text, json_text, write_table
 from crm.money import parse_yuan
+
+if TYPE_CHECKING:  # building the command line (crm --help) imports none of these: each command does
+    import pandas as pd
+    from sqlalchemy import Engine
+    from sqlmodel import Session
 
 
 class Format(StrEnum):
@@ -50,6 +45,8 @@ ForceOption = typer.Option(False, "--force", help="Overwrite the output file if 
 
 def _with_db(ctx: typer.Context, work: Any) -> Any:
     """Run `work(session)` on the command's database while the command line is parsed."""
+    from sqlmodel import Session
+
     engine = engine_from(ctx)
     try:
         with handled(), Session(engine) as session:
@@ -64,6 +61,8 @@ def name_check(field: str) -> Any:
     def callback(ctx: typer.Context, value: Any) -> Any:
         if value is None or ctx.resilient_parsing:
             return value
+        from crm import names
+
         given = value if isinstance(value, list | tuple) else [value]
         checked = _with_db(ctx, lambda session: [names.check(session, field, v) for v in given])
         return checked if isinstance(value, list | tuple) else checked[0]
@@ -87,6 +86,8 @@ def _deal_id(ctx: typer.Context, value: Any) -> Any:
     text = str(value).strip()
     if text.isdigit():
         return int(text)
+    from crm.deals import find_deal
+
     return int(_with_db(ctx, lambda session: find_deal(session, text).id))
 
 
@@ -122,6 +123,8 @@ def fail(message: str) -> typer.Exit:
 
 def engine_from(ctx: typer.Context) -> Engine:
     """The engine for the ``--db`` given on the root command (or the default)."""
+    from crm.db import make_engine
+
     root = ctx.find_root()
     url = (root.obj or {}).get("db") if isinstance(root.obj, dict) else None
     try:
@@ -134,6 +137,11 @@ def engine_from(ctx: typer.Context) -> Engine:
 def handled(engine: Engine | None = None) -> Iterator[None]:
     """Turn library errors (and the database's refusals, naming the account of `engine`) into a
     message on stderr and exit status 1."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+
+    from crm.access import hidden_row, refusal
+    from crm.db import is_busy
+
     try:
         yield
     except NotFound as exc:  # on PostgreSQL maybe another unit's row, hidden by row-level security
@@ -159,6 +167,8 @@ def handled(engine: Engine | None = None) -> Iterator[None]:
 @contextmanager
 def session_for(ctx: typer.Context) -> Iterator[Session]:
     """A session on the command's database, with library errors handled."""
+    from sqlmodel import Session
+
     engine = engine_from(ctx)
     with handled(engine), Session(engine) as session:
         try:
@@ -199,7 +209,10 @@ def emit(
 
     `money` names extra money columns and `unit` forces 万元/亿元 (see ``crm.display``); an existing
     `out` is refused unless `force`."""
+    # each output loads only its own writer: a table for people needs neither CSV nor the workbooks
     if out is not None:
+        from crm.files import write_table
+
         check_out(out, force=force)
         try:
             write_table(df, out, title=title or "", money=money, unit=unit)
@@ -207,10 +220,16 @@ def emit(
             raise fail(str(exc)) from None
         typer.echo(f"wrote {len(df)} rows to {out}", err=True)
     elif fmt is Format.csv:
+        from crm.files import csv_text
+
         sys.stdout.write(csv_text(df))
     elif fmt is Format.json:
+        from crm.files import json_text
+
         sys.stdout.write(json_text(df))
     else:
+        from crm.display import print_table
+
         # the title names the counting rules; a column repeating them on every row only takes width
         rules = str(df.attrs.get("rules", ""))
         hide = ("rules",) if title and rules and rules in title else ()

@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from sqlalchemy import func
-from sqlmodel import SQLModel, select
 
-from crm import __version__, access
+from crm import __version__
 from crm.cli.common import engine_from, fail, handled
-from crm.db import backup, head_revision, init_db, pg_dump_command, sqlite_file
 
 BackupFileArgument = typer.Argument(..., help="The copy to write (an SQLite file).")
 
@@ -22,6 +19,9 @@ def register(app: typer.Typer) -> None:
 
         Example: crm --db postgresql://user@host/crm init
         """
+        from crm import access
+        from crm.db import init_db
+
         engine = engine_from(ctx)
         with handled():
             result = init_db(engine)
@@ -49,6 +49,8 @@ def register(app: typer.Typer) -> None:
 
         Example: crm version
         """
+        from crm.revisions import head_revision
+
         typer.echo(f"crm {__version__} (schema {head_revision()})")
 
     @app.command()
@@ -57,6 +59,11 @@ def register(app: typer.Typer) -> None:
 
         Example: crm status
         """
+        from sqlalchemy import func
+        from sqlmodel import SQLModel, select
+
+        from crm.db import sqlite_file
+
         engine = engine_from(ctx)
         path = sqlite_file(engine)
         if path is not None and not path.exists():  # connecting would create an empty file
@@ -81,6 +88,8 @@ def register(app: typer.Typer) -> None:
 
         Example: crm backup backups/crm-2026-06-30.db
         """
+        from crm.db import backup, pg_dump_command, sqlite_file
+
         engine = engine_from(ctx)
         if engine.dialect.name == "postgresql":
             typer.echo(pg_dump_command(engine, file))

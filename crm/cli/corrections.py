@@ -7,7 +7,6 @@ from typing import Any
 
 import typer
 
-from crm import deals
 from crm.cli.common import (
     ActorOption,
     DealArgument,
@@ -54,6 +53,8 @@ def list_command(
 
     Example: crm deal list --search 光伏 --state signed --min-amount 1亿
     """
+    from crm import deals
+
     with session_for(ctx) as session:
         df = deals.list_deals(
             session,
@@ -88,6 +89,8 @@ def edit_command(
 
     Example: crm deal edit 100MW光伏 --amount 6000万 --unit 县发改局 --note 合同补充协议
     """
+    from crm import deals
+
     given: dict[str, Any] = {
         "project_name": project,
         "unit": unit,
@@ -124,6 +127,8 @@ def correct_command(
 
     Example: crm deal correct 12 --started-on 2026-05-12 --note 以施工许可证为准
     """
+    from crm import deals
+
     with session_for(ctx) as session:
         changed = deals.correct(
             session,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from crm import deals
 from crm.cli.common import (
     ActorOption,
     AsOfOption,
@@ -35,10 +35,15 @@ from crm.cli.common import (
     session_for,
 )
 from crm.cli.reports import register_report
-from crm.models import DEAL_STATE_LABELS, PROCEDURE_LABELS, Deal, DealState, ProcedureKind
 from crm.money import parse_yuan, wan
 
+if TYPE_CHECKING:
+    from crm.models import Deal
+
 AMOUNT_UNIT = "万元"
+# crm.deals.DEFAULT_THRESHOLDS (days until yellow, red), written out so that --help does not load
+# the library (tests/test_cli_startup.py holds the two equal)
+DEFAULT_THRESHOLDS = (90, 180)
 
 deal_app = typer.Typer(
     help="Sign a deal and move it through its lifecycle: start, complete, terminate, reassign; "
@@ -50,6 +55,8 @@ deal_app = typer.Typer(
 
 
 def _say(deal: Deal) -> None:
+    from crm.models import DEAL_STATE_LABELS, DealState
+
     state = DealState(deal.state)
     typer.echo(f"deal {deal.id} {state.value} ({DEAL_STATE_LABELS[state]}): {deal.project_name}")
 
@@ -63,6 +70,9 @@ def show_command(
 
     Example: crm deal show 12
     """
+    from crm import deals
+    from crm.models import PROCEDURE_LABELS, ProcedureKind
+
     with session_for(ctx) as session:
         deal = deals.get_deal(session, deal_id)
         _say(deal)
@@ -105,6 +115,8 @@ def sign_command(
 
     Example: crm deal sign --project 100MW光伏发电项目 --investor 甘肃示例能源有限公司 --signed-on 2026-03-01 --amount 3000万
     """
+    from crm import deals
+
     day = parse_date(signed_on, "--signed-on")
     assert day is not None
     with session_for(ctx) as session:
@@ -143,6 +155,8 @@ def start_command(
 
     Example: crm deal start 12 --on 2026-05-10 --actor 张三
     """
+    from crm import deals
+
     day = parse_date(on, "--on")
     assert day is not None
     with session_for(ctx) as session:
@@ -166,6 +180,8 @@ def register_command(
 
     Example: crm deal register 12 --on 2026-06-30 --actor 张三
     """
+    from crm import deals
+
     day = parse_date(on, "--on")
     assert day is not None
     with session_for(ctx) as session:
@@ -185,6 +201,8 @@ def complete_command(
 
     Example: crm deal complete 12 --on 2027-06-30
     """
+    from crm import deals
+
     day = parse_date(on, "--on")
     assert day is not None
     with session_for(ctx) as session:
@@ -203,6 +221,8 @@ def terminate_command(
 
     Example: crm deal terminate 12 --on 2026-09-01 --reason 投资方资金链断裂
     """
+    from crm import deals
+
     day = parse_date(on, "--on")
     assert day is not None
     with session_for(ctx) as session:
@@ -227,6 +247,8 @@ def reassign_command(
 
     Example: crm deal reassign 12 --investor 浙江新投资方有限公司 --signed-on 2026-10-01
     """
+    from crm import deals
+
     day = parse_date(signed_on, "--signed-on")
     assert day is not None
     with session_for(ctx) as session:
@@ -260,6 +282,8 @@ def follow_up_command(
 
     Example: crm deal follow-up 12 --on 2026-06-01 --action 约谈投资方 --next 落实用地 --due 2026-06-15
     """
+    from crm import deals
+
     day = parse_date(on, "--on")
     assert day is not None
     due_day = parse_date(due, "--due")
@@ -283,6 +307,8 @@ def stall_command(
 
     Example: crm deal stall 12 --reason 资金未落实 --owner 李四
     """
+    from crm import deals
+
     with session_for(ctx) as session:
         _say(deals.set_stall(session, deal_id, reason=reason, owner=owner, note=note, actor=actor))
 
@@ -302,6 +328,9 @@ def procedure_command(
 
     Example: crm deal procedure 12 用地 --state done --done-on 2026-04-20
     """
+    from crm import deals
+    from crm.models import PROCEDURE_LABELS, ProcedureKind
+
     start_day = parse_date(started_on, "--started-on")
     done_day = parse_date(done_on, "--done-on")
     with session_for(ctx) as session:
@@ -323,8 +352,8 @@ def unstarted_report(
     leader: str | None = LeaderOption,
     industry: str | None = name_option("industry", "--industry", "Industry (产业)."),
     level: str | None = typer.Option(None, "--level", help="green, yellow or red."),
-    yellow_days: int = typer.Option(deals.DEFAULT_THRESHOLDS[0], "--yellow-days", help="Days until yellow."),
-    red_days: int = typer.Option(deals.DEFAULT_THRESHOLDS[1], "--red-days", help="Days until red."),
+    yellow_days: int = typer.Option(DEFAULT_THRESHOLDS[0], "--yellow-days", help="Days until yellow."),
+    red_days: int = typer.Option(DEFAULT_THRESHOLDS[1], "--red-days", help="Days until red."),
     min_amount: str | None = MinAmountOption,
     max_amount: str | None = MaxAmountOption,
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
@@ -336,6 +365,8 @@ def unstarted_report(
 
     Example: crm report unstarted --as-of 2026-06-30 --level red --format csv
     """
+    from crm import deals
+
     day = parse_date(as_of, "--as-of") or date.today()
     since_day = parse_date(since, "--since")
     with session_for(ctx) as session:

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import typer
 
-from crm.bulletin import SUFFIXES, bulletin, load_wording, print_bulletin, write_bulletin
 from crm.cli.common import AsOfOption, ForceOption, OutOption, check_out, engine_from, handled, parse_date, session_for
 from crm.cli.reports import register_report
-from crm.files import check_suffix
 
 RulesOption = typer.Option(None, "--rules", help="Counting-rule set (default: the default).")
 WordingOption = typer.Option(None, "--wording", help="A bureau's own wording.toml for the lead paragraph and headings.")
@@ -55,6 +53,9 @@ def register(app: typer.Typer) -> None:
             rules: str | None = RulesOption,
             wording: Path | None = WordingOption,
         ) -> None:
+            from crm.bulletin import SUFFIXES, bulletin, load_wording, print_bulletin, write_bulletin
+            from crm.files import check_suffix
+
             day = parse_date(as_of, "--as-of") or date.today()
             if out is None:
                 with session_for(ctx) as session:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 
-from crm import metrics
-from crm.arrivals import record_arrival
 from crm.cli.common import (
     ActorOption,
     AsOfOption,
@@ -37,12 +34,29 @@ from crm.cli.common import (
 )
 from crm.cli.reports import register_report
 from crm.errors import InvalidValue
-from crm.models import CAPITAL_SOURCE_LABELS, CapitalSource, CountingRules
 from crm.money import parse_yuan, wan
-from crm.rules import short_amount, size_classes
-from crm.targets import MONEY_METRICS, get_rules, rules_label, save_rules, set_target
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crm.models import CountingRules
 
 AMOUNT_UNIT = "万元"
+# crm.metrics.DIMENSIONS and PERIOD_DIMENSIONS, written out so that --help does not load the
+# library (tests/test_cli_startup.py holds them equal)
+DIMENSIONS = (
+    "industry",
+    "origin",
+    "unit",
+    "leader",
+    "introducer",
+    "credited_unit",
+    "signing_event",
+    "signing_year",
+    "signing_month",
+    "size_class",
+)
+PERIOD_DIMENSIONS = (*DIMENSIONS, "zone")
 
 arrival_app = typer.Typer(
     help="Record capital that arrived (到位资金) for a deal.\n\n"
@@ -89,6 +103,9 @@ def arrival_add(
 
     Example: crm arrival add 12 --on 2026-05-20 --amount 500万 --source 省外 --use 固定资产 --verified
     """
+    from crm.arrivals import record_arrival
+    from crm.models import CAPITAL_SOURCE_LABELS, CapitalSource
+
     day = parse_date(on, "--on")
     assert day is not None
     with session_for(ctx) as session:
@@ -137,6 +154,8 @@ def target_set(
 
     Example: crm target set --metric arrived_yuan --period 2026 --amount 263亿 --growth 0.1
     """
+    from crm.targets import MONEY_METRICS, set_target
+
     if unit and leader:
         raise fail("give --unit or --leader, not both")
     with session_for(ctx) as session:
@@ -183,6 +202,8 @@ def target_list(
 
     Example: crm target list --year 2026 --format csv
     """
+    from crm import metrics
+
     with session_for(ctx) as session:
         df = metrics.targets_of_year(session, year or date.today().year)
     emit(df, fmt, out, force=force)
@@ -192,6 +213,11 @@ def target_list(
 
 
 def _rules_frame(rules: CountingRules) -> pd.DataFrame:
+    import pandas as pd
+
+    from crm.rules import short_amount, size_classes
+    from crm.targets import rules_label
+
     return pd.DataFrame(
         [
             {
@@ -222,6 +248,8 @@ def rules_show(
 
     Example: crm rules show default
     """
+    from crm.targets import get_rules
+
     with session_for(ctx) as session:
         df = _rules_frame(get_rules(session, name))
     emit(df, fmt, out, force=force)
@@ -256,6 +284,8 @@ def rules_save(
 
     Example: crm rules save city --fulfillment-basis not_terminated --sources 境外,省外 --verified-only
     """
+    from crm.targets import rules_label, save_rules
+
     with session_for(ctx) as session:
         rules = save_rules(
             session,
@@ -325,7 +355,7 @@ def emit_rows(df: pd.DataFrame, fmt: Format, out: Path | None, *, title: str, fo
 @register_report("kpis")
 def report_kpis(
     ctx: typer.Context,
-    by: str | None = typer.Option(None, "--by", help=f"Group by, comma-separated: {', '.join(metrics.DIMENSIONS)}."),
+    by: str | None = typer.Option(None, "--by", help=f"Group by, comma-separated: {', '.join(DIMENSIONS)}."),
     as_of: str | None = AsOfOption,
     year: int | None = typer.Option(None, "--year", help="Cohort: deals signed in this year."),
     signed_from: str | None = typer.Option(None, "--signed-from", help="Cohort: signed on or after this date."),
@@ -350,6 +380,8 @@ def report_kpis(
     Example: crm report kpis --by industry,signing_year --as-of 2026-06-30 --format csv
     Example: crm report kpis --min-amount 1亿 --as-of 2026-06-30 --format csv
     """
+    from crm import metrics
+
     start = parse_date(signed_from, "--signed-from") or (date(year, 1, 1) if year else None)
     end = parse_date(signed_to, "--signed-to") or (date(year, 12, 31) if year else None)
     day = _today(as_of)
@@ -413,6 +445,8 @@ def report_targets(
 
     Example: crm report targets --as-of 2026-06-30 --format csv
     """
+    from crm import metrics
+
     day = _today(as_of)
     if rows is not None:
         with session_for(ctx) as session:
@@ -466,6 +500,9 @@ def report_ranking(
 
     Example: crm report ranking --by leader --as-of 2026-06-30
     """
+    from crm import metrics
+    from crm.targets import MONEY_METRICS
+
     day = _today(as_of)
     if rows is not None:
         with session_for(ctx) as session:
@@ -505,6 +542,8 @@ def report_scorecard(
 
     Example: crm report scorecard --by unit --weights arrived_yuan=0.6,deals_signed=0.4 --as-of 2026-06-30
     """
+    from crm import metrics
+
     parsed: dict[str, float] = {}
     for item in (weights or "").split(","):
         if not item.strip():
@@ -545,6 +584,8 @@ def report_arrivals(
 
     Example: crm report arrivals --year 2026 --format csv
     """
+    from crm import metrics
+
     day = parse_date(as_of, "--as-of")
     chosen = year or (day or date.today()).year
     with session_for(ctx) as session:
@@ -566,9 +607,7 @@ def report_period(
     date_from: str | None = typer.Option(None, "--from", help="First day of the period, YYYY-MM-DD."),
     date_to: str | None = typer.Option(None, "--to", help="Last day of the period, YYYY-MM-DD."),
     period: str | None = typer.Option(None, "--period", help="Instead of --from/--to: 2026H1, 2026Q2, 2026-06, 2026."),
-    by: str | None = typer.Option(
-        None, "--by", help=f"Group by, comma-separated: {', '.join(metrics.PERIOD_DIMENSIONS)}."
-    ),
+    by: str | None = typer.Option(None, "--by", help=f"Group by, comma-separated: {', '.join(PERIOD_DIMENSIONS)}."),
     min_amount: str | None = MinAmountOption,
     max_amount: str | None = MaxAmountOption,
     rules: str | None = typer.Option(None, "--rules", help="Counting-rule set (default: the default)."),
@@ -585,6 +624,8 @@ def report_period(
 
     Example: crm report period --period 2026H1 --min-amount 1亿 --format csv
     """
+    from crm import metrics
+
     if period is not None and (date_from or date_to):
         raise fail("give --period or --from/--to, not both")
     with session_for(ctx) as session:

@@ -19,10 +19,6 @@ from crm.cli.common import (
     session_for,
 )
 from crm.errors import CrmError, InvalidValue, LedgerError
-from crm.ledgers import export_ledger, import_ledger, undo_import
-from crm.ledgers.batches import list_batches
-from crm.ledgers.explain import explain_ledger
-from crm.ledgers.export import UNIT_FIELDS
 
 
 class Kind(StrEnum):
@@ -99,6 +95,10 @@ def register(app: typer.Typer) -> None:
 
         Example: crm import deals 2026年签约项目台账.xlsx --actor 张三
         """
+        from crm.ledgers import import_ledger, undo_import
+        from crm.ledgers.batches import list_batches
+        from crm.ledgers.explain import explain_ledger
+
         if kind is ImportKind.batches:
             with session_for(ctx) as session:
                 typer.echo(_batches_text(list_batches(session)))
@@ -170,6 +170,9 @@ def register(app: typer.Typer) -> None:
 
         Example: crm export arrivals 到位资金.xlsx --since 2026-01-01 --unit 县商务局 --unit-field credited
         """
+        from crm.ledgers import export_ledger
+        from crm.ledgers.export import UNIT_FIELDS
+
         start, end = parse_date(since, "--since"), parse_date(until, "--until")
         if start and end and end < start:
             raise fail(f"--until {end} is before --since {start}")

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 
-from crm import major
 from crm.cli.common import (
     ActorOption,
     AsOfOption,
@@ -30,9 +29,6 @@ from crm.cli.common import (
     session_for,
 )
 from crm.cli.reports import register_report
-from crm.major.common import LOCAL
-from crm.major.ledgers import export_major_list, import_major_list, import_progress_ledger
-from crm.metrics import major as metrics_major
 from crm.money import parse_yuan, wan
 
 AMOUNT_UNIT = "万元"
@@ -92,6 +88,8 @@ def add_command(
 
     Example: crm major add 12 --year 2026 --source 市责任书 --category 新开工 --unit 县工信局 --leader 王建国
     """
+    from crm import major
+
     with session_for(ctx) as session:
         project = major.add_major_project(
             session,
@@ -123,6 +121,8 @@ def list_command(
 
     Example: crm major list --year 2026 --category 新开工 --format csv
     """
+    from crm import major
+
     with session_for(ctx) as session:
         df = major.major_projects(session, year=year, unit=unit, leader=leader, category=category)
     emit(df, fmt, out, title=f"重点项目清单 major projects: {len(df)}", force=force)
@@ -140,6 +140,8 @@ def import_command(
 
     Example: crm major import 2026年重点项目责任清单.xlsx --year 2026 --actor 张三
     """
+    from crm.major.ledgers import import_major_list
+
     with session_for(ctx) as session:
         result = import_major_list(session, file, year=year, actor=actor, source=source)
     typer.echo(f"{result.rows} rows: {result.written} added to the list, {result.unchanged} already on it")
@@ -156,6 +158,8 @@ def export_command(
 
     Example: crm major export 责任清单.xlsx --year 2026
     """
+    from crm.major.ledgers import export_major_list
+
     check_out(file, force=force, option="FILE")
     with session_for(ctx) as session:
         n = export_major_list(session, file, year=year)
@@ -183,6 +187,8 @@ def plan_command(
 
     Example: crm major plan 3 --milestone 开工=2026-03-01 --milestone 竣工=2026-11-30 --month 2026-03=500 --month 2026-04=800
     """
+    from crm import major
+
     milestones = {name: _on(value, "--milestone") for name, value in _pairs(milestone or [], "--milestone")}
     months: dict[date, int] | None = None
     if month:
@@ -227,6 +233,9 @@ def report_command(
 
     Example: crm major report 3 --week 2026-W26 --progress 主体结构封顶 --cumulative 5200 --reached 主体完工=2026-06-24
     """
+    from crm import major
+    from crm.major.common import LOCAL
+
     problem, problem_unit, resolution = problem or [], problem_unit or [], resolution or []
     if len(problem_unit) > len(problem) or len(resolution) > len(problem):
         raise fail("--problem-unit and --resolution follow a --problem each")
@@ -273,6 +282,8 @@ def show_command(
 
     Example: crm major show 3
     """
+    from crm import major
+
     with session_for(ctx) as session:
         project = major.get_major_project(session, project_id)
         typer.echo(f"major project {project.id}: deal {project.deal_id}, {project.year}, {project.source}")
@@ -294,6 +305,8 @@ def resolve_command(
 
     Example: crm major resolve 7 --resolution 已协调县供电公司接入 --on 2026-07-03
     """
+    from crm import major
+
     with session_for(ctx) as session:
         major.resolve_problem(session, problem_id, resolution=resolution, on=_on(on, "--on"), actor=actor)
         typer.echo(f"problem {problem_id} resolved")
@@ -315,6 +328,8 @@ def investment_command(
 
     Example: crm major investment --from 2026-01-01 --to 2026-06-30 --by zone
     """
+    from crm.metrics import major as metrics_major
+
     lo, hi = _on(start, "--from"), _on(end, "--to")
     with session_for(ctx) as session:
         df = metrics_major.completed_investment(session, start=lo, end=hi, by=by or None)
@@ -332,6 +347,8 @@ def progress_command(
 
     Example: crm major progress 第26周调度表.xlsx --week 2026-W26 --actor 张三
     """
+    from crm.major.ledgers import import_progress_ledger
+
     with session_for(ctx) as session:
         result = import_progress_ledger(session, file, week=week, actor=actor)
     typer.echo(f"{result.rows} rows: {result.written} weekly reports recorded")
@@ -351,6 +368,8 @@ def document_command(
 
     Example: crm major document 12 --kind 施工许可证 --number 620123202606010101 --on 2026-06-01
     """
+    from crm import major
+
     with session_for(ctx) as session:
         major.record_document(
             session, deal_id, kind=kind, number=number, issued_on=_on(on, "--on"), evidence_ref=evidence, actor=actor
@@ -372,6 +391,8 @@ def missing_command(
 
     Example: crm major missing --week 2026-W26 --format csv
     """
+    from crm.metrics import major as metrics_major
+
     with session_for(ctx) as session:
         df = metrics_major.missing_reports(session, week=week, rules=rules)
     emit(df, fmt, out, title=f"未按时报送 missing weekly reports {week}: {len(df)}", force=force)
@@ -392,6 +413,8 @@ def score_command(
 
     Example: crm major score --quarter 2026Q2 --by leader
     """
+    from crm.metrics import major as metrics_major
+
     day = parse_date(as_of, "--as-of")
     with session_for(ctx) as session:
         df = metrics_major.quarterly_scores(session, quarter=quarter, by=by, as_of=day, weights=weights)
@@ -412,6 +435,8 @@ def rules_command(
 
     Example: crm major rules --tolerance 0.05 --deadline-weekday 5 --deadline-time 12:00
     """
+    from crm import major
+
     with session_for(ctx) as session:
         rules = major.set_progress_rules(
             session,
@@ -442,6 +467,8 @@ def weights_command(
 
     Example: crm major weights 县委督查 --plan 50 --start 20 --milestone 15 --report 15 --default
     """
+    from crm import major
+
     with session_for(ctx) as session:
         w = major.save_weights(
             session,
@@ -467,6 +494,8 @@ def zone_add_command(
 
     Example: crm major zone add 光电园区 --kind 工业园区
     """
+    from crm import major
+
     with session_for(ctx) as session:
         zone = major.add_zone(session, name, kind=kind, actor=actor)
         typer.echo(f"zone {zone.id}: {zone.name}")
@@ -483,6 +512,8 @@ def zone_set_command(
 
     Example: crm major zone set 12 光电园区
     """
+    from crm import major
+
     with session_for(ctx) as session:
         major.set_deal_zone(session, deal_id, zone, actor=actor)
         typer.echo(f"deal {deal_id} in zone {zone}")
@@ -502,6 +533,8 @@ def major_report(
 
     Example: crm report major --as-of 2026-06-30 --by unit
     """
+    from crm.metrics import major as metrics_major
+
     day = parse_date(as_of, "--as-of") or date.today()
     with session_for(ctx) as session:
         df = metrics_major.major_status(session, as_of=day, year=year, by=by)
@@ -520,6 +553,8 @@ def registration_report(
 
     Example: crm report registration --format csv
     """
+    from crm.metrics import major as metrics_major
+
     day = parse_date(as_of, "--as-of")
     with session_for(ctx) as session:
         df = metrics_major.registration_readiness(session, as_of=day)

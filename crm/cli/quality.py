@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from crm import metrics
 from crm.cli.common import AsOfOption, ForceOption, Format, FormatOption, OutOption, emit, parse_date, session_for
 
 
@@ -31,6 +30,8 @@ def register(app: typer.Typer) -> None:
 
         Example: crm check --as-of 2026-09-30 --format csv --out findings.csv
         """
+        from crm import metrics
+
         with session_for(ctx) as session:
             df = metrics.quality(
                 session,

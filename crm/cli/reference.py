@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
-from crm import investors
 from crm.cli.common import ActorOption, ForceOption, Format, FormatOption, OutOption, emit, session_for
-from crm.reference import REFERENCE_KINDS, add_reference, list_reference, reference_kind, rename_reference
 
-KINDS_HELP = f"One of {', '.join(REFERENCE_KINDS)} (plurals and industries/units/people are accepted)."
+# crm.reference.REFERENCE_KINDS, written out so that --help does not load the database layer
+# (tests/test_cli_startup.py holds the two equal)
+KINDS = ("industry", "unit", "person", "stall_reason", "region_alias", "signing_event")
+KINDS_HELP = f"One of {', '.join(KINDS)} (plurals and industries/units/people are accepted)."
 
 ref_app = typer.Typer(
     help="The reference lists: industries, units, people, stall reasons, region aliases.\n\n"
@@ -37,6 +38,8 @@ def list_command(
 
     Example: crm ref list units
     """
+    from crm.reference import list_reference, reference_kind
+
     with session_for(ctx) as session:
         df = list_reference(session, kind)
     emit(df.astype(object).where(df.notna(), ""), fmt, out, title=f"{reference_kind(kind)}: {len(df)}", force=force)
@@ -58,6 +61,8 @@ def add_command(
 
     Example: crm ref add region_alias 内蒙 --region 内蒙古
     """
+    from crm.reference import add_reference, reference_kind
+
     with session_for(ctx) as session:
         row = add_reference(
             session, kind, name, actor=actor, category=category, code=code, region=region, title=title, unit=unit
@@ -77,6 +82,8 @@ def rename_command(
 
     Example: crm ref rename unit 县商务局 县商务和经济合作局
     """
+    from crm.reference import reference_kind, rename_reference
+
     with session_for(ctx) as session:
         row = rename_reference(session, kind, old, new, actor=actor)
         typer.echo(f"renamed {reference_kind(kind)} {row.id}: {old.strip()} → {new.strip()}")
@@ -90,6 +97,8 @@ def duplicates_command(
 
     Example: crm investor duplicates --format csv
     """
+    from crm import investors
+
     with session_for(ctx) as session:
         df = investors.duplicates(session)
     emit(df.astype(object).where(df.notna(), ""), fmt, out, title=f"likely duplicate investors: {len(df)}", force=force)
@@ -106,6 +115,8 @@ def merge_command(
 
     Example: crm investor merge 12 15 16
     """
+    from crm import investors
+
     with session_for(ctx) as session:
         kept = investors.merge(session, keep, others, actor=actor)
         typer.echo(f"merged {', '.join(str(o) for o in others)} into investor {kept.id} ({kept.name})")

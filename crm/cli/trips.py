@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from crm import trips
 from crm.cli.common import (
     ActorOption,
     AsOfOption,
@@ -33,7 +32,6 @@ from crm.cli.common import (
 )
 from crm.cli.reports import register_report
 from crm.errors import InvalidValue
-from crm.models import LEAD_STAGE_LABELS, LeadStage
 from crm.money import format_yuan, parse_yuan
 
 AMOUNT_UNIT = "万元"
@@ -71,6 +69,8 @@ def _joined(values: list[str] | None) -> str:
 
 
 def _month(text: str) -> date:
+    from crm import trips
+
     try:
         return trips.month_start(text)
     except InvalidValue as exc:
@@ -95,6 +95,8 @@ def squad_add(
 
     Example: crm trips squad add 第一小分队 --leader 王县长 --member 李科长,张干事 --unit 县商务局
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         squad = trips.create_squad(session, name=name, leader=leader, members=_joined(member), unit=unit, actor=actor)
         typer.echo(f"squad {squad.id}: {squad.name}")
@@ -108,6 +110,8 @@ def squad_list(
 
     Example: crm trips squad list --format csv
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         emit(trips.squads(session), fmt, out, title="招商小分队", force=force)
 
@@ -128,6 +132,8 @@ def set_plan(
 
     Example: crm trips set-plan --month 2026-06 --region 北京,天津,河北 --industry 光伏发电,装备制造
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         plan = trips.plan_month(
             session, month=_month(month), regions=_joined(region), industries=_joined(industry), note=note, actor=actor
@@ -149,6 +155,8 @@ def copy_plan(
 
     Example: crm trips copy-plan --from 2026-06 --to 2026-07 --to 2026-08
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         plans = trips.copy_plan(
             session,
@@ -198,6 +206,8 @@ def add_trip(
 
     Example: crm trips add --squad 第一小分队 --month 2026-06 --dest 北京:海淀区 --industry 光伏发电 --starts-on 2026-06-10 --ends-on 2026-06-14 --budget 5 --visit "北京某某能源集团|企业|王经理|光伏组件"
     """
+    from crm import trips
+
     destinations = [_destination(d) for item in dest for d in item.split(",") if d.strip()]
     with session_for(ctx) as session:
         trip = trips.plan_trip(
@@ -237,6 +247,8 @@ def visit_command(
     Example: crm trips visit --visit 3 --on 2026-06-11 --attendee 王县长 --notes 有意向在县里建组件厂
     (crm trips visit list [--trip ID] lists the visits with their ids)
     """
+    from crm import trips
+
     if what is not None:
         if what != "list":
             raise fail(f"unknown action {what!r}; use `crm trips visit list` or record a visit with --on")
@@ -275,6 +287,8 @@ def spend(
 
     Example: crm trips spend 3 --amount 4.2
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         row = trips.record_spending(session, trip, spent_yuan=_amount(amount, "--amount") or 0, actor=actor)
         typer.echo(f"trip {row.id} spent {format_yuan(row.spent_yuan)}")
@@ -292,6 +306,8 @@ def show_plan(
 
     Example: crm trips plan --month 2026-06
     """
+    from crm import trips
+
     first = _month(month)
     with session_for(ctx) as session:
         planned = trips.plan_of(session, month=first)
@@ -322,6 +338,8 @@ def check(
 
     Example: crm trips check --month 2026-06
     """
+    from crm import trips
+
     months = [_month(m) for m in month] if month else None
     with session_for(ctx) as session:
         findings = trips.check_plan(session, months=months)
@@ -355,6 +373,8 @@ def itinerary_command(
 
     Example: crm trips itinerary --year 2026
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         emit(trips.itinerary(session, year=year), fmt, out, title="外出招商行程", force=force)
 
@@ -371,6 +391,8 @@ def coverage_command(
 
     Example: crm trips coverage --year 2026 --format csv
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         emit(trips.coverage(session, year=year), fmt, out, title="计划覆盖", force=force)
 
@@ -390,6 +412,8 @@ def reserve_command(
 
     Example: crm trips reserve --target 350亿
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         df = trips.reserve(session, target_yuan=_amount(target, "--target"), as_of=parse_date(as_of, "--as-of"))
     total, goal = df.attrs["total_yuan"], df.attrs["target_yuan"]
@@ -420,6 +444,8 @@ def lead_add(
 
     Example: crm trips lead add --project 组件厂项目 --investor 北京某某能源集团 --visit 3 --received-on 2026-06-11 --planned 5亿
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         lead = trips.add_lead(
             session,
@@ -451,6 +477,9 @@ def lead_advance(
 
     Example: crm trips lead advance 4 --stage 洽谈
     """
+    from crm import trips
+    from crm.models import LEAD_STAGE_LABELS, LeadStage
+
     with session_for(ctx) as session:
         row = trips.advance_lead(session, lead, stage=stage, note=note, actor=actor)
         typer.echo(f"lead {row.id} is at {row.stage} ({LEAD_STAGE_LABELS[LeadStage(row.stage)]})")
@@ -469,6 +498,8 @@ def lead_respond(
 
     Example: crm trips lead respond 4 --acknowledged-on 2026-06-12
     """
+    from crm import trips
+
     with session_for(ctx) as session:
         row = trips.record_lead_response(
             session,
@@ -501,6 +532,8 @@ def lead_sign(
 
     Example: crm trips lead sign 4 --signed-on 2026-07-20 --amount 3亿 --leader 王县长
     """
+    from crm import trips
+
     extra: dict[str, Any] = {
         k: v
         for k, v in {
@@ -537,6 +570,8 @@ def lead_overdue(
 
     Example: crm trips lead overdue --as-of 2026-06-30 --deadlines 1,3,7
     """
+    from crm import trips
+
     try:
         days = tuple(int(d) for d in deadlines.split(","))
     except ValueError:
@@ -572,6 +607,8 @@ def register(app: typer.Typer) -> None:
 
         Example: crm report trips --by squad --format csv
         """
+        from crm import trips
+
         if rows is not None:
             from crm import metrics
             from crm.cli.figures import emit_rows

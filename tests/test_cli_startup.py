@@ -1,0 +1,133 @@
+"""Start-up: ``import crm`` and the ``crm`` command load a capability only when a command needs it.
+
+The non-flaky form of "``crm --help`` starts in well under a second" (issue 19): a fresh
+interpreter that builds the command line, prints help or the version must not have imported the
+database layer, pandas or the file writers. No wall time is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import crm
+
+HEAVY = ("pandas", "numpy", "sqlalchemy", "sqlmodel", "alembic", "matplotlib", "openpyxl", "docx")
+
+
+def _loaded_after(code: str) -> dict[str, list[str]]:
+    """Run `code` in a fresh interpreter; the heavy packages and the crm modules it imported."""
+    probe = (
+        "import contextlib, io, json, sys\n"
+        f"{code}\n"
+        "names = sorted(sys.modules)\n"
+        f"heavy = sorted({{n.split('.')[0] for n in names}} & set({HEAVY!r}))\n"
+        "print(json.dumps({'heavy': heavy, 'crm': [n for n in names if n == 'crm' or n.startswith('crm.')]}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    loaded: dict[str, list[str]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def _cli(*argv: str) -> str:
+    """Code that runs ``crm ARGV`` in-process, its output swallowed."""
+    return (
+        "from crm.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    main({list(argv)!r})\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import crm",
+        "import crm.cli",
+        _cli("--help"),
+        _cli("version"),
+        _cli("deal", "--help"),
+        _cli("deal", "sign", "--help"),
+        _cli("report", "--help"),
+        _cli("report", "kpis", "--help"),
+        _cli("report", "weekly", "--help"),
+        _cli("account", "add", "--help"),
+        _cli("export", "--help"),
+        _cli("import", "--help"),
+        _cli("major", "--help"),
+        _cli("trips", "--help"),
+    ],
+    ids=lambda code: code.splitlines()[-1].strip(),
+)
+def test_starting_up_loads_no_capability(code: str) -> None:
+    loaded = _loaded_after(code)
+    assert loaded["heavy"] == []
+    # the library's capabilities stay unloaded: only the package, its cheap leaves and the CLI
+    cheap = {"crm", "crm.errors", "crm.font", "crm.money", "crm.roles", "crm.revisions"}
+    assert [m for m in loaded["crm"] if m not in cheap and not m.startswith("crm.cli")] == []
+
+
+def test_a_command_loads_what_it_needs() -> None:
+    """The other side: a command that runs still gets its capability (here: the database layer)."""
+    loaded = _loaded_after(_cli("--db", "sqlite://", "status"))
+    assert {"sqlalchemy", "sqlmodel"} <= set(loaded["heavy"])
+    assert "alembic" not in loaded["heavy"]  # only migrating (crm init) loads alembic
+
+
+@pytest.mark.parametrize("report", ["kpis", "weekly", "unstarted"])
+def test_a_report_on_the_terminal_loads_no_writer_nor_matplotlib(tmp_path: Path, report: str) -> None:
+    """A report printed for people loads neither the file writers, matplotlib nor alembic."""
+    from crm.db import init_db, make_engine
+
+    db = tmp_path / "crm.db"
+    engine = make_engine(str(db))
+    init_db(engine)
+    engine.dispose()
+    loaded = _loaded_after(_cli("--db", str(db), "report", report, "--as-of", "2026-06-30"))
+    assert {"pandas", "sqlalchemy"} <= set(loaded["heavy"])
+    assert set(loaded["heavy"]) & {"alembic", "matplotlib", "openpyxl", "docx"} == set()
+    assert "crm.charts" not in loaded["crm"]
+    if report != "weekly":  # the 通报 module holds its writers (crm.files), without their packages
+        assert "crm.files" not in loaded["crm"]
+
+
+def test_every_public_name_of_crm_resolves_lazily() -> None:
+    from crm import errors, metrics
+
+    assert set(crm.__all__) <= set(dir(crm))
+    for name in crm.__all__:
+        assert getattr(crm, name) is not None, name
+    assert crm.kpis is metrics.kpis and crm.NotFound is errors.NotFound
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        crm.nope  # noqa: B018
+
+
+def test_the_names_the_cli_writes_out_equal_the_library() -> None:
+    """Help texts and defaults that the CLI keeps as literals (so that --help stays cheap)."""
+    from crm import deals, metrics, reference
+    from crm.cli import deals as cli_deals
+    from crm.cli import figures as cli_figures
+    from crm.cli import reference as cli_reference
+
+    assert cli_reference.KINDS == reference.REFERENCE_KINDS
+    assert cli_deals.DEFAULT_THRESHOLDS == deals.DEFAULT_THRESHOLDS
+    assert cli_figures.DIMENSIONS == metrics.DIMENSIONS
+    assert cli_figures.PERIOD_DIMENSIONS == metrics.PERIOD_DIMENSIONS
+
+
+def test_head_revision_read_without_alembic_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from crm.db import alembic_config, head_revision, make_engine
+
+    script = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
+    assert script.get_heads() == [head_revision()]
+
+
+def test_roles_are_the_access_roles() -> None:
+    from crm import access, roles
+
+    assert access.Role is roles.Role
