@@ -197,8 +197,10 @@ def bulletin(
     happened = metrics.period_figures(session, start=start, end=as_of, rules=rule_set)
     units = metrics.ranking(session, as_of=as_of, by="unit", rules=rule_set)
     leaders = metrics.ranking(session, as_of=as_of, by="leader", rules=rule_set)
-    waiting = deals.unstarted(session, as_of=as_of)
-    levels = metrics.count_levels(waiting)  # the list is read once
+    # the counts from the database; the list only as far as it is shown: the red deals, and every
+    # deal for the chart of waiting times
+    levels = metrics.unstarted_by_level(session, as_of=as_of)
+    waiting = deals.unstarted(session, as_of=as_of, level=None if charts else "red")
     findings = metrics.quality_counts(metrics.quality(session, as_of=as_of))
     major_projects = metrics.major_status(session, as_of=as_of)
     month_trips = trips.trips_in_month(session, month=as_of.replace(day=1))

@@ -244,8 +244,10 @@ def arrivals_per_deal(
     start: date | None,
     end: date,
     windows: Mapping[str, tuple[date, date]] | None = None,
+    roots: Any = None,
 ) -> Any:
-    """Counted arrivals dated start..end, summed per deal.
+    """Counted arrivals dated start..end, summed per deal (with `roots`, a select of root deal
+    ids, only the arrivals on those deals and their capital increases, found by deal).
 
     A subquery with ``deal_id`` and one BIGINT column per window (named by
     `windows`, each the sum of arrivals dated in its inclusive range) or, without windows,
@@ -254,6 +256,8 @@ def arrivals_per_deal(
     root deal and grouped.
     """
     conditions = counted_arrival_conditions(rs, start=start, end=end)
+    if roots is not None:
+        conditions.append(ARRIVAL.c.deal_id.in_(select(DEAL.c.id).where(root_deal_id(DEAL).in_(roots))))
     if windows is None:
         sums = [big_sum(ARRIVAL.c.arrived_yuan).label("arrived")]
     else:
@@ -278,8 +282,11 @@ def in_reserve(as_of: date | None) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def cohort_facts(rs: CountingRules, as_of: date, *, detail: bool = False) -> Any:
+def cohort_facts(rs: CountingRules, as_of: date, *, detail: bool = False, roots: Any = None) -> Any:
     """The facts of a cohort figure, one row per fact, each tagged with its root deal (``root_id``).
+
+    `roots` (a select of root deal ids, without `detail`) keeps the facts of those deals only,
+    read by deal rather than by scanning every arrival: for a figure over a few deals.
 
     The root's own row (``is_deal`` = 1, its contracted amount), each capital increase's
     increment (counted when the increase is signed by as_of), each deal's counted arrivals up
@@ -297,16 +304,19 @@ def cohort_facts(rs: CountingRules, as_of: date, *, detail: bool = False) -> Any
         else_=zero,
     )
     if not detail:
-        arrived = arrivals_per_deal(rs, start=None, end=as_of)
+        arrived = arrivals_per_deal(rs, start=None, end=as_of, roots=roots)
+        deal_rows = select(
+            root_deal_id(DEAL).label("root_id"),
+            case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
+            contracted.label("contracted"),
+            zero.label("arrived"),
+        )
+        if roots is not None:
+            deal_rows = deal_rows.where(root_deal_id(DEAL).in_(roots))
         return union_all(
             # every deal row once (a plain scan): a root counts as a deal with its amount, an
             # increase signed by as_of adds its increment to its root
-            select(
-                root_deal_id(DEAL).label("root_id"),
-                case((DEAL.c.increases_id.is_(None), 1), else_=0).label("is_deal"),
-                contracted.label("contracted"),
-                zero.label("arrived"),
-            ),
+            deal_rows,
             select(root_deal_id(m), literal(0, Integer), zero, arrived.c.arrived).select_from(
                 arrived.join(m, arrived.c.deal_id == m.c.id)
             ),

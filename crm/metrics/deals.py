@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import and_, case, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -27,7 +27,9 @@ from crm.rules import (
     check_size_bounds,
     cohort_conditions,
     cohort_facts,
+    cohort_start,
     deal_sizes,
+    not_replaced,
     rules_label,
     size_conditions,
     state_flags,
@@ -176,17 +178,46 @@ def kpis(
 
 
 def unstarted_by_level(
-    session: Session, *, as_of: date, thresholds: tuple[int, int] | None = None, **filters: Any
+    session: Session,
+    *,
+    as_of: date,
+    thresholds: tuple[int, int] | None = None,
+    rules: str | CountingRules | None = None,
+    **filters: Any,
 ) -> pd.DataFrame:
     """签约未开工 counted by warning level: one row per level (red, yellow, green) with ``deals``.
 
     The deals are those of ``crm.deals.unstarted`` (the one list of unstarted deals), each at
     the level ``crm.deals.warning_level`` gives its age; `filters` are unstarted's (unit=, ...).
+    Without filters the database counts them (one grouped row, no list: a level is a range of
+    signing dates); with filters the list is built and counted.
     """
     from crm import deals
 
-    listed = deals.unstarted(session, as_of=as_of, thresholds=thresholds or deals.DEFAULT_THRESHOLDS, **filters)
-    return count_levels(listed)
+    limits = deals._thresholds(thresholds or deals.DEFAULT_THRESHOLDS)
+    if filters:
+        listed = deals.unstarted(session, as_of=as_of, thresholds=limits, rules=rules, **filters)
+        return count_levels(listed)
+    rs = resolve_rules(session, rules)
+    yellow_from, red_from = as_of - timedelta(days=limits[0]), as_of - timedelta(days=limits[1])
+    conditions = [
+        DEAL.c.increases_id.is_(None),
+        DEAL.c.signed_on <= as_of,
+        or_(DEAL.c.started_on.is_(None), DEAL.c.started_on > as_of),
+        or_(DEAL.c.terminated_on.is_(None), DEAL.c.terminated_on > as_of),
+        not_replaced(DEAL, as_of),
+    ]
+    cohort_from = cohort_start(rs, as_of)
+    if cohort_from is not None:
+        conditions.append(DEAL.c.signed_on >= cohort_from)
+    signed = DEAL.c.signed_on
+    statement = select(
+        big_sum(case((signed <= red_from, 1), else_=0)),
+        big_sum(case((and_(signed > red_from, signed <= yellow_from), 1), else_=0)),
+        big_sum(case((signed > yellow_from, 1), else_=0)),
+    ).where(*conditions)
+    counts = session.connection().execute(statement).one()
+    return pd.DataFrame({"level": list(UNSTARTED_LEVELS), "deals": [int(n) for n in counts]})
 
 
 def count_levels(listed: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ The tolerance for arrivals above the contracted amount is stored with the counti
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -413,29 +413,72 @@ def _near(a: str, b: str) -> bool:
     return len(short) >= 5 and _one_edit(a, b)
 
 
+def _first_near(keys: Sequence[str]) -> list[int | None]:
+    """For each position j of `keys` (distinct normalised names, in id order), the first earlier
+    position i < j whose key is near it (``_near``) and that is not itself flagged; None when
+    there is none (j is not flagged). What comparing every pair in order gives, without the pairs.
+
+    Neighbours come from indexes, each exactly one of ``_near``'s cases: a key of four or more
+    characters inside another (each key's substrings looked up among the keys) and a key of five
+    or more with one character added (the longer key with one deleted), listed per key; and a key
+    of five or more with one character replaced (the keys equal but for one same position form a
+    group: its first unflagged member is the earliest such neighbour of every later member).
+    """
+    position = {key: i for i, key in enumerate(keys)}
+    listed: list[set[int]] = [set() for _ in keys]
+    groups: list[list[tuple[int, str]]] = [[] for _ in keys]
+    for j, key in enumerate(keys):
+        n = len(key)
+        for start in range(n - 3):
+            for end in range(start + 4, n + 1):
+                i = position.get(key[start:end])
+                if i is not None and i != j:
+                    listed[max(i, j)].add(min(i, j))
+        if n >= 5:
+            for p in range(n):
+                variant = key[:p] + key[p + 1 :]
+                groups[j].append((p, variant))
+                i = position.get(variant) if n >= 6 else None
+                if i is not None:
+                    listed[max(i, j)].add(min(i, j))
+    leader: dict[tuple[int, str], int] = {}
+    flagged: set[int] = set()
+    out: list[int | None] = []
+    for j in range(len(keys)):
+        candidates = [i for i in listed[j] if i not in flagged]
+        candidates += [leader[g] for g in groups[j] if g in leader]
+        first = min(candidates, default=None)
+        out.append(first)
+        if first is None:
+            for g in groups[j]:
+                leader.setdefault(g, j)
+        else:
+            flagged.add(j)
+    return out
+
+
 def _duplicate_investor(session: Session, ctx: _Context) -> list[dict[str, Any]]:
+    """Investors whose normalised name is near an earlier one's in the same block (the first two
+    characters): each flagged once, against the first unflagged investor it is near, in id order."""
     investors = _rows(session, select(INVESTOR.c.id, INVESTOR.c.name, INVESTOR.c.name_key).order_by(INVESTOR.c.id))
     blocks: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
     for investor_id, name, key in investors:
         blocks[str(key)[:2]].append((int(investor_id), str(name), str(key)))
     out = []
     for block in blocks.values():
-        flagged: set[int] = set()
-        for i, (first_id, first_name, first_key) in enumerate(block):
-            if first_id in flagged:
+        for (other_id, other_name, _), first in zip(block, _first_near([key for _, _, key in block]), strict=True):
+            if first is None:
                 continue
-            for other_id, other_name, other_key in block[i + 1 :]:
-                if other_id not in flagged and _near(first_key, other_key):
-                    flagged.add(other_id)
-                    out.append(
-                        _finding(
-                            "duplicate_investor",
-                            "investor",
-                            other_id,
-                            f"investor {other_id} ({other_name})",
-                            f"nearly the same name as investor {first_id} ({first_name}): one enterprise twice?",
-                        )
-                    )
+            first_id, first_name, _ = block[first]
+            out.append(
+                _finding(
+                    "duplicate_investor",
+                    "investor",
+                    other_id,
+                    f"investor {other_id} ({other_name})",
+                    f"nearly the same name as investor {first_id} ({first_name}): one enterprise twice?",
+                )
+            )
     return sorted(out, key=lambda f: f["record_id"])
 
 

@@ -130,9 +130,9 @@ def _money(
     session: Session, rs: CountingRules, as_of: date, by: str, year: int | None
 ) -> dict[Any, tuple[int, int, int]]:
     """signed, contracted_yuan, arrived_yuan per group: the kpis cohort of the group's deals."""
-    facts = cohort_facts(rs, as_of)
-    d = DEAL.alias("d")
     linked = funnel_deals(by, year)
+    facts = cohort_facts(rs, as_of, roots=select(linked.c.deal_id))
+    d = DEAL.alias("d")
     statement = (
         _query(
             linked.c.key,
