@@ -33,6 +33,7 @@ from bench.hand import (
     ranking_sql,
     run_report,
     targets_sql,
+    trips_sql,
     unstarted_sql,
 )
 from bench.hand import current_periods as _current_periods
@@ -77,6 +78,11 @@ COMPARE = {
         ["yoy", "growth_gap", "fulfillment", "arrival", "completion", "period_arrived_yoy"],
     ),
     "unstarted": (["deal_id"], ["project_name", "signed_on", "age_days", "level", "size_yuan"], []),
+    "trips": (
+        ["trip_id"],
+        ["squad", "visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan", "cost_per_signed_yuan"],
+        [],
+    ),
     "period": (
         ["_row"],
         [
@@ -317,6 +323,18 @@ def hand_sql_unstarted(db: Sql, as_of: date) -> pd.DataFrame:
     return df
 
 
+def hand_sql_trips(db: Sql, as_of: date) -> pd.DataFrame:
+    """The trips' funnel by trip (bench.hand.trips_sql); cost per signed deal rounded half up in Python."""
+    sql, params = trips_sql(as_of)
+    columns = ["trip_id", "month", "squad", "visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan"]
+    df = pd.DataFrame(db.run(sql, params), columns=columns)
+    df["cost_per_signed_yuan"] = [
+        None if cost is None or not signed else (2 * int(cost) + int(signed)) // (2 * int(signed))
+        for cost, signed in zip(df["cost_yuan"], df["signed"], strict=True)
+    ]
+    return df
+
+
 def hand_sql_weekly(db: Sql, as_of: date) -> pd.DataFrame:
     """The numbers of the weekly 通报's lead paragraph (crm.bulletin.bulletin ``numbers``), one row."""
     rows = run_report("weekly", db, as_of)
@@ -372,6 +390,7 @@ HAND_SQL: dict[str, Callable[[Sql, date], pd.DataFrame]] = {
     "weekly": hand_sql_weekly,
     "unstarted": hand_sql_unstarted,
     "period": hand_sql_period,
+    "trips": hand_sql_trips,
 }
 
 # ---------------------------------------------------------------- pandas over the ledgers (what analysts do today)

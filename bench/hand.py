@@ -264,6 +264,37 @@ def unstarted_levels_sql(as_of: date) -> Statement:
     }
 
 
+def trips_sql(as_of: date) -> Statement:
+    """Per trip: visits held, leads from them, the kpis cohort of the deals signed from those leads, and cost."""
+    sql = f"""
+    SELECT t.id, t.month, s.name, COALESCE(vc.n, 0), COALESCE(lc.n, 0), COALESCE(mo.signed, 0),
+           COALESCE(mo.contracted, 0), COALESCE(mo.arrived, 0), COALESCE(t.spent_yuan, t.budget_yuan)
+    FROM trip t JOIN squad s ON s.id = t.squad_id
+    LEFT JOIN (SELECT v.trip_id AS trip_id, COUNT(*) AS n FROM visit v WHERE v.status = 'done' GROUP BY v.trip_id) vc
+           ON vc.trip_id = t.id
+    LEFT JOIN (SELECT v.trip_id AS trip_id, COUNT(*) AS n FROM lead l JOIN visit v ON v.id = l.visit_id
+               GROUP BY v.trip_id) lc ON lc.trip_id = t.id
+    LEFT JOIN (
+        SELECT fl.trip_id AS trip_id, COUNT(*) AS signed, SUM(d.contracted_yuan + COALESCE(inc.yuan, 0)) AS contracted,
+               SUM(COALESCE(arr.yuan, 0)) AS arrived
+        FROM (SELECT DISTINCT v.trip_id AS trip_id, l.deal_id AS deal_id FROM lead l JOIN visit v ON v.id = l.visit_id
+              WHERE l.deal_id IS NOT NULL) fl
+        JOIN deal d ON d.id = fl.deal_id
+        LEFT JOIN (SELECT m.increases_id AS root_id, SUM(m.contracted_yuan) AS yuan FROM deal m
+                   WHERE m.increases_id IS NOT NULL AND m.signed_on <= :as_of GROUP BY m.increases_id) inc
+               ON inc.root_id = d.id
+        LEFT JOIN (SELECT COALESCE(m.increases_id, m.id) AS root_id, SUM(c.arrived_yuan) AS yuan
+                   FROM capital_arrival c JOIN deal m ON m.id = c.deal_id
+                   WHERE c.arrived_on <= :as_of GROUP BY COALESCE(m.increases_id, m.id)) arr
+               ON arr.root_id = d.id
+        WHERE {COHORT}
+        GROUP BY fl.trip_id
+    ) mo ON mo.trip_id = t.id
+    ORDER BY t.month, t.id
+    """
+    return sql, {"as_of": as_of}
+
+
 def period_range(as_of: date) -> tuple[date, date]:
     """The period ``crm report period`` is measured on: the year to as_of."""
     return date(as_of.year, 1, 1), as_of
@@ -282,6 +313,8 @@ def statements(report: str, db: Sql, as_of: date) -> dict[str, Statement]:
     if report == "period":
         start, end = period_range(as_of)
         return {"this": period_sql(start, end), "last": period_sql(last_year(start), last_year(end))}
+    if report == "trips":
+        return {"trips": trips_sql(as_of)}
     if report == "weekly":
         start = week_start(as_of)
         return {
@@ -296,7 +329,7 @@ def statements(report: str, db: Sql, as_of: date) -> dict[str, Statement]:
     raise KeyError(report)
 
 
-HAND_REPORTS = ("weekly", "kpis", "targets", "ranking", "unstarted", "period")
+HAND_REPORTS = ("weekly", "kpis", "targets", "ranking", "unstarted", "period", "trips")
 
 
 def run_report(report: str, db: Sql, as_of: date) -> dict[str, list[tuple[Any, ...]]]:

@@ -20,16 +20,14 @@ from bench.baselines import compare, ranking_rows, target_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
-REPORTS = ("weekly", "kpis", "targets", "ranking", "unstarted", "period")  # the reports with a fair hand SQL
+REPORTS = ("weekly", "kpis", "targets", "ranking", "unstarted", "period", "trips")
 EXPECTED_ROWS = {
     *((f"figure {name}", "fair hand SQL") for name in REPORTS),
     *((f"figure {name}", "DuckDB in memory") for name in REPORTS),
-    ("figure trips", "(no hand SQL written)"),
     ("dashboard (kpis+targets+ranking)", "pandas reading .xlsx ledgers"),
     ("dashboard (kpis+targets+ranking)", "pandas reading .csv ledgers"),
     *((f"crm report {name}", "python -m bench.hand (fair hand SQL)") for name in REPORTS),
     *((f"crm report {name}", "pandas over the .xlsx ledgers (process, 3 figures)") for name in ("kpis", "targets")),
-    ("crm report trips", "(no hand SQL written)"),
     ("crm --help", "python -c pass"),
     ("crm import deals .csv", "executemany floor (process) .csv"),
     ("crm import deals .xlsx", "executemany floor (process) .xlsx"),
@@ -182,3 +180,13 @@ def test_ranking_rows_order_by_completion_then_amount_and_flag_the_last() -> Non
     assert list(ranked["rank"]) == [1, 2, 3]
     assert list(ranked["last"]) == [False, False, True]
     assert list(ranked["target_to_date"]) == [200, 100, 100]
+
+
+def test_write_refuses_a_dirty_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import measure
+
+    monkeypatch.setattr(measure, "git_state", lambda: {"commit": "abc", "subject": "s", "dirty": [" M crm/x.py"]})
+    monkeypatch.setattr(measure, "run", lambda args: pytest.fail("ran on a dirty tree"))
+    target = tmp_path / "RESULTS.md"
+    assert measure.main(["--write", str(target), "--out-dir", str(tmp_path)]) == 2
+    assert not target.exists()
