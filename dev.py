@@ -3,7 +3,7 @@
 
     python3 dev.py demo     # venv + packages, demo database, notebooks to HTML, dashboard
     python3 dev.py test     # venv + packages, ruff, mypy, pytest on SQLite and a PostgreSQL it starts
-    python3 dev.py bench [--scale county|city|province]
+    python3 dev.py bench [--scale county|city|province] [--write bench/RESULTS.md]
 
 The virtual environment lives in .venv and is reinstalled only when pyproject.toml changes.
 uv is used when it is on PATH (seconds instead of a minute); otherwise plain pip.
@@ -86,6 +86,7 @@ def test(args: list[str]) -> None:
 
 
 def bench(args: list[str]) -> None:
+    """The benchmark (bench/measure.py); the test extra brings its DuckDB. --write FILE regenerates RESULTS.md."""
     ensure_venv("test")
     run(PY, "-m", "bench", *args, env=env())
 

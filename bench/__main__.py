@@ -1,4 +1,4 @@
-"""``python -m bench [--scale county|city|province] [--backend sqlite|postgresql|both]``: see bench.measure."""
+"""``python -m bench [--scale county|city|province] [--backend sqlite|postgresql|both] [--write FILE]``: see bench.measure."""
 
 import sys
 

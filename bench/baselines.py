@@ -16,7 +16,6 @@ finest target covering it, rounded half up. Money is integer yuan throughout.
 
 from __future__ import annotations
 
-import calendar
 import csv
 import math
 from collections.abc import Callable, Sequence
@@ -25,6 +24,21 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from bench.hand import (
+    RED_DAYS,
+    YELLOW_DAYS,
+    Sql,
+    kpis_sql,
+    ranking_sql,
+    run_report,
+    targets_sql,
+    trips_sql,
+    unstarted_sql,
+)
+from bench.hand import current_periods as _current_periods
+from bench.hand import period_end as _period_end
+from bench.hand import windows as _windows
 
 KPI_KEYS = ["industry", "signing_year"]
 KPI_EXACT = ["signed", "started", "in_production", "terminated", "contracted_yuan", "arrived_yuan"]
@@ -39,25 +53,51 @@ COMPARE = {
     "kpis": (KPI_KEYS, KPI_EXACT, KPI_RATES),
     "targets": (TARGET_KEYS, TARGET_EXACT, TARGET_RATES),
     "ranking": (RANK_KEYS, RANK_EXACT, RANK_RATES),
+    "weekly": (
+        ["_row"],
+        [
+            "signed",
+            "started",
+            "in_production",
+            "terminated",
+            "arrived_yuan",
+            "gap",
+            "unstarted",
+            "red",
+            "yellow",
+            "green",
+            "last_unit",
+            "last_leader",
+            "period_signed",
+            "period_started",
+            "period_in_production",
+            "period_terminated",
+            "period_contracted_yuan",
+            "period_arrived_yuan",
+        ],
+        ["yoy", "growth_gap", "fulfillment", "arrival", "completion", "period_arrived_yoy"],
+    ),
+    "unstarted": (["deal_id"], ["project_name", "signed_on", "age_days", "level", "size_yuan"], []),
+    "trips": (
+        ["trip_id"],
+        ["squad", "visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan", "cost_per_signed_yuan"],
+        [],
+    ),
+    "period": (
+        ["_row"],
+        [
+            f"{n}{s}"
+            for n in ("signed", "started", "in_production", "terminated", "contracted_yuan", "arrived_yuan")
+            for s in ("", "_last_year", "_diff")
+        ],
+        [f"{n}_yoy" for n in ("signed", "started", "in_production", "terminated", "contracted_yuan", "arrived_yuan")],
+    ),
 }
 METRICS = ("arrived_yuan", "contracted_yuan", "deals_signed", "deals_started")
 SOURCE_VALUES = {"境外": "overseas", "省外": "other_province", "市外省内": "other_city", "县际": "other_county"}
 
 
 # ---------------------------------------------------------------- periods (independent of crm.targets)
-
-
-def _last_year(day: date) -> date:
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:
-        return day.replace(year=day.year - 1, day=28)
-
-
-def _period_end(kind: str, start: date) -> date:
-    months = {"year": 12, "quarter": 3, "month": 1}[kind]
-    last = start.month + months - 1
-    return date(start.year, last, calendar.monthrange(start.year, last)[1])
 
 
 def _label(kind: str, start: date) -> str:
@@ -102,20 +142,6 @@ def _due_by(amounts: dict[tuple[str, date], int], until: date) -> int | None:
                     total += Fraction(amounts[(kind, start)] * e, _days(kind, start))
                     break
     return int((total + Fraction(1, 2)) // 1)
-
-
-def _current_periods(as_of: date) -> list[tuple[str, date]]:
-    q = date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1)
-    return [("year", date(as_of.year, 1, 1)), ("quarter", q), ("month", as_of.replace(day=1))]
-
-
-def _windows(as_of: date) -> list[tuple[date, date]]:
-    """(start, end) of the year, quarter and month up to as_of, each followed by the same days last year."""
-    out = []
-    for kind, start in _current_periods(as_of):
-        end = min(as_of, _period_end(kind, start))
-        out += [(start, end), (_last_year(start), _last_year(end))]
-    return out
 
 
 # ---------------------------------------------------------------- figures from actuals (shared post-processing)
@@ -209,146 +235,46 @@ def kpi_rates(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-# ---------------------------------------------------------------- hand-written SQL (the floor)
-
-
-class Sql:
-    """A raw DBAPI connection (sqlite3 or psycopg) and how to write dialect-specific bits."""
-
-    def __init__(self, connection: Any, dialect: str) -> None:
-        self.connection = connection
-        self.dialect = dialect
-
-    def year(self, column: str) -> str:
-        if self.dialect == "sqlite":
-            return f"CAST(strftime('%Y', {column}) AS INTEGER)"
-        return f"CAST(EXTRACT(YEAR FROM {column}) AS INTEGER)"
-
-    def run(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        if self.dialect == "sqlite":
-            values = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
-            return self.connection.execute(sql, values).fetchall()
-        sql = sql.replace("%", "%%")
-        for name in sorted(params, key=len, reverse=True):
-            sql = sql.replace(f":{name}", f"%({name})s")
-        with self.connection.cursor() as cur:
-            cur.execute(sql, params)
-            rows = cur.fetchall()
-        self.connection.rollback()
-        return rows
-
-
-_NOT_REPLACED = "NOT EXISTS (SELECT 1 FROM deal r WHERE r.replaces_id = d.id AND r.signed_on <= :as_of)"
-
-
-_COHORT = f"d.increases_id IS NULL AND d.signed_on <= :as_of AND {_NOT_REPLACED}"
+# ---------------------------------------------------------------- hand-written SQL (the floor): bench.hand's rows
 
 
 def hand_sql_kpis(db: Sql, as_of: date) -> pd.DataFrame:
-    """One pass over deals, increases and arrivals (UNION ALL), grouped once: linear on both databases."""
-    year = db.year("d.signed_on")
-    sql = f"""
-    SELECT i.name, x.y, SUM(x.n), SUM(x.started), SUM(x.done), SUM(x.ended), SUM(x.contracted), SUM(x.arrived)
-    FROM (
-        SELECT d.industry_id AS industry_id, {year} AS y, 1 AS n,
-               CASE WHEN d.terminated_on <= :as_of THEN 0 WHEN d.started_on <= :as_of THEN 1 ELSE 0 END AS started,
-               CASE WHEN d.terminated_on <= :as_of THEN 0 WHEN d.completed_on <= :as_of THEN 1 ELSE 0 END AS done,
-               CASE WHEN d.terminated_on <= :as_of THEN 1 ELSE 0 END AS ended,
-               d.contracted_yuan AS contracted, 0 AS arrived
-        FROM deal d WHERE {_COHORT}
-        UNION ALL
-        SELECT d.industry_id, {year}, 0, 0, 0, 0, m.contracted_yuan, 0
-        FROM deal m JOIN deal d ON d.id = m.increases_id WHERE m.signed_on <= :as_of AND {_COHORT}
-        UNION ALL
-        SELECT d.industry_id, {year}, 0, 0, 0, 0, 0, c.arrived_yuan
-        FROM capital_arrival c JOIN deal m ON m.id = c.deal_id JOIN deal d ON d.id = COALESCE(m.increases_id, m.id)
-        WHERE c.arrived_on <= :as_of AND {_COHORT}
-    ) x LEFT JOIN industry i ON i.id = x.industry_id
-    GROUP BY i.name, x.y ORDER BY i.name, x.y
-    """
-    df = pd.DataFrame(db.run(sql, {"as_of": as_of}), columns=[*KPI_KEYS, *KPI_EXACT])
+    """Per deal first, then grouped by industry × signing year (bench.hand.kpis_sql)."""
+    sql, params = kpis_sql(db, as_of)
+    df = pd.DataFrame(db.run(sql, params), columns=[*KPI_KEYS, *KPI_EXACT])
     df[KPI_EXACT] = df[KPI_EXACT].astype("int64")
     return kpi_rates(df)
 
 
-def _window_sums(column: str, value: str, as_of: date) -> tuple[str, dict[str, date]]:
-    params: dict[str, date] = {}
-    parts = []
-    for i, (start, end) in enumerate(_windows(as_of)):
-        params[f"w{i}s"], params[f"w{i}e"] = start, end
-        parts.append(f"SUM(CASE WHEN {column} BETWEEN :w{i}s AND :w{i}e THEN {value} ELSE 0 END)")
-    return ", ".join(parts), params
-
-
-def hand_sql_targets(db: Sql, as_of: date) -> pd.DataFrame:
-    """Targets of as_of's year with their actuals: one statement (targets UNION ALL window sums per unit)."""
-    arrived, params = _window_sums("c.arrived_on", "c.arrived_yuan", as_of)
-    signed, _ = _window_sums("m.signed_on", "CASE WHEN m.increases_id IS NULL THEN 1 ELSE 0 END", as_of)
-    started, _ = _window_sums("m.started_on", "CASE WHEN m.increases_id IS NULL THEN 1 ELSE 0 END", as_of)
-    contracted, _ = _window_sums("m.signed_on", "m.contracted_yuan", as_of)
-    nulls6 = ", ".join(["NULL"] * 6)
-    lo, hi = min(s for s, _ in _windows(as_of)), as_of
-    params.update(as_of=as_of, lo=lo, hi=hi, y0=date(as_of.year, 1, 1), y1=date(as_of.year, 12, 31))
-    unit_key = "COALESCE(d.credited_unit_id, d.unit_id)"
-    sql = f"""
-    SELECT 'target', t.metric, t.period_kind, t.period_start, COALESCE(u.name, p.name, 'county'), t.amount,
-           t.growth, {nulls6}
-    FROM target t LEFT JOIN unit u ON u.id = t.unit_id LEFT JOIN person p ON p.id = t.leader_id
-    WHERE t.period_start BETWEEN :y0 AND :y1
-    UNION ALL
-    SELECT 'arrived_yuan', NULL, NULL, NULL, CAST({unit_key} AS VARCHAR(16)), NULL, NULL, {arrived}
-    FROM capital_arrival c JOIN deal m ON m.id = c.deal_id JOIN deal d ON d.id = COALESCE(m.increases_id, m.id)
-    WHERE c.arrived_on BETWEEN :lo AND :hi AND {_NOT_REPLACED}
-    GROUP BY {unit_key}
-    UNION ALL
-    SELECT 'deals_signed', NULL, NULL, NULL, CAST({unit_key} AS VARCHAR(16)), NULL, NULL, {signed}
-    FROM deal m JOIN deal d ON d.id = COALESCE(m.increases_id, m.id) WHERE d.signed_on <= :hi AND {_NOT_REPLACED}
-    GROUP BY {unit_key}
-    UNION ALL
-    SELECT 'deals_started', NULL, NULL, NULL, CAST({unit_key} AS VARCHAR(16)), NULL, NULL, {started}
-    FROM deal m JOIN deal d ON d.id = COALESCE(m.increases_id, m.id) WHERE d.signed_on <= :hi AND {_NOT_REPLACED}
-    GROUP BY {unit_key}
-    UNION ALL
-    SELECT 'contracted_yuan', NULL, NULL, NULL, CAST({unit_key} AS VARCHAR(16)), NULL, NULL, {contracted}
-    FROM deal m JOIN deal d ON d.id = COALESCE(m.increases_id, m.id) WHERE d.signed_on <= :hi AND {_NOT_REPLACED}
-    GROUP BY {unit_key}
-    """
-    rows = db.run(sql, params)
+def _targets_from_rows(db: Sql, rows: list[tuple[Any, ...]], as_of: date) -> pd.DataFrame:
     targets = pd.DataFrame(
         [r[1:7] for r in rows if r[0] == "target"],
         columns=["metric", "period_kind", "period_start", "scope", "amount", "growth"],
     )
-    targets["period_start"] = [v if isinstance(v, date) else date.fromisoformat(v) for v in targets["period_start"]]
+    targets["period_start"] = [
+        v if isinstance(v, date) else date.fromisoformat(str(v)) for v in targets["period_start"]
+    ]
     unit_names = dict(db.run("SELECT CAST(id AS VARCHAR(16)), name FROM unit", {}))
     actuals: dict[tuple[str, str], list[int]] = {}
     for r in rows:
         if r[0] == "target":
             continue
         sums = [int(v or 0) for v in r[7:]]
-        for scope in ("county", unit_names.get(str(r[4]), str(r[4]))):
+        scopes = ["county"] if r[4] == "county" else ["county", unit_names.get(str(r[4]), str(r[4]))]
+        for scope in scopes:
             acc = actuals.setdefault((r[0], scope), [0] * 6)
             for i, v in enumerate(sums):
                 acc[i] += v
     return target_rows(targets, actuals, as_of)
 
 
-def hand_sql_ranking(db: Sql, as_of: date) -> pd.DataFrame:
-    """Unit year targets and the year's arrivals per credited unit, in one grouped pass."""
-    sql = f"""
-    SELECT u.name, x.amount, x.actual
-    FROM (
-        SELECT unit_id, SUM(amount) AS amount, SUM(actual) AS actual FROM (
-            SELECT t.unit_id AS unit_id, t.amount AS amount, 0 AS actual FROM target t
-            WHERE t.metric = 'arrived_yuan' AND t.scope_kind = 'unit' AND t.period_kind = 'year'
-              AND t.period_start = :y0
-            UNION ALL
-            SELECT COALESCE(d.credited_unit_id, d.unit_id), NULL, c.arrived_yuan
-            FROM capital_arrival c JOIN deal m ON m.id = c.deal_id JOIN deal d ON d.id = COALESCE(m.increases_id, m.id)
-            WHERE c.arrived_on BETWEEN :y0 AND :as_of AND {_NOT_REPLACED}
-        ) y GROUP BY unit_id
-    ) x JOIN unit u ON u.id = x.unit_id
-    """
-    rows = db.run(sql, {"as_of": as_of, "y0": date(as_of.year, 1, 1)})
+def hand_sql_targets(db: Sql, as_of: date) -> pd.DataFrame:
+    """Targets of as_of's year with their actuals: one statement (targets UNION ALL window sums per unit)."""
+    sql, params = targets_sql(as_of)
+    return _targets_from_rows(db, db.run(sql, params), as_of)
+
+
+def _ranking_from_rows(rows: list[tuple[Any, ...]], as_of: date) -> pd.DataFrame:
     units = pd.DataFrame(
         {
             "name": [r[0] for r in rows],
@@ -359,20 +285,113 @@ def hand_sql_ranking(db: Sql, as_of: date) -> pd.DataFrame:
     return ranking_rows(units, as_of)
 
 
-def hand_sql_figures(db: Sql, as_of: date) -> dict[str, pd.DataFrame]:
-    return {
-        "kpis": hand_sql_kpis(db, as_of),
-        "targets": hand_sql_targets(db, as_of),
-        "ranking": hand_sql_ranking(db, as_of),
+def hand_sql_ranking(db: Sql, as_of: date) -> pd.DataFrame:
+    """Unit year targets and the year's arrivals per credited unit, in one grouped pass."""
+    sql, params = ranking_sql(as_of, "unit")
+    return _ranking_from_rows(db.run(sql, params), as_of)
+
+
+PERIOD_ITEMS = ("signed", "started", "in_production", "terminated", "contracted_yuan", "arrived_yuan")
+
+
+def _period_row(this: tuple[Any, ...], last: tuple[Any, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, name in enumerate(PERIOD_ITEMS):
+        a, b = int(this[i] or 0), int(last[i] or 0)
+        out[name], out[f"{name}_last_year"], out[f"{name}_diff"] = a, b, a - b
+        out[f"{name}_yoy"] = (a - b) / b if b else None
+    return out
+
+
+def hand_sql_period(db: Sql, as_of: date) -> pd.DataFrame:
+    """The year to as_of against the same days a year earlier (what ``crm report period`` is run on)."""
+    rows = run_report("period", db, as_of)
+    return pd.DataFrame([_period_row(rows["this"][0], rows["last"][0])])
+
+
+def hand_sql_unstarted(db: Sql, as_of: date) -> pd.DataFrame:
+    """The signed-but-unstarted list with age and level worked out in Python (bench.hand.unstarted_sql)."""
+    sql, params = unstarted_sql(as_of)
+    rows = db.run(sql, params)
+    df = pd.DataFrame(
+        rows, columns=["deal_id", "project_name", "investor", "industry", "signed_on", "unit", "leader", "size_yuan"]
+    )
+    signed = [v if isinstance(v, date) else date.fromisoformat(str(v)) for v in df["signed_on"]]
+    df["age_days"] = [(as_of - d).days for d in signed]
+    df["level"] = ["green" if a < YELLOW_DAYS else "yellow" if a < RED_DAYS else "red" for a in df["age_days"]]
+    df["size_yuan"] = df["size_yuan"].astype("int64")
+    return df
+
+
+def hand_sql_trips(db: Sql, as_of: date) -> pd.DataFrame:
+    """The trips' funnel by trip (bench.hand.trips_sql); cost per signed deal rounded half up in Python."""
+    sql, params = trips_sql(as_of)
+    columns = ["trip_id", "month", "squad", "visits", "leads", "signed", "contracted_yuan", "arrived_yuan", "cost_yuan"]
+    df = pd.DataFrame(db.run(sql, params), columns=columns)
+    df["cost_per_signed_yuan"] = [
+        None if cost is None or not signed else (2 * int(cost) + int(signed)) // (2 * int(signed))
+        for cost, signed in zip(df["cost_yuan"], df["signed"], strict=True)
+    ]
+    return df
+
+
+def hand_sql_weekly(db: Sql, as_of: date) -> pd.DataFrame:
+    """The numbers of the weekly 通报's lead paragraph (crm.bulletin.bulletin ``numbers``), one row."""
+    rows = run_report("weekly", db, as_of)
+    k = rows["kpis"][0]
+    signed, started, done, ended, contracted, arrived_all = (int(v or 0) for v in k[2:])
+    targets = _targets_from_rows(db, rows["targets"], as_of)
+    year = targets[(targets["metric"] == "arrived_yuan") & (targets["period"] == str(as_of.year))]
+
+    def first(column: str) -> Any:
+        if not len(year):
+            return None
+        value = year[column].iloc[0]
+        return None if value is None or pd.isna(value) else value
+
+    def last_of(ranked: pd.DataFrame) -> str | None:
+        return "、".join(ranked.loc[ranked["last"].astype(bool), "name"]) or None
+
+    red, yellow, green = (int(v or 0) for v in rows["levels"][0])
+    numbers: dict[str, Any] = {
+        "signed": signed,
+        "started": started,
+        "in_production": done,
+        "terminated": ended,
+        "arrived_yuan": first("actual"),
+        "yoy": first("yoy"),
+        "gap": first("gap"),
+        "growth_gap": first("growth_gap"),
+        "fulfillment": started / signed if signed else None,
+        "arrival": arrived_all / contracted if contracted else None,
+        "completion": done / started if started else None,
+        "unstarted": red + yellow + green,
+        "red": red,
+        "yellow": yellow,
+        "green": green,
+        "last_unit": last_of(_ranking_from_rows(rows["units"], as_of)),
+        "last_leader": last_of(_ranking_from_rows(rows["leaders"], as_of)),
     }
+    period = _period_row(rows["period"][0], rows["period_last"][0])
+    for name in PERIOD_ITEMS:
+        numbers[f"period_{name}"] = period[name]
+    numbers["period_arrived_yoy"] = period["arrived_yuan_yoy"]
+    return pd.DataFrame([numbers])
+
+
+def hand_sql_figures(db: Sql, as_of: date) -> dict[str, pd.DataFrame]:
+    return {name: fn(db, as_of) for name, fn in HAND_SQL.items()}
 
 
 HAND_SQL: dict[str, Callable[[Sql, date], pd.DataFrame]] = {
     "kpis": hand_sql_kpis,
     "targets": hand_sql_targets,
     "ranking": hand_sql_ranking,
+    "weekly": hand_sql_weekly,
+    "unstarted": hand_sql_unstarted,
+    "period": hand_sql_period,
+    "trips": hand_sql_trips,
 }
-
 
 # ---------------------------------------------------------------- pandas over the ledgers (what analysts do today)
 
@@ -495,6 +514,19 @@ def pandas_compute(
 # ---------------------------------------------------------------- comparing figures
 
 
+def _numeric(s: pd.Series) -> bool:
+    values = [v for v in s.tolist() if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _text(v: Any) -> str | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, bool):
+        return str(v)
+    return str(v)
+
+
 def compare(name: str, library: pd.DataFrame, baseline: pd.DataFrame, *, against: str) -> list[str]:
     """Differences between the library's figure and a baseline's, as plain messages (empty: equal)."""
     keys, exact, rates = COMPARE[name]
@@ -505,7 +537,7 @@ def compare(name: str, library: pd.DataFrame, baseline: pd.DataFrame, *, against
     base = baseline.copy()
     for frame in (lib, base):
         for k in keys:
-            frame[k] = frame[k].astype(str)
+            frame[k] = list(range(len(frame))) if k == "_row" else frame[k].astype(str)
     merged = lib.merge(base, on=keys, how="outer", suffixes=("", "_b"), indicator=True)
     lonely = merged[merged["_merge"] != "both"]
     for _, row in lonely.head(5).iterrows():
@@ -514,8 +546,9 @@ def compare(name: str, library: pd.DataFrame, baseline: pd.DataFrame, *, against
     both = merged[merged["_merge"] == "both"]
     for column in exact:
         a, b = both[column], both[f"{column}_b"]
-        differ = ~((a.isna() & b.isna()) | (a.astype("object") == b.astype("object")))
-        if column != "last":
+        if column == "last" or not (_numeric(a) and _numeric(b)):
+            differ = a.map(_text) != b.map(_text)
+        else:
             differ = ~((a.isna() & b.isna()) | (pd.to_numeric(a, errors="coerce") == pd.to_numeric(b, errors="coerce")))
         for _, row in both[differ].head(3).iterrows():
             problems.append(

@@ -4,7 +4,8 @@
 its last line. Each measurement runs in its own process so that its peak RSS
 (``resource.getrusage``) is its own and no earlier measurement's heap slows it down.
 
-Tasks: ``dashboard`` (the library's figures), ``hand_sql`` (the floor), ``pandas`` (the
+Tasks: ``figures`` (the library's reports, in-process), ``hand_sql`` (the fair hand SQL),
+``duckdb`` (the same hand SQL in an in-memory DuckDB loaded from the SQLite file), ``pandas`` (the
 ledgers), ``import`` (the library's ledger import), ``floor`` (tuples + executemany/COPY),
 ``calamine`` (reading the .xlsx), ``idle`` (the interpreter with the libraries imported).
 Figures are pickled to ``task["figures"]`` for the parent to compare.
@@ -91,15 +92,9 @@ def _engine(url: str) -> Any:
 
 
 def _sql(url: str) -> Any:
-    from bench.baselines import Sql
+    from bench.hand import connect
 
-    if url.startswith("sqlite"):
-        import sqlite3
-
-        return Sql(sqlite3.connect(url.split("///", 1)[1]), "sqlite")
-    import psycopg
-
-    return Sql(psycopg.connect("postgresql://" + url.split("://", 1)[1]), "postgresql")
+    return connect(url)
 
 
 def _repeat(task: dict[str, Any], figures: dict[str, Callable[[], Any]]) -> dict[str, Any]:
@@ -125,6 +120,94 @@ def _repeat(task: dict[str, Any], figures: dict[str, Callable[[], Any]]) -> dict
     }
 
 
+def _weekly(session: Any, as_of: date) -> Any:
+    import pandas as pd
+
+    from crm.bulletin import bulletin
+
+    return pd.DataFrame([bulletin(session, kind="weekly", as_of=as_of, charts=False).numbers])
+
+
+def _period(session: Any, as_of: date) -> Any:
+    from bench.hand import period_range
+    from crm import metrics
+
+    start, end = period_range(as_of)
+    return metrics.period_figures(session, start=start, end=end)
+
+
+def _trips(session: Any, as_of: date) -> Any:
+    from crm import trips
+
+    return trips.funnel(session, by="trip", as_of=as_of)
+
+
+def _kpis(session: Any, as_of: date) -> Any:
+    from crm import metrics
+
+    return metrics.kpis(session, by=["industry", "signing_year"], as_of=as_of)
+
+
+def _targets(session: Any, as_of: date) -> Any:
+    from crm import metrics
+
+    return metrics.target_progress(session, as_of=as_of)
+
+
+def _ranking(session: Any, as_of: date) -> Any:
+    from crm import metrics
+
+    return metrics.ranking(session, as_of=as_of, by="unit")
+
+
+def _unstarted(session: Any, as_of: date) -> Any:
+    from crm import deals
+
+    return deals.unstarted(session, as_of=as_of)
+
+
+# What each report computes in the library (the code path of ``crm report NAME``, as_of the bench's date).
+LIBRARY: dict[str, Callable[[Any, date], Any]] = {
+    "weekly": _weekly,
+    "kpis": _kpis,
+    "targets": _targets,
+    "ranking": _ranking,
+    "unstarted": _unstarted,
+    "period": _period,
+    "trips": _trips,
+}
+
+
+def duckdb_from_sqlite(path: Path) -> Any:
+    """Every table of the SQLite file copied into an in-memory DuckDB, with the declared column types."""
+    import sqlite3
+
+    import duckdb
+    import pandas as pd
+
+    from bench.hand import Sql
+
+    source = sqlite3.connect(path)
+    duck = duckdb.connect(":memory:")
+    types = {"DATE": "DATE", "DATETIME": "TIMESTAMP", "BIGINT": "BIGINT", "INTEGER": "BIGINT", "BOOLEAN": "BOOLEAN"}
+    tables = [r[0] for r in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        columns = [(r[1], str(r[2]).upper()) for r in source.execute(f'PRAGMA table_info("{table}")')]
+        names = [c for c, _ in columns]
+        frame = pd.DataFrame(source.execute(f'SELECT * FROM "{table}"').fetchall(), columns=names)
+        casts = []
+        for name, declared in columns:
+            kind = types.get(
+                declared.split("(")[0], "DOUBLE" if declared.startswith(("FLOAT", "NUMERIC", "REAL")) else "VARCHAR"
+            )
+            casts.append(f'CAST("{name}" AS {kind}) AS "{name}"')
+        duck.register("frame", frame)
+        duck.execute(f'CREATE TABLE "{table}" AS SELECT {", ".join(casts)} FROM frame')
+        duck.unregister("frame")
+    source.close()
+    return Sql(duck, "duckdb")
+
+
 def run(task: dict[str, Any]) -> dict[str, Any]:
     kind = task["task"]
     as_of = date.fromisoformat(task.get("as_of", "2026-08-20"))
@@ -139,31 +222,22 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
         with Session(engine) as session:
             session.connection()
         return {"seconds": 0.0}
-    if kind == "dashboard":
+    if kind == "figures":
         from sqlmodel import Session
-
-        from crm import metrics
 
         engine = _engine(task["url"])
         session = Session(engine)
 
-        def fresh(fn: Callable[[], Any]) -> Callable[[], Any]:
+        def fresh(fn: Callable[[Any, date], Any]) -> Callable[[], Any]:
             def call() -> Any:
                 try:
-                    return fn()
+                    return fn(session, as_of)
                 finally:
                     session.rollback()  # a new transaction per figure, as separate requests would have
 
             return call
 
-        return _repeat(
-            task,
-            {
-                "kpis": fresh(lambda: metrics.kpis(session, by=["industry", "signing_year"], as_of=as_of)),
-                "targets": fresh(lambda: metrics.target_progress(session, as_of=as_of)),
-                "ranking": fresh(lambda: metrics.ranking(session, as_of=as_of, by="unit")),
-            },
-        )
+        return _repeat(task, {name: fresh(LIBRARY[name]) for name in task["reports"]})
     if kind == "hand_sql":
         from bench.baselines import HAND_SQL
 
@@ -172,7 +246,18 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
         def figure(fn: Callable[[Any, date], Any]) -> Callable[[], Any]:
             return lambda: fn(db, as_of)
 
-        return _repeat(task, {name: figure(fn) for name, fn in HAND_SQL.items()})
+        return _repeat(task, {name: figure(HAND_SQL[name]) for name in task["reports"]})
+    if kind == "duckdb":
+        from bench.baselines import HAND_SQL
+
+        load_s, db = _timed(lambda: duckdb_from_sqlite(Path(task["path"])))
+
+        def duck(fn: Callable[[Any, date], Any]) -> Callable[[], Any]:
+            return lambda: fn(db, as_of)
+
+        result = _repeat(task, {name: duck(HAND_SQL[name]) for name in task["reports"]})
+        result["load_s"] = load_s
+        return result
     if kind == "pandas":
         from bench.baselines import pandas_figures
 
@@ -202,25 +287,10 @@ def run(task: dict[str, Any]) -> dict[str, Any]:
             "errors": len(result.errors),
         }
     if kind == "floor":
-        from bench.baselines import deal_id_map, floor_rows, postgres_copy, sqlite_executemany
+        from bench.floor import arrivals_floor
 
-        db = _sql(task["url"])
-        if db.dialect == "sqlite":
-            for pragma in ("foreign_keys = ON", "journal_mode = WAL", "synchronous = NORMAL"):
-                db.connection.execute(f"PRAGMA {pragma}")
-            db.connection.isolation_level = None
-        created = "2026-09-30 12:00:00.000000" if db.dialect == "sqlite" else "2026-09-30 12:00:00+00"
-        tuples_s, rows = _timed(lambda: floor_rows(Path(task["path"]), deal_id_map(db), created))
-        insert = sqlite_executemany if db.dialect == "sqlite" else postgres_copy
-        insert_s, _ = _timed(lambda: insert(db.connection, rows))
-        count, total = db.run("SELECT COUNT(*), COALESCE(SUM(arrived_yuan), 0) FROM capital_arrival", {})[0]
-        return {
-            "seconds": tuples_s + insert_s,
-            "tuples_s": tuples_s,
-            "insert_s": insert_s,
-            "rows": int(count),
-            "arrived_yuan": int(total),
-        }
+        seconds, result = _timed(lambda: arrivals_floor(Path(task["path"]), task["url"]))
+        return {"seconds": seconds, **result}
     if kind == "calamine":
         from bench.baselines import calamine_read
 

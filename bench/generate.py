@@ -7,9 +7,9 @@ use. Everything is cached under ``bench/data/<scale>-s<seed>-v<version>/`` so re
 read it. ``fill_postgres(url, prepared, arrivals=...)`` copies the cached SQLite rows into
 a PostgreSQL database with ``COPY``.
 
-Two SQLite files per scale: ``deals.db`` holds everything but the capital arrivals (the
-database an arrivals import goes into) and ``full.db`` holds the arrivals too (the
-dashboard's database). Money is integer yuan in the databases and 万元 in the ledgers
+Three SQLite files per scale: ``base.db`` holds no investors, deals or arrivals (the database a
+deals import goes into), ``deals.db`` holds everything but the capital arrivals (the database an
+arrivals import goes into) and ``full.db`` holds the arrivals too (the reports' database). Money is integer yuan in the databases and 万元 in the ledgers
 (arrival amounts have two decimals, so 万元 × 10000 is exact).
 """
 
@@ -700,6 +700,11 @@ class Prepared:
         return self.directory / "deals.db"
 
     @property
+    def base_db(self) -> Path:
+        """Units, people, targets and trips, no investors, deals or arrivals: where a deals import goes."""
+        return self.directory / "base.db"
+
+    @property
     def full_db(self) -> Path:
         return self.directory / "full.db"
 
@@ -727,10 +732,15 @@ def _schema_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+BASE_SKIPS = ("investor", "deal", "capital_arrival")  # base.db: what a deals import goes into
+
+
 def _load_databases(directory: Path, ds: Any) -> None:
     deals_db = directory / "deals.db"
-    for path in (deals_db, directory / "full.db"):
+    for path in (deals_db, directory / "full.db", directory / "base.db"):
         path.unlink(missing_ok=True)
+    _init_sqlite(directory / "base.db")
+    load_sqlite(directory / "base.db", ds, [t_ for t_ in ORDER if t_ not in BASE_SKIPS])
     _init_sqlite(deals_db)
     load_sqlite(deals_db, ds, [t_ for t_ in ORDER if t_ != "capital_arrival"])
     shutil.copyfile(deals_db, directory / "full.db")
@@ -748,7 +758,7 @@ def prepare(scale: str, seed: int = 1, *, data_dir: Path | None = None, log: Any
     if manifest.exists():
         info = json.loads(manifest.read_text())
         if info["name_key"] == _name_key_source():
-            if info.get("schema") != _schema_fingerprint():
+            if info.get("schema") != _schema_fingerprint() or not (directory / "base.db").exists():
                 log(f"[bench] {scale}: the schema changed since generation; rebuilding the SQLite files")
                 t = time.perf_counter()
                 ds = build_dataset(SCALES[scale], seed)
@@ -814,7 +824,7 @@ def prepare(scale: str, seed: int = 1, *, data_dir: Path | None = None, log: Any
 # ---------------------------------------------------------------- PostgreSQL
 
 
-def fill_postgres(url: str, prepared: Prepared, *, arrivals: bool) -> None:
+def fill_postgres(url: str, prepared: Prepared, *, arrivals: bool, deals: bool = True) -> None:
     """Migrate the (empty) PostgreSQL database at `url` and COPY the cached rows into it.
 
     Rows come from the cached SQLite file; reference data is seeded by ``crm.db.init_db``
@@ -834,7 +844,7 @@ def fill_postgres(url: str, prepared: Prepared, *, arrivals: bool) -> None:
         if pg_refs != _reference_ids(source.cursor()):
             raise RuntimeError("reference ids differ between the SQLite cache and PostgreSQL")
         for table in ORDER:
-            if table == "capital_arrival" and not arrivals:
+            if (table == "capital_arrival" and not arrivals) or (table in BASE_SKIPS and not deals):
                 continue
             names = _column_names(table)
             with pg.cursor() as cur, cur.copy(f'COPY "{table}" ({", ".join(names)}) FROM STDIN') as copy:

@@ -1,7 +1,8 @@
 """The benchmark never rots: `python -m bench --scale county` runs on SQLite and PostgreSQL.
 
-Asserts only that it ran, produced every measurement row, and that the library's figures
-equal the hand-SQL and pandas baselines' figures; never a time.
+Asserts only that it ran, produced every measurement row (whole processes, in-process figures, imports,
+exports, goals) and that the library's figures equal the fair hand-SQL, DuckDB and pandas figures and
+every import stored the ledger's rows; never a time.
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ from bench.baselines import compare, ranking_rows, target_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
+REPORTS = ("weekly", "kpis", "targets", "ranking", "unstarted", "period", "trips")
 EXPECTED_ROWS = {
-    ("dashboard.kpis", "hand SQL (1 query)"),
-    ("dashboard.targets", "hand SQL (1 query)"),
-    ("dashboard.ranking", "hand SQL (1 query)"),
-    ("dashboard", "hand SQL (3 queries)"),
-    ("dashboard", "pandas reading .xlsx ledgers"),
-    ("dashboard", "pandas reading .csv ledgers"),
-    ("dashboard", "DuckDB over frames"),
-    ("growth", "(smallest scale)"),
-    ("import.xlsx", "calamine read of the .xlsx"),
-    ("memory.dashboard", "pandas reading .csv ledgers"),
-    ("memory.import.xlsx", "calamine read of the .xlsx"),
+    *((f"figure {name}", "fair hand SQL") for name in REPORTS),
+    *((f"figure {name}", "DuckDB in memory") for name in REPORTS),
+    ("dashboard (kpis+targets+ranking)", "pandas reading .xlsx ledgers"),
+    ("dashboard (kpis+targets+ranking)", "pandas reading .csv ledgers"),
+    *((f"crm report {name}", "python -m bench.hand (fair hand SQL)") for name in REPORTS),
+    *((f"crm report {name}", "pandas over the .xlsx ledgers (process, 3 figures)") for name in ("kpis", "targets")),
+    ("crm --help", "python -c pass"),
+    ("crm import deals .csv", "executemany floor (process) .csv"),
+    ("crm import deals .xlsx", "executemany floor (process) .xlsx"),
+    ("crm export deals .xlsx", "one SELECT + openpyxl write-only (process)"),
+    ("crm export deals .csv", "one SELECT + csv module (process)"),
+    ("import arrivals .xlsx (in-process)", "calamine read of the .xlsx"),
 }
-FLOORS = {"sqlite": "sqlite3.executemany + tuples", "postgresql": "COPY (FK on) + tuples"}
+ARRIVAL_FLOORS = {"sqlite": "executemany floor (process) .csv", "postgresql": "COPY floor (process) .csv"}
 
 
 @pytest.mark.slow
@@ -62,28 +65,56 @@ def test_county_benchmark_runs_on_both_backends_and_figures_equal_the_baselines(
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "results-county.json").read_text())
+    # library = hand SQL = DuckDB = pandas (counts and yuan exactly), and every import stored the
+    # ledger's rows (the deals import the same deals, investors and audit rows as the floor)
     assert result["mismatches"] == []
     assert result["failures"] == []
     rows = result["rows"]
-    for backend, floor in FLOORS.items():
-        have = {(r["measurement"], r["baseline"]) for r in rows if r["backend"] == backend}
-        expected = EXPECTED_ROWS | {("import.csv", floor), ("import.xlsx", floor), ("memory.import.csv", floor)}
+    for backend, floor in ARRIVAL_FLOORS.items():
+        mine = [r for r in rows if r["backend"] == backend]
+        have = {(r["measurement"], r["baseline"]) for r in mine}
+        expected = EXPECTED_ROWS | {("crm import arrivals .csv", floor), ("crm import arrivals .xlsx", floor)}
         assert expected <= have, f"{backend}: missing rows {sorted(expected - have)}"
-        library = [r for r in rows if r["backend"] == backend and r["measurement"].startswith(("dashboard", "import"))]
-        assert all(r["library_s"] is not None for r in library), "a library measurement was not available"
         compared = [
             r
-            for r in rows
-            if r["backend"] == backend
-            and r["measurement"] == "dashboard"
-            and r["baseline"] in ("hand SQL (3 queries)", "pandas reading .xlsx ledgers", "pandas reading .csv ledgers")
+            for r in mine
+            if r["baseline"] in ("fair hand SQL", "DuckDB in memory") or "pandas reading" in r["baseline"]
         ]
-        assert len(compared) == 3 and all(r["note"].startswith("figures equal") for r in compared)
-    assert "dashboard" in proc.stdout and "import.csv" in proc.stdout  # the printed table
+        assert len(compared) == 2 * len(REPORTS) + 2
+        assert all(r["note"] == "figures equal" for r in compared), [
+            r for r in compared if r["note"] != "figures equal"
+        ]
+        processes = [r for r in mine if r["measurement"].startswith(("crm ", "figure "))]
+        assert all(r["library_s"] is not None for r in processes), "a library measurement was not available"
+        assert all(r["library_mb"] for r in mine if r["measurement"].startswith("crm ")), "a peak RSS is missing"
+    goals = result["goals"]
+    assert goals and {g["status"] for g in goals} <= {"met", "MISSED", "not measured"}
+    assert any(g["goal"].startswith("crm import deals .csv ≤ 3×") for g in goals)
+    written = (out / "results-county.md").read_text()
+    for part in ("**Commit**", "**Machine**", "**Load**", "PostgreSQL", "## Goals of issue #19", "### county"):
+        assert part in written
+    assert "crm report weekly" in proc.stdout  # the printed table
+    assert any(line.startswith(("met ", "MISSED ")) for line in proc.stdout.splitlines())  # the printed goals
+
+
+def test_compare_tells_text_that_differs() -> None:
+    library = pd.DataFrame({"last_unit": ["甲镇"], "signed": [3]})
+    baseline = pd.DataFrame({"last_unit": ["乙镇"], "signed": [3]})
+    from bench import baselines
+
+    keys = {"weekly": (["_row"], ["last_unit", "signed"], [])}
+    saved = baselines.COMPARE
+    baselines.COMPARE = {**saved, **keys}
+    try:
+        assert baselines.compare("weekly", library, library.copy(), against="itself") == []
+        problems = baselines.compare("weekly", library, baseline, against="b")
+    finally:
+        baselines.COMPARE = saved
+    assert len(problems) == 1 and "last_unit" in problems[0] and "乙镇" in problems[0]
 
 
 def test_compare_reports_a_count_a_money_and_a_rate_that_differ() -> None:
@@ -149,3 +180,13 @@ def test_ranking_rows_order_by_completion_then_amount_and_flag_the_last() -> Non
     assert list(ranked["rank"]) == [1, 2, 3]
     assert list(ranked["last"]) == [False, False, True]
     assert list(ranked["target_to_date"]) == [200, 100, 100]
+
+
+def test_write_refuses_a_dirty_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import measure
+
+    monkeypatch.setattr(measure, "git_state", lambda: {"commit": "abc", "subject": "s", "dirty": [" M crm/x.py"]})
+    monkeypatch.setattr(measure, "run", lambda args: pytest.fail("ran on a dirty tree"))
+    target = tmp_path / "RESULTS.md"
+    assert measure.main(["--write", str(target), "--out-dir", str(tmp_path)]) == 2
+    assert not target.exists()
