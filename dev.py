@@ -82,7 +82,8 @@ def test(args: list[str]) -> None:
     run(BIN / "ruff", "check", "crm", "tests", "bench", "tools", "dev.py", env=env())
     run(BIN / "ruff", "format", "--check", "crm", "tests", "bench", "tools", "dev.py", env=env())
     run(BIN / "mypy", env=env())
-    run(PY, "-m", "pytest", "-n", "2", "--dist", "loadgroup", *args, env=env())
+    # the slowest tests are printed on every run, so a test that grows slow is seen when it does
+    run(PY, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "--durations=15", *args, env=env())
 
 
 def bench(args: list[str]) -> None:

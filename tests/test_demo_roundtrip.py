@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,16 +33,34 @@ def _totals(session: Session) -> dict[str, tuple[int, int]]:
     }
 
 
+Exported = tuple[Path, dict[str, tuple[int, int]]]
+
+
+@pytest.fixture(scope="module")
+def demo_ledgers(demo_url: str, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Exported]:
+    """The demo county's ledgers in one format and its totals, exported once per format and worker:
+    the export reads the same SQLite demo whichever backend the import goes to (files are only read)."""
+    made: dict[str, Exported] = {}
+
+    def get(suffix: str) -> Exported:
+        if suffix not in made:
+            folder = tmp_path_factory.mktemp(f"demo-ledgers{suffix}")
+            demo = make_engine(demo_url)
+            with Session(demo) as session:
+                for kind in KINDS:
+                    export_ledger(session, kind, folder / f"{kind}{suffix}")
+                made[suffix] = (folder, _totals(session))
+            demo.dispose()
+        return made[suffix]
+
+    return get
+
+
 @pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
-def test_demo_ledgers_round_trip(demo_url: str, engine: Engine, tmp_path: Path, suffix: str) -> None:
-    demo = make_engine(demo_url)
-    with Session(demo) as session:
-        for kind in KINDS:
-            export_ledger(session, kind, tmp_path / f"{kind}{suffix}")
-        expected = _totals(session)
-    demo.dispose()
+def test_demo_ledgers_round_trip(demo_ledgers: Callable[[str], Exported], engine: Engine, suffix: str) -> None:
+    folder, expected = demo_ledgers(suffix)
     with Session(engine) as session:
         for kind in KINDS:
-            result = import_ledger(session, kind, tmp_path / f"{kind}{suffix}", actor="round-trip")
+            result = import_ledger(session, kind, folder / f"{kind}{suffix}", actor="round-trip")
             assert result.errors == [], f"{kind}: {result.errors[:3]}"
         assert _totals(session) == expected
