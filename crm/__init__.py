@@ -27,8 +27,10 @@ command's start-up do not pay for pandas, SQLAlchemy and every capability at onc
 from __future__ import annotations
 
 import importlib as _importlib
+import importlib.util as _importlib_util
 import os as _os
 from datetime import date as _date
+from types import ModuleType as _ModuleType
 from typing import TYPE_CHECKING, Any
 
 from crm.font import register_when_plotting as _register_when_plotting
@@ -95,6 +97,9 @@ _register_when_plotting()  # no matplotlib import: the font is registered when p
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
+        # a capability's module (crm.display, crm.metrics ...), as when import crm loaded them all
+        if not name.startswith("_") and _importlib_util.find_spec(f"crm.{name}") is not None:
+            return _importlib.import_module(f"crm.{name}")
         raise AttributeError(f"module 'crm' has no attribute {name!r}")
     value = getattr(_importlib.import_module(module), name)
     globals()[name] = value  # once loaded, a plain module attribute
@@ -102,7 +107,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    """The public names, the dunders and the capability modules loaded so far."""
+    loaded = (n for n, v in globals().items() if isinstance(v, _ModuleType) and v.__name__ == f"crm.{n}")
+    return sorted({*__all__, *(n for n in globals() if n.startswith("__")), *loaded})
 
 
 def connect(url: str | None = None) -> _Session:

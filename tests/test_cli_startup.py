@@ -105,6 +105,12 @@ def test_every_public_name_of_crm_resolves_lazily() -> None:
         crm.nope  # noqa: B018
 
 
+def test_a_capability_module_is_an_attribute_of_crm_after_import_crm() -> None:
+    """``import crm`` then ``crm.display.styled(df)`` (as the package's docstring shows)."""
+    loaded = _loaded_after("import crm\nassert callable(crm.display.styled) and callable(crm.deals.sign)")
+    assert {"crm.display", "crm.deals"} <= set(loaded["crm"])
+
+
 def test_the_names_the_cli_writes_out_equal_the_library() -> None:
     """Help texts and defaults that the CLI keeps as literals (so that --help stays cheap)."""
     from crm import deals, metrics, reference
