@@ -379,3 +379,22 @@ def test_unstarted_by_level_counts_the_listed_deals_at_warning_level(ledger: Ses
     # the hand-made table at 90/180 days: red 13, 6, 5; yellow 4, 9, 3; green 2, 1 (12 is the
     # capital increase K增资, not a deal of its own under the counting rules)
     assert list(metrics.unstarted_by_level(ledger, as_of=AS_OF)["deals"]) == [3, 3, 2]
+
+
+def test_unstarted_by_level_counts_in_the_database_without_listing(ledger: Session, statements: list[str]) -> None:
+    from crm import metrics
+
+    ledger.commit()
+    for thresholds in [(90, 180), (30, 60), (1, 2)]:
+        listed = metrics.count_levels(deals.unstarted(ledger, as_of=AS_OF, thresholds=thresholds))
+        statements.clear()
+        counts = metrics.unstarted_by_level(ledger, as_of=AS_OF, thresholds=thresholds)
+        assert counts.to_dict("records") == listed.to_dict("records")
+        selects = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM counting_rules" not in s]
+        assert len(selects) == 1 and "follow_up" not in selects[0], selects  # one count, no list
+    # with a filter the list is built and counted
+    unit = str(deals.unstarted(ledger, as_of=AS_OF)["unit"].dropna().iloc[0])
+    filtered = metrics.unstarted_by_level(ledger, as_of=AS_OF, unit=unit)
+    assert filtered.to_dict("records") == metrics.count_levels(deals.unstarted(ledger, as_of=AS_OF, unit=unit)).to_dict(
+        "records"
+    )

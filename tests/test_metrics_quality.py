@@ -14,6 +14,8 @@ from datetime import date
 
 import pytest
 from factories import get_or_make_investor, get_or_make_person, get_or_make_unit, make_deal
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -242,3 +244,34 @@ def test_crm_check_writes_findings_and_counts(session: Session, db_url: str, tmp
     assert "2 findings: arrival_in_future 1, duplicate_arrival 1" in result.stderr
     clean_as_of = runner.invoke(app, ["--db", db_url, "check", "--as-of", "2026-13-01"])
     assert clean_as_of.exit_code == 1 and "--as-of" in clean_as_of.stderr
+
+
+def _pairwise_first_near(keys: list[str]) -> list[int | None]:
+    """The near-duplicate check as first written: every pair in order (quadratic)."""
+    from importlib import import_module
+
+    near = import_module("crm.metrics.quality")._near
+    first: list[int | None] = [None] * len(keys)
+    flagged: set[int] = set()
+    for i, key in enumerate(keys):
+        if i in flagged:
+            continue
+        for j in range(i + 1, len(keys)):
+            if j not in flagged and near(key, keys[j]):
+                flagged.add(j)
+                first[j] = i
+    return first
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="甘肃示例能源科", min_size=1, max_size=9).map(lambda s: "甘肃" + s if len(s) > 5 else s),
+        unique=True,
+        max_size=30,
+    )
+)
+def test_near_duplicate_investors_are_found_as_by_comparing_every_pair(keys: list[str]) -> None:
+    from importlib import import_module
+
+    assert import_module("crm.metrics.quality")._first_near(keys) == _pairwise_first_near(keys)
