@@ -52,9 +52,57 @@ def _row(
     }
 
 
-def _write(session: Session, rows: list[dict[str, Any]]) -> None:
+def write(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert audit rows built by `creation_rows` / `change_rows` (one executemany) in the session's transaction."""
     if rows:
         session.execute(insert(_TABLE), rows)
+
+
+def creation_rows(
+    entity: str,
+    entity_id: int | None,
+    values: Mapping[str, Any],
+    *,
+    actor: str,
+    action: str = "create",
+    note: str | None = None,
+) -> list[dict[str, Any]]:
+    """The audit rows of a newly created record: one per non-empty field of `values`, in its order
+    (the fields of the model, as ``model_dump`` gives them; ``id`` and ``created_at`` are left out)."""
+    return [
+        _row(
+            actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=None, new=value, note=note
+        )
+        for field, value in values.items()
+        if field not in ("id", "created_at") and value is not None
+    ]
+
+
+def change_rows(
+    entity: str,
+    entity_id: int | None,
+    old: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    *,
+    actor: str,
+    action: str,
+    note: str | None = None,
+) -> list[dict[str, Any]]:
+    """The audit rows of changing a record whose fields are `old`: one per field of `changes` that differs."""
+    return [
+        _row(
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            field=field,
+            old=old[field],
+            new=new,
+            note=note,
+        )
+        for field, new in changes.items()
+        if old[field] != new
+    ]
 
 
 def record(
@@ -70,7 +118,7 @@ def record(
     note: str | None = None,
 ) -> None:
     """Write one audit row in the session's transaction (the caller commits with its own change)."""
-    _write(
+    write(
         session,
         [
             _row(
@@ -95,19 +143,20 @@ def record_changes(
     """
     entity = str(getattr(obj, "__tablename__", type(obj).__name__))
     entity_id: int | None = getattr(obj, "id", None)
-    rows = []
+    rows = change_rows(
+        entity,
+        entity_id,
+        {field: getattr(obj, field) for field in changes},
+        changes,
+        actor=actor,
+        action=action,
+        note=note,
+    )
     for field, new in changes.items():
-        old = getattr(obj, field)
-        if old == new:
-            continue
-        setattr(obj, field, new)
-        rows.append(
-            _row(
-                actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=old, new=new, note=note
-            )
-        )
+        if getattr(obj, field) != new:
+            setattr(obj, field, new)
     session.add(obj)
-    _write(session, rows)
+    write(session, rows)
     return len(rows)
 
 
@@ -117,12 +166,6 @@ def record_creation(
     """One audit row per non-empty field of a newly created `obj` (flushed, so it has an id)."""
     entity = str(getattr(obj, "__tablename__", type(obj).__name__))
     entity_id: int | None = getattr(obj, "id", None)
-    rows = [
-        _row(
-            actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=None, new=value, note=note
-        )
-        for field, value in obj.model_dump().items()
-        if field not in ("id", "created_at") and value is not None
-    ]
-    _write(session, rows)
+    rows = creation_rows(entity, entity_id, obj.model_dump(), actor=actor, action=action, note=note)
+    write(session, rows)
     return len(rows)
