@@ -599,7 +599,12 @@ def _refuse_duplicate_deal(session: Session, investor_id: int | None, project: s
         select(Deal).where(Deal.investor_id == investor_id, Deal.project_name == project, Deal.signed_on == day)
     ).first()
     if existing is not None:
-        raise Duplicate(f"{_label(existing)}: this investor already signed this project on {day}")
+        raise duplicate_deal(existing, day)
+
+
+def duplicate_deal(existing: Any, day: date) -> Duplicate:
+    """The error for signing again what `existing` (a deal, or its id and project_name) already holds."""
+    return Duplicate(f"{_label(existing)}: this investor already signed this project on {day}")
 
 
 # ---------------------------------------------------------------- transitions
