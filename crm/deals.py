@@ -492,7 +492,7 @@ def sign(
     return deal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Signing:
     """The checked cells of a signing (`sign`'s arguments), names still as text, industry and origin as ids."""
 

@@ -532,20 +532,16 @@ class _Investor:
             values["origin_region_id"],
             values["origin_city"],
         )
-        self.created = None if id_ is not None else dict(values)  # the values it was created with
+        # the values it was created with (a tuple: a province's ledger brings 80,000 investors)
+        self.created = None if id_ is not None else tuple(values.values())
         self.fills: dict[str, Any] = {}  # blanks of a stored investor this import fills
 
     def values(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "name_key": self.name_key,
-            "credit_code": self.credit_code,
-            "origin_region_id": self.origin_region_id,
-            "origin_city": self.origin_city,
-        }
+        """Its columns as they stand (created with, and blanks filled since)."""
+        return {name: getattr(self, name) for name in _INVESTOR_FIELDS}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Signed:
     """One new deal of the bulk signing: the checked row, its investor and what the row did to it."""
 
@@ -558,6 +554,7 @@ class _Signed:
     names: list[tuple[str, str]]  # the (kind, name) the row created, in crm.deals.sign's order
 
 
+_INVESTOR_FIELDS = ("name", "name_key", "credit_code", "origin_region_id", "origin_city")
 _AUDIT_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "field", "old", "new", "note")
 
 
@@ -793,7 +790,7 @@ class _BulkSigning:
         created = [s.investor for s in self.signed if s.created]
         if created:
             last = session.execute(select(func.coalesce(func.max(Investor.id), 0))).scalar_one()
-            columns = ("name", "name_key", "credit_code", "origin_region_id", "origin_city", "created_at")
+            columns = (*_INVESTOR_FIELDS, "created_at")
             _insert_many(session, "investor", columns, [(*inv.values().values(), stamp) for inv in created])
             by_key = dict(session.execute(select(Investor.name_key, Investor.id).where(col(Investor.id) > last)).all())
             for inv in created:
@@ -883,7 +880,9 @@ class _BulkSigning:
         out: list[dict[str, Any]] = []
         if s.created:
             assert inv.created is not None
-            out += audit.creation_rows("investor", inv.id, inv.created, actor=actor)
+            out += audit.creation_rows(
+                "investor", inv.id, dict(zip(_INVESTOR_FIELDS, inv.created, strict=True)), actor=actor
+            )
         elif s.blanks:
             out += audit.change_rows(
                 "investor", inv.id, dict.fromkeys(s.blanks), s.blanks, actor=actor, action="update"
