@@ -524,6 +524,7 @@ class _Signing:
 
 def _check_signing(
     *,
+    investor: object = None,
     project_name: object,
     signed_on: object,
     contracted_yuan: object,
@@ -542,7 +543,7 @@ def _check_signing(
     region_id: Callable[[str], int | None],
 ) -> _Signing:
     """Check a signing's values (InvalidValue naming the first bad one, in `sign`'s order), touching nothing.
-    `industry_id` / `region_id` find the industry or province a text names (UnknownName when none)."""
+    `investor` is checked when it is matched (`_match_investor`); `industry_id` / `region_id` find the industry or province a text names (UnknownName when none)."""
     project = _required("project_name", project_name, 200)
     day = _required_date("signed_on", signed_on)
     amount = _yuan("contracted_yuan", contracted_yuan)

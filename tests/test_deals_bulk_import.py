@@ -229,3 +229,48 @@ def test_a_refusal_naming_a_record_of_the_same_import_goes_one_by_one(
     assert shown(bulk) == shown(one)
     assert len(bulk.errors) == 1 and bulk.errors[0].row == 3 and "belongs to investor" in bulk.errors[0].message
     assert got == want and len(got["deals"]) == 1
+
+
+def test_a_row_the_database_refuses_in_bulk_goes_one_by_one(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refusing the bulk insert (here a deal made to break a CHECK) rolls the bulk signing
+    back to its savepoint; the rows then go one by one, each refusal naming its row, nothing half-written."""
+    _stored_investor(session)
+    path = write(tmp_path, ROWS)
+    (one, want) = both_ways(session, monkeypatch, path)[1]
+    deal_of = imports_module._BulkSigning._deal
+
+    def broken(self: Any, s: Any, deals_: Any) -> Any:
+        values, history = deal_of(self, s, deals_)
+        return {**values, "contracted_yuan": -1}, history
+
+    monkeypatch.setattr(imports_module._BulkSigning, "_deal", broken)
+    one_by_one = imports_module._write_one_by_one
+    went: list[int] = []
+
+    def spy(session_: Session, batch: Any, plan: list[Any], **kwargs: Any) -> Any:
+        went.extend(row.i for row in plan if row.deal_id is None)
+        return one_by_one(session_, batch, plan, **kwargs)
+
+    monkeypatch.setattr(imports_module, "_write_one_by_one", spy)
+    before = session.execute(select(func.coalesce(func.max(AuditLog.id), 0))).scalar_one()
+    session.commit()
+    result = import_ledger(session, "deals", path, actor="clerk", commit=False)
+    assert result.inserted == one.inserted == len(ROWS)
+    assert went == list(range(len(ROWS)))  # the database refused the bulk insert: every new row one by one
+    assert snapshot(session, before) == want
+    session.rollback()
+
+
+def test_bulk_import_in_chunks_writes_the_same(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunk by chunk (here one row each): an investor a chunk created is found, and its blanks filled
+    (an UPDATE, audited), by the rows of the next chunks as by the one-by-one path."""
+    _stored_investor(session)
+    monkeypatch.setattr(imports_module, "_DEAL_CHUNK", 1)
+    path = write(tmp_path, ROWS)
+    (bulk, got), (one, want) = both_ways(session, monkeypatch, path)
+    assert bulk.inserted == one.inserted == len(ROWS)
+    assert got == want

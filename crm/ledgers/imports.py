@@ -462,9 +462,7 @@ def _write_deals(
         savepoint = session.begin_nested()
         try:
             signing = _BulkSigning(session, actor=actor, batch_id=batch_id)
-            failures = signing.plan(new)
-            if not failures or partial:
-                inserted = signing.write(advance)
+            inserted, failures = signing.run(new, partial=partial, advance=advance)
             savepoint.commit()
         except (_Fallback, CrmError, IntegrityError):
             savepoint.rollback()
@@ -664,6 +662,17 @@ class _BulkSigning:
         if found is not None:
             raise deals.duplicate_deal(SimpleNamespace(id=found[0], project_name=found[1]), day)
 
+    def run(self, rows: list[_DealRow], *, partial: bool, advance: Advance) -> tuple[int, list[tuple[int, str]]]:
+        """Plan and write the rows chunk by chunk (memory stays flat); returns (deals written, rows refused).
+        Once a row is refused and not `partial`, the rest is only checked: the import will be refused."""
+        inserted, failures = 0, []
+        for start in range(0, len(rows), _DEAL_CHUNK):
+            self.signed = []
+            failures += self.plan(rows[start : start + _DEAL_CHUNK])
+            if partial or not failures:
+                inserted += self.write(advance)
+        return inserted, failures
+
     def plan(self, rows: list[_DealRow]) -> list[tuple[int, str]]:
         """Check every row as crm.deals would, in order (a row sees the investors and names of the rows
         before it); returns the rows refused, (row index, reason). Raises _Fallback as said above."""
@@ -680,7 +689,7 @@ class _BulkSigning:
     def _plan_row(self, row: _DealRow, deals: Any) -> _Signed:
         f = row.fields
         checked = deals._check_signing(
-            **{k: v for k, v in f.items() if k != "investor"},
+            **f,
             industry_id=lambda text: self._lookup("industry", text),
             region_id=lambda text: self._lookup("region", text),
         )
@@ -798,6 +807,7 @@ class _BulkSigning:
         filled = {id(s.investor): s.investor for s in self.signed if s.investor.fills}
         for inv in filled.values():
             session.execute(update(Investor).where(col(Investor.id) == inv.id).values(**inv.fills))
+            inv.fills = {}
         deal_table = Deal.__table__  # type: ignore[attr-defined]
         columns = tuple(c.name for c in deal_table.columns if c.name != "id")
         dates = {c.name for c in deal_table.columns if isinstance(c.type, Date) and not isinstance(c.type, DateTime)}
