@@ -7,7 +7,7 @@ model per field dominated the cost of every write), in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -38,9 +38,10 @@ def _row(
     old: Any,
     new: Any,
     note: str | None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     return {
-        "at": utcnow(),
+        "at": at or utcnow(),
         "actor": actor,
         "action": action,
         "entity": entity,
@@ -66,12 +67,21 @@ def creation_rows(
     actor: str,
     action: str = "create",
     note: str | None = None,
+    at: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The audit rows of a newly created record: one per non-empty field of `values`, in its order
     (the fields of the model, as ``model_dump`` gives them; ``id`` and ``created_at`` are left out)."""
     return [
         _row(
-            actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=None, new=value, note=note
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            field=field,
+            old=None,
+            new=value,
+            note=note,
+            at=at,
         )
         for field, value in values.items()
         if field not in ("id", "created_at") and value is not None
@@ -87,6 +97,7 @@ def change_rows(
     actor: str,
     action: str,
     note: str | None = None,
+    at: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The audit rows of changing a record whose fields are `old`: one per field of `changes` that differs."""
     return [
@@ -97,6 +108,7 @@ def change_rows(
             entity_id=entity_id,
             field=field,
             old=old[field],
+            at=at,
             new=new,
             note=note,
         )

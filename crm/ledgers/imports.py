@@ -848,7 +848,7 @@ class _BulkSigning:
                         r["new"],
                         r["note"],
                     )
-                    for r in self._audit(s, deal_id, history)
+                    for r in self._audit(s, deal_id, history, now)
                 ]
             _insert_many(session, "audit_log", _AUDIT_COLUMNS, audit_rows)
             for s, deal_id in zip(chunk, deal_ids, strict=True):
@@ -884,29 +884,30 @@ class _BulkSigning:
             values.update(changes)
         return values, history
 
-    def _audit(self, s: _Signed, deal_id: int, history: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    def _audit(
+        self, s: _Signed, deal_id: int, history: list[tuple[str, dict[str, Any]]], at: datetime
+    ) -> list[dict[str, Any]]:
         """The audit rows crm.deals writes for the row, in its order: investor, names, signing, extras, steps."""
         actor, inv = self.actor, s.investor
         out: list[dict[str, Any]] = []
         if s.created:
             assert inv.created is not None
-            out += audit.creation_rows(
-                "investor", inv.id, dict(zip(_INVESTOR_FIELDS, inv.created, strict=True)), actor=actor
-            )
+            values = dict(zip(_INVESTOR_FIELDS, inv.created, strict=True))
+            out += audit.creation_rows("investor", inv.id, values, actor=actor, at=at)
         elif s.blanks:
             out += audit.change_rows(
-                "investor", inv.id, dict.fromkeys(s.blanks), s.blanks, actor=actor, action="update"
+                "investor", inv.id, dict.fromkeys(s.blanks), s.blanks, actor=actor, action="update", at=at
             )
         for kind, name in s.names:
-            out += audit.creation_rows(kind, self.names[kind][name], {"name": name}, actor=actor)
+            out += audit.creation_rows(kind, self.names[kind][name], {"name": name}, actor=actor, at=at)
         current: dict[str, Any] = {}
         for action, changes in history:
             if action == "sign":
-                out += audit.creation_rows("deal", deal_id, changes, actor=actor, action="sign", note=s.checked.note)
-                current.update(changes)
-                continue
-            old = {name: current.get(name) for name in changes}
-            out += audit.change_rows("deal", deal_id, old, changes, actor=actor, action=action)
+                note = s.checked.note
+                out += audit.creation_rows("deal", deal_id, changes, actor=actor, action="sign", note=note, at=at)
+            else:
+                old = {name: current.get(name) for name in changes}
+                out += audit.change_rows("deal", deal_id, old, changes, actor=actor, action=action, at=at)
             current.update(changes)
         return out
 
