@@ -6,7 +6,7 @@ model per field dominated the cost of every write), in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -59,6 +59,22 @@ def write(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(_TABLE), rows)
 
 
+def _rows(
+    entity: str,
+    entity_id: int | None,
+    fields: Iterable[tuple[str, Any, Any]],
+    *,
+    actor: str,
+    action: str,
+    note: str | None,
+    at: datetime | None,
+) -> list[dict[str, Any]]:
+    return [
+        _row(actor=actor, action=action, entity=entity, entity_id=entity_id, field=f, old=o, new=n, note=note, at=at)
+        for f, o, n in fields
+    ]
+
+
 def creation_rows(
     entity: str,
     entity_id: int | None,
@@ -71,21 +87,8 @@ def creation_rows(
 ) -> list[dict[str, Any]]:
     """The audit rows of a newly created record: one per non-empty field of `values`, in its order
     (the fields of the model, as ``model_dump`` gives them; ``id`` and ``created_at`` are left out)."""
-    return [
-        _row(
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            field=field,
-            old=None,
-            new=value,
-            note=note,
-            at=at,
-        )
-        for field, value in values.items()
-        if field not in ("id", "created_at") and value is not None
-    ]
+    fields = ((f, None, v) for f, v in values.items() if f not in ("id", "created_at") and v is not None)
+    return _rows(entity, entity_id, fields, actor=actor, action=action, note=note, at=at)
 
 
 def change_rows(
@@ -100,21 +103,8 @@ def change_rows(
     at: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """The audit rows of changing a record whose fields are `old`: one per field of `changes` that differs."""
-    return [
-        _row(
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            field=field,
-            old=old[field],
-            at=at,
-            new=new,
-            note=note,
-        )
-        for field, new in changes.items()
-        if old[field] != new
-    ]
+    fields = ((f, old[f], new) for f, new in changes.items() if old[f] != new)
+    return _rows(entity, entity_id, fields, actor=actor, action=action, note=note, at=at)
 
 
 def record(
