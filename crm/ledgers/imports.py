@@ -5,8 +5,9 @@ row means nothing is written (LedgerError lists every bad row). ``partial=True``
 the good rows and returns the bad ones. Re-importing a ledger creates nothing new: each
 kind has a natural key (``LedgerKind.natural_key``) and rows already present are counted.
 
-How rows land: deals go through ``crm.deals`` (sign, start, complete, terminate: each
-audited), targets through ``crm.targets.set_target`` and trips through ``crm.trips``;
+How rows land: new deals are signed in bulk by the rules of ``crm.deals`` (the same columns and
+audit rows as sign, start, complete, terminate row by row; see ``_BulkSigning``), stored deals
+the ledger moves on go through ``crm.deals`` one by one; targets through ``crm.targets.set_target`` and trips through ``crm.trips``;
 arrivals, visits and leads are inserted in bulk (arrivals with the driver's executemany
 on SQLite and COPY on PostgreSQL), checked here by the same rules. Every import that
 changes something adds one audit row (action ``import``) naming the file, the count and its
