@@ -6,8 +6,8 @@ model per field dominated the cost of every write), in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -38,9 +38,10 @@ def _row(
     old: Any,
     new: Any,
     note: str | None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     return {
-        "at": utcnow(),
+        "at": at or utcnow(),
         "actor": actor,
         "action": action,
         "entity": entity,
@@ -52,9 +53,58 @@ def _row(
     }
 
 
-def _write(session: Session, rows: list[dict[str, Any]]) -> None:
+def write(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert audit rows built by `creation_rows` / `change_rows` (one executemany) in the session's transaction."""
     if rows:
         session.execute(insert(_TABLE), rows)
+
+
+def _rows(
+    entity: str,
+    entity_id: int | None,
+    fields: Iterable[tuple[str, Any, Any]],
+    *,
+    actor: str,
+    action: str,
+    note: str | None,
+    at: datetime | None,
+) -> list[dict[str, Any]]:
+    return [
+        _row(actor=actor, action=action, entity=entity, entity_id=entity_id, field=f, old=o, new=n, note=note, at=at)
+        for f, o, n in fields
+    ]
+
+
+def creation_rows(
+    entity: str,
+    entity_id: int | None,
+    values: Mapping[str, Any],
+    *,
+    actor: str,
+    action: str = "create",
+    note: str | None = None,
+    at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The audit rows of a newly created record: one per non-empty field of `values`, in its order
+    (the fields of the model, as ``model_dump`` gives them; ``id`` and ``created_at`` are left out)."""
+    fields = ((f, None, v) for f, v in values.items() if f not in ("id", "created_at") and v is not None)
+    return _rows(entity, entity_id, fields, actor=actor, action=action, note=note, at=at)
+
+
+def change_rows(
+    entity: str,
+    entity_id: int | None,
+    old: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    *,
+    actor: str,
+    action: str,
+    note: str | None = None,
+    at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The audit rows of changing a record whose fields are `old`: one per field of `changes` that differs."""
+    fields = ((f, old[f], new) for f, new in changes.items() if old[f] != new)
+    return _rows(entity, entity_id, fields, actor=actor, action=action, note=note, at=at)
 
 
 def record(
@@ -70,7 +120,7 @@ def record(
     note: str | None = None,
 ) -> None:
     """Write one audit row in the session's transaction (the caller commits with its own change)."""
-    _write(
+    write(
         session,
         [
             _row(
@@ -95,19 +145,20 @@ def record_changes(
     """
     entity = str(getattr(obj, "__tablename__", type(obj).__name__))
     entity_id: int | None = getattr(obj, "id", None)
-    rows = []
+    rows = change_rows(
+        entity,
+        entity_id,
+        {field: getattr(obj, field) for field in changes},
+        changes,
+        actor=actor,
+        action=action,
+        note=note,
+    )
     for field, new in changes.items():
-        old = getattr(obj, field)
-        if old == new:
-            continue
-        setattr(obj, field, new)
-        rows.append(
-            _row(
-                actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=old, new=new, note=note
-            )
-        )
+        if getattr(obj, field) != new:
+            setattr(obj, field, new)
     session.add(obj)
-    _write(session, rows)
+    write(session, rows)
     return len(rows)
 
 
@@ -117,12 +168,6 @@ def record_creation(
     """One audit row per non-empty field of a newly created `obj` (flushed, so it has an id)."""
     entity = str(getattr(obj, "__tablename__", type(obj).__name__))
     entity_id: int | None = getattr(obj, "id", None)
-    rows = [
-        _row(
-            actor=actor, action=action, entity=entity, entity_id=entity_id, field=field, old=None, new=value, note=note
-        )
-        for field, value in obj.model_dump().items()
-        if field not in ("id", "created_at") and value is not None
-    ]
-    _write(session, rows)
+    rows = creation_rows(entity, entity_id, obj.model_dump(), actor=actor, action=action, note=note)
+    write(session, rows)
     return len(rows)

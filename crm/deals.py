@@ -15,6 +15,8 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -198,7 +200,7 @@ def _id(row: Deal | Investor) -> int:
     return row.id
 
 
-def _label(deal: Deal) -> str:
+def _label(deal: Any) -> str:
     return f"deal {deal.id} ({deal.project_name})"
 
 
@@ -224,6 +226,13 @@ def _signing_event(session: Session, name: str, *, actor: str) -> SigningEvent:
         session.flush()
         record_creation(session, event, actor=actor)
     return event
+
+
+_NAMED: dict[str, Callable[..., Any]] = {
+    "unit": get_or_create_unit,
+    "person": get_or_create_person,
+    "signing_event": _signing_event,
+}
 
 
 # ---------------------------------------------------------------- investors
@@ -278,19 +287,32 @@ def _plan_investor(session: Session, name: str, credit_code: str | None) -> tupl
     decides whether the code or the name is wrong), Duplicate when the name belongs to an
     investor with a different credit code.
     """
+    return _match_investor(
+        name,
+        credit_code,
+        lambda code: session.exec(select(Investor).where(Investor.credit_code == code)).first(),
+        lambda key: session.exec(select(Investor).where(Investor.name_key == key)).first(),
+    )
+
+
+def _match_investor(
+    name: str, credit_code: str | None, by_code: Callable[[str], Any], by_key: Callable[[str], Any]
+) -> tuple[Any, str, str]:
+    """`_plan_investor`'s rules over lookups (`by_code`, `by_key`: the investor with that credit code or
+    name key, or None; anything with an Investor's id, name, name_key and credit_code)."""
     display = _required("investor", name, 200)
     key = normalize_investor_name(display)
     if credit_code is not None:
-        by_code = session.exec(select(Investor).where(Investor.credit_code == credit_code)).first()
-        if by_code is not None:
-            if by_code.name_key != key:
+        found = by_code(credit_code)
+        if found is not None:
+            if found.name_key != key:
                 raise Refused(
-                    f"investor {display!r}: credit code {credit_code} belongs to investor {by_code.id} "
-                    f"({by_code.name}); check the code, or record the deal under {by_code.name} "
+                    f"investor {display!r}: credit code {credit_code} belongs to investor {found.id} "
+                    f"({found.name}); check the code, or record the deal under {found.name} "
                     "(rename or merge investors with `crm investor merge`)"
                 )
-            return by_code, display, key
-    by_name = session.exec(select(Investor).where(Investor.name_key == key)).first()
+            return found, display, key
+    by_name = by_key(key)
     if by_name is not None and credit_code is not None and by_name.credit_code not in (None, credit_code):
         raise Duplicate(
             f"investor {display!r}: credit code {credit_code} differs from {by_name.credit_code} of investor "
@@ -311,18 +333,35 @@ def _apply_investor(
     actor: str,
 ) -> Investor:
     if found is None:
-        investor = Investor(
-            name=display,
-            name_key=key,
-            credit_code=credit_code,
-            origin_region_id=origin_region_id,
-            origin_city=origin_city,
-        )
+        investor = Investor(**new_investor_values(display, key, credit_code, origin_region_id, origin_city))
         session.add(investor)
         session.flush()
         record_creation(session, investor, actor=actor)
         return investor
-    # What we learn about a known investor only fills its blanks; it never overwrites.
+    blanks = _investor_blanks(found, credit_code, origin_region_id, origin_city)
+    if blanks:
+        record_changes(session, found, blanks, actor=actor, action="update")
+        session.flush()
+    return found
+
+
+def new_investor_values(
+    display: str, key: str, credit_code: str | None, origin_region_id: int | None, origin_city: str | None
+) -> dict[str, Any]:
+    """The columns of an investor a signing creates, in the model's order."""
+    return {
+        "name": display,
+        "name_key": key,
+        "credit_code": credit_code,
+        "origin_region_id": origin_region_id,
+        "origin_city": origin_city,
+    }
+
+
+def _investor_blanks(
+    found: Any, credit_code: str | None, origin_region_id: int | None, origin_city: str | None
+) -> dict[str, Any]:
+    """What a signing teaches about a known investor: only its blanks are filled; nothing is overwritten."""
     blanks: dict[str, Any] = {}
     if found.credit_code is None and credit_code is not None:
         blanks["credit_code"] = credit_code
@@ -330,10 +369,7 @@ def _apply_investor(
         blanks["origin_region_id"] = origin_region_id
     if found.origin_city is None and origin_city is not None:
         blanks["origin_city"] = origin_city
-    if blanks:
-        record_changes(session, found, blanks, actor=actor, action="update")
-        session.flush()
-    return found
+    return blanks
 
 
 def get_or_create_investor(
@@ -397,22 +433,25 @@ def sign(
     when missing; an unknown industry or province is an InvalidValue.
     """
     actor = _actor(actor)
-    project = _required("project_name", project_name, 200)
-    day = _required_date("signed_on", signed_on)
-    amount = _yuan("contracted_yuan", contracted_yuan)
-    code = normalize_credit_code(credit_code)
-    industry_text = _text("industry", industry, 64)
-    industry_row = find_industry(session, industry_text) if industry_text else None
-    origin_text = _text("origin", origin, 32)
-    region = find_region(session, origin_text) if origin_text else None
-    city = _text("origin_city", origin_city, 64)
-    unit_name = _text("unit", unit, 64)
-    leader_name = _text("leader", leader, 64)
-    introducer_name = _text("introducer", introducer, 64)
-    credited_name = _text("credited_unit", credited_unit, 64)
-    event_name = _text("signing_event", signing_event, 128)
-    signer_name = _text("signer", signer, 64)
-    note_text = _text("note", note, 10_000)
+    checked = _check_signing(
+        project_name=project_name,
+        signed_on=signed_on,
+        contracted_yuan=contracted_yuan,
+        industry=industry,
+        origin=origin,
+        origin_city=origin_city,
+        unit=unit,
+        leader=leader,
+        introducer=introducer,
+        credited_unit=credited_unit,
+        signing_event=signing_event,
+        signer=signer,
+        credit_code=credit_code,
+        note=note,
+        industry_id=lambda name: find_industry(session, name).id,
+        region_id=lambda name: find_region(session, name).id,
+    )
+    project, day, code, note_text = checked.project, checked.day, checked.code, checked.note
     parent: Deal | None = None
     if increases is not None:
         parent = get_deal(session, increases)
@@ -437,32 +476,123 @@ def sign(
             display,
             key,
             credit_code=code,
-            origin_region_id=region.id if region else None,
-            origin_city=city,
+            origin_region_id=checked.region_id,
+            origin_city=checked.city,
             actor=actor,
         )
-        deal = Deal(
-            project_name=project,
-            investor_id=_id(inv),
-            signed_on=day,
-            contracted_yuan=amount,
-            industry_id=industry_row.id if industry_row else None,
-            # the deal keeps the investor's origin as it was at signing
-            origin_region_id=region.id if region else inv.origin_region_id,
-            origin_city=city or inv.origin_city,
-            signing_event_id=_signing_event(session, event_name, actor=actor).id if event_name else None,
-            leader_id=_person(session, leader_name, actor=actor).id if leader_name else None,
-            unit_id=_unit(session, unit_name, actor=actor).id if unit_name else None,
-            introducer_id=_person(session, introducer_name, actor=actor).id if introducer_name else None,
-            credited_unit_id=_unit(session, credited_name, actor=actor).id if credited_name else None,
-            signer=signer_name,
-            increases_id=parent.id if parent else None,
-            state=DealState.signed,
-        )
+        # created in this order when missing (a bulk import creates them in the same order)
+        ids = {
+            column: None if name is None else _NAMED[kind](session, name, actor=actor).id
+            for column, (kind, name) in checked.names().items()
+        }
+        deal = Deal(**signed_values(checked, _id(inv), inv, ids=ids, increases_id=parent.id if parent else None))
         session.add(deal)
         session.flush()
         record_creation(session, deal, actor=actor, action="sign", note=note_text)
     return deal
+
+
+@dataclass(frozen=True, slots=True)
+class _Signing:
+    """The checked cells of a signing (`sign`'s arguments), names still as text, industry and origin as ids."""
+
+    project: str
+    day: date
+    amount: int
+    code: str | None
+    industry_id: int | None
+    region_id: int | None
+    city: str | None
+    unit: str | None
+    leader: str | None
+    introducer: str | None
+    credited_unit: str | None
+    signing_event: str | None
+    signer: str | None
+    note: str | None
+
+    def names(self) -> dict[str, tuple[str, str | None]]:
+        """The deal's column -> (kind, name) of the names it refers to, in the order `sign` creates them."""
+        return {
+            "signing_event_id": ("signing_event", self.signing_event),
+            "leader_id": ("person", self.leader),
+            "unit_id": ("unit", self.unit),
+            "introducer_id": ("person", self.introducer),
+            "credited_unit_id": ("unit", self.credited_unit),
+        }
+
+
+def _check_signing(
+    *,
+    investor: object = None,
+    project_name: object,
+    signed_on: object,
+    contracted_yuan: object,
+    industry: object,
+    origin: object,
+    origin_city: object,
+    unit: object,
+    leader: object,
+    introducer: object,
+    credited_unit: object,
+    signing_event: object,
+    signer: object,
+    credit_code: object,
+    note: object,
+    industry_id: Callable[[str], int | None],
+    region_id: Callable[[str], int | None],
+) -> _Signing:
+    """Check a signing's values (InvalidValue naming the first bad one, in `sign`'s order), touching nothing.
+    `investor` is checked when it is matched (`_match_investor`); `industry_id` / `region_id` find the industry or province a text names (UnknownName when none)."""
+    project = _required("project_name", project_name, 200)
+    day = _required_date("signed_on", signed_on)
+    amount = _yuan("contracted_yuan", contracted_yuan)
+    code = normalize_credit_code(credit_code)  # type: ignore[arg-type]
+    industry_text = _text("industry", industry, 64)
+    industry_found = industry_id(industry_text) if industry_text else None
+    origin_text = _text("origin", origin, 32)
+    region_found = region_id(origin_text) if origin_text else None
+    return _Signing(
+        project=project,
+        day=day,
+        amount=amount,
+        code=code,
+        industry_id=industry_found,
+        region_id=region_found,
+        city=_text("origin_city", origin_city, 64),
+        unit=_text("unit", unit, 64),
+        leader=_text("leader", leader, 64),
+        introducer=_text("introducer", introducer, 64),
+        credited_unit=_text("credited_unit", credited_unit, 64),
+        signing_event=_text("signing_event", signing_event, 128),
+        signer=_text("signer", signer, 64),
+        note=_text("note", note, 10_000),
+    )
+
+
+def signed_values(
+    checked: _Signing, investor_id: int, investor: Any, *, ids: dict[str, int | None], increases_id: int | None = None
+) -> dict[str, Any]:
+    """The columns of a newly signed deal, in the model's order: `investor` (its origin_region_id and
+    origin_city, after the signing filled its blanks) and `ids` (the named columns) resolved."""
+    return {
+        "project_name": checked.project,
+        "investor_id": investor_id,
+        "signed_on": checked.day,
+        "contracted_yuan": checked.amount,
+        "industry_id": checked.industry_id,
+        # the deal keeps the investor's origin as it was at signing
+        "origin_region_id": checked.region_id if checked.region_id is not None else investor.origin_region_id,
+        "origin_city": checked.city or investor.origin_city,
+        "signing_event_id": ids["signing_event_id"],
+        "leader_id": ids["leader_id"],
+        "unit_id": ids["unit_id"],
+        "introducer_id": ids["introducer_id"],
+        "credited_unit_id": ids["credited_unit_id"],
+        "signer": checked.signer,
+        "state": DealState.signed,
+        "increases_id": increases_id,
+    }
 
 
 def _refuse_duplicate_deal(session: Session, investor_id: int | None, project: str, day: date) -> None:
@@ -470,7 +600,12 @@ def _refuse_duplicate_deal(session: Session, investor_id: int | None, project: s
         select(Deal).where(Deal.investor_id == investor_id, Deal.project_name == project, Deal.signed_on == day)
     ).first()
     if existing is not None:
-        raise Duplicate(f"{_label(existing)}: this investor already signed this project on {day}")
+        raise duplicate_deal(existing, day)
+
+
+def duplicate_deal(existing: Any, day: date) -> Duplicate:
+    """The error for signing again what `existing` (a deal, or its id and project_name) already holds."""
+    return Duplicate(f"{_label(existing)}: this investor already signed this project on {day}")
 
 
 # ---------------------------------------------------------------- transitions
@@ -485,16 +620,20 @@ def start(
     note_text = _text("note", note, 10_000)
     with unit_of_work(session, commit=commit):
         deal = get_deal(session, deal_id, for_update=True)
-        if deal.state == DealState.terminated:
-            raise Refused(f"{_label(deal)}: cannot start a terminated deal (terminated on {deal.terminated_on})")
-        if deal.state != DealState.signed:
-            raise Refused(f"{_label(deal)}: cannot start a deal that already started (on {deal.started_on})")
-        if day < deal.signed_on:
-            raise Refused(f"{_label(deal)}: the start date {day} is before the signing date {deal.signed_on}")
-        record_changes(
-            session, deal, {"state": DealState.started, "started_on": day}, actor=actor, action="start", note=note_text
-        )
+        record_changes(session, deal, started(deal, day), actor=actor, action="start", note=note_text)
     return deal
+
+
+def started(deal: Any, day: date) -> dict[str, Any]:
+    """The changes starting `deal` on `day` makes (Refused when it cannot start); `deal` is a Deal or
+    anything with its id, project_name, state and dates."""
+    if deal.state == DealState.terminated:
+        raise Refused(f"{_label(deal)}: cannot start a terminated deal (terminated on {deal.terminated_on})")
+    if deal.state != DealState.signed:
+        raise Refused(f"{_label(deal)}: cannot start a deal that already started (on {deal.started_on})")
+    if day < deal.signed_on:
+        raise Refused(f"{_label(deal)}: the start date {day} is before the signing date {deal.signed_on}")
+    return {"state": DealState.started, "started_on": day}
 
 
 def complete(
@@ -506,23 +645,21 @@ def complete(
     note_text = _text("note", note, 10_000)
     with unit_of_work(session, commit=commit):
         deal = get_deal(session, deal_id, for_update=True)
-        if deal.state == DealState.terminated:
-            raise Refused(f"{_label(deal)}: cannot complete a terminated deal (terminated on {deal.terminated_on})")
-        if deal.state == DealState.in_production:
-            raise Refused(f"{_label(deal)}: cannot complete a deal already in production (since {deal.completed_on})")
-        if deal.state == DealState.signed or deal.started_on is None:
-            raise Refused(f"{_label(deal)}: cannot complete a deal that has not started")
-        if day < deal.started_on:
-            raise Refused(f"{_label(deal)}: the completion date {day} is before the start date {deal.started_on}")
-        record_changes(
-            session,
-            deal,
-            {"state": DealState.in_production, "completed_on": day},
-            actor=actor,
-            action="complete",
-            note=note_text,
-        )
+        record_changes(session, deal, completed(deal, day), actor=actor, action="complete", note=note_text)
     return deal
+
+
+def completed(deal: Any, day: date) -> dict[str, Any]:
+    """The changes completing `deal` on `day` makes (Refused when it cannot be completed)."""
+    if deal.state == DealState.terminated:
+        raise Refused(f"{_label(deal)}: cannot complete a terminated deal (terminated on {deal.terminated_on})")
+    if deal.state == DealState.in_production:
+        raise Refused(f"{_label(deal)}: cannot complete a deal already in production (since {deal.completed_on})")
+    if deal.state == DealState.signed or deal.started_on is None:
+        raise Refused(f"{_label(deal)}: cannot complete a deal that has not started")
+    if day < deal.started_on:
+        raise Refused(f"{_label(deal)}: the completion date {day} is before the start date {deal.started_on}")
+    return {"state": DealState.in_production, "completed_on": day}
 
 
 def terminate(session: Session, deal_id: int, *, on: date, reason: str, actor: str, commit: bool = True) -> Deal:
@@ -532,14 +669,7 @@ def terminate(session: Session, deal_id: int, *, on: date, reason: str, actor: s
     why = _required("reason", reason, 10_000)
     with unit_of_work(session, commit=commit):
         deal = get_deal(session, deal_id, for_update=True)
-        if deal.state == DealState.terminated:
-            raise Refused(f"{_label(deal)}: cannot terminate a deal already terminated (on {deal.terminated_on})")
-        if deal.state == DealState.in_production:
-            raise Refused(f"{_label(deal)}: cannot terminate a deal in production (since {deal.completed_on})")
-        if day < deal.signed_on:
-            raise Refused(f"{_label(deal)}: the termination date {day} is before the signing date {deal.signed_on}")
-        if deal.started_on is not None and day < deal.started_on:
-            raise Refused(f"{_label(deal)}: the termination date {day} is before the start date {deal.started_on}")
+        changes = terminated(deal, day, why)
         later = session.execute(
             sa_select(col(CapitalArrival.arrived_on), col(CapitalArrival.arrived_yuan))
             .where(col(CapitalArrival.deal_id) == deal.id, col(CapitalArrival.arrived_on) > day)
@@ -553,14 +683,22 @@ def terminate(session: Session, deal_id: int, *, on: date, reason: str, actor: s
                 f"{_label(deal)}: the termination date {day} is before {len(later)} arrival(s) it already has: {shown}; "
                 "terminate it on or after the last arrival"
             )
-        record_changes(
-            session,
-            deal,
-            {"state": DealState.terminated, "terminated_on": day, "termination_reason": why},
-            actor=actor,
-            action="terminate",
-        )
+        record_changes(session, deal, changes, actor=actor, action="terminate")
     return deal
+
+
+def terminated(deal: Any, day: date, why: str) -> dict[str, Any]:
+    """The changes terminating `deal` on `day` for `why` makes (Refused when it cannot be terminated;
+    arrivals after `day` are checked by `terminate`)."""
+    if deal.state == DealState.terminated:
+        raise Refused(f"{_label(deal)}: cannot terminate a deal already terminated (on {deal.terminated_on})")
+    if deal.state == DealState.in_production:
+        raise Refused(f"{_label(deal)}: cannot terminate a deal in production (since {deal.completed_on})")
+    if day < deal.signed_on:
+        raise Refused(f"{_label(deal)}: the termination date {day} is before the signing date {deal.signed_on}")
+    if deal.started_on is not None and day < deal.started_on:
+        raise Refused(f"{_label(deal)}: the termination date {day} is before the start date {deal.started_on}")
+    return {"state": DealState.terminated, "terminated_on": day, "termination_reason": why}
 
 
 def register(

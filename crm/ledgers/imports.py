@@ -5,8 +5,9 @@ row means nothing is written (LedgerError lists every bad row). ``partial=True``
 the good rows and returns the bad ones. Re-importing a ledger creates nothing new: each
 kind has a natural key (``LedgerKind.natural_key``) and rows already present are counted.
 
-How rows land: deals go through ``crm.deals`` (sign, start, complete, terminate: each
-audited), targets through ``crm.targets.set_target`` and trips through ``crm.trips``;
+How rows land: new deals are signed in bulk by the rules of ``crm.deals`` (the same columns and
+audit rows as sign, start, complete, terminate row by row; see ``_BulkSigning``), stored deals
+the ledger moves on go through ``crm.deals`` one by one; targets through ``crm.targets.set_target`` and trips through ``crm.trips``;
 arrivals, visits and leads are inserted in bulk (arrivals with the driver's executemany
 on SQLite and COPY on PostgreSQL), checked here by the same rules. Every import that
 changes something adds one audit row (action ``import``) naming the file, the count and its
@@ -22,9 +23,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
-from sqlalchemy import func, insert, or_, text
+from sqlalchemy import Date, DateTime, func, insert, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -69,12 +71,14 @@ from crm.models import (
     LeadStage,
     Person,
     Region,
+    SigningEvent,
     Squad,
     Target,
     Trip,
     Unit,
     Visit,
     VisitStatus,
+    utcnow,
 )
 from crm.money import parse_yuan
 from crm.names import closest
@@ -436,8 +440,44 @@ def _moves(current: str, target: str, steps: list[tuple[str, date]]) -> list[tup
 
 
 def _write_deals(
+    session: Session,
+    batch: Batch,
+    plan: list[_DealRow],
+    *,
+    actor: str,
+    advance: Advance,
+    batch_id: int | None,
+    partial: bool = True,
+) -> tuple[int, int]:
+    """Write the plan: new deals in bulk (`_BulkSigning`), stored deals moved on one by one through crm.deals.
+
+    The bulk signing writes what ``deals.sign`` / ``start`` / ``complete`` / ``terminate`` write row by
+    row, by the same rules (crm.deals). When it meets what only the one-by-one path can say (a refusal
+    naming a deal or an investor this very import creates, a row the database refuses), it goes back to
+    its savepoint and the new rows go one by one, each error naming its row.
+    """
+    new = [row for row in plan if row.deal_id is None]
+    moved = [row for row in plan if row.deal_id is not None]
+    inserted = 0
+    if new:
+        savepoint = session.begin_nested()
+        try:
+            signing = _BulkSigning(session, actor=actor, batch_id=batch_id)
+            inserted, failures = signing.run(new, partial=partial, advance=advance)
+            savepoint.commit()
+        except (_Fallback, CrmError, IntegrityError):
+            savepoint.rollback()
+            inserted = _write_one_by_one(session, batch, new, actor=actor, advance=advance, batch_id=batch_id)[0]
+        else:
+            for i, message in failures:
+                batch.fail(i, "", message)
+    return inserted, _write_one_by_one(session, batch, moved, actor=actor, advance=advance, batch_id=batch_id)[1]
+
+
+def _write_one_by_one(
     session: Session, batch: Batch, plan: list[_DealRow], *, actor: str, advance: Advance, batch_id: int | None
 ) -> tuple[int, int]:
+    """Each row through crm.deals in its own savepoint: a refused row is a row error, the others stand."""
     from crm import deals
 
     inserted = updated = 0
@@ -472,6 +512,405 @@ def _write_deals(
         else:
             updated += 1
     return inserted, updated
+
+
+class _Fallback(Exception):
+    """The bulk signing met an outcome only the one-by-one path can word (it names an id not yet given)."""
+
+
+class _Investor:
+    """An investor as the bulk signing sees it: stored (with its id) or created by this import (id once written)."""
+
+    __slots__ = ("created", "credit_code", "fills", "id", "name", "name_key", "origin_city", "origin_region_id")
+
+    def __init__(self, values: dict[str, Any], id_: int | None = None) -> None:
+        self.id = id_
+        self.name, self.name_key = values["name"], values["name_key"]
+        self.credit_code, self.origin_region_id, self.origin_city = (
+            values["credit_code"],
+            values["origin_region_id"],
+            values["origin_city"],
+        )
+        # the values it was created with (a tuple: a province's ledger brings 80,000 investors)
+        self.created = None if id_ is not None else tuple(values.values())
+        self.fills: dict[str, Any] = {}  # blanks of a stored investor this import fills
+
+    def values(self) -> dict[str, Any]:
+        """Its columns as they stand (created with, and blanks filled since)."""
+        return {name: getattr(self, name) for name in _INVESTOR_FIELDS}
+
+
+@dataclass(slots=True)
+class _Signed:
+    """One new deal of the bulk signing: the checked row, its investor and what the row did to it."""
+
+    row: _DealRow
+    checked: Any  # crm.deals._Signing
+    investor: _Investor
+    created: bool  # the row created the investor
+    blanks: dict[str, Any]  # the blanks of the investor the row filled
+    origin: tuple[int | None, str | None]  # the investor's origin as the row found it (after its blanks)
+    names: list[tuple[str, str]]  # the (kind, name) the row created, in crm.deals.sign's order
+
+
+_INVESTOR_FIELDS = ("name", "name_key", "credit_code", "origin_region_id", "origin_city")
+_AUDIT_COLUMNS = ("at", "actor", "action", "entity", "entity_id", "field", "old", "new", "note")
+
+
+def _insert_many(session: Session, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert `rows` (values as the driver takes them) on the session's connection and transaction:
+    COPY on PostgreSQL (executemany under row-level security, which refuses COPY), executemany on SQLite.
+    A row the database refuses raises SQLAlchemy's IntegrityError, as a Core insert would."""
+    if not rows:
+        return
+    connection = session.connection()
+    dbapi: Any = connection.connection.dbapi_connection
+    names = ", ".join(columns)
+    postgres = connection.dialect.name == "postgresql"
+    marks = ", ".join(["%s" if postgres else "?"] * len(columns))
+    sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
+    try:
+        if postgres and not connection.execute(text("SELECT row_security_active(:t)"), {"t": table}).scalar():
+            with dbapi.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
+    except connection.dialect.loaded_dbapi.IntegrityError as exc:
+        raise IntegrityError(sql, None, exc) from exc
+
+
+_NAME_MODELS: dict[str, Any] = {"unit": Unit, "person": Person, "signing_event": SigningEvent}
+_DEAL_CHUNK = 5_000  # deals written (with their audit rows) at a time
+
+
+class _BulkSigning:
+    """New deals of a deals ledger, checked and written in bulk by crm.deals' rules (one savepoint).
+
+    `plan` runs every row through the checks ``deals.sign`` and the transitions make, with the
+    reference lists, investors and names read once (not per row), and keeps the good rows; `write`
+    inserts the names, investors, deals and audit rows with a few statements per thousand rows.
+    """
+
+    def __init__(self, session: Session, *, actor: str, batch_id: int | None) -> None:
+        from crm import deals
+
+        self.session, self.batch_id = session, batch_id
+        self.actor = deals._actor(actor)
+        self.names: dict[str, dict[str, int | None]] = {
+            kind: {name: id_ for id_, name in session.execute(select(model.id, model.name))}
+            for kind, model in _NAME_MODELS.items()
+        }
+        self.by_code: dict[str, _Investor] = {}
+        self.by_key: dict[str, _Investor] = {}
+        for id_, name, key, code, region, city in session.execute(
+            select(
+                Investor.id,
+                Investor.name,
+                Investor.name_key,
+                Investor.credit_code,
+                Investor.origin_region_id,
+                Investor.origin_city,
+            )
+        ):
+            inv = _Investor(
+                {"name": name, "name_key": key, "credit_code": code, "origin_region_id": region, "origin_city": city},
+                id_,
+            )
+            self.by_key[key] = inv
+            if code:
+                self.by_code[code] = inv
+        self.stored_deals: dict[tuple[int, str, date], tuple[int, str]] | None = None
+        self.new_deals: set[tuple[int, str, date]] = set()
+        self.lookups: dict[tuple[str, str], Any] = {}
+        self.signed: list[_Signed] = []
+
+    def _lookup(self, kind: str, text: str) -> int:
+        """The id of the industry or region `text` names, by crm.reference (its error kept for the next row)."""
+        from crm.reference import find_industry, find_region
+
+        key = (kind, text)
+        if key not in self.lookups:
+            try:
+                self.lookups[key] = (find_industry if kind == "industry" else find_region)(self.session, text).id
+            except CrmError as exc:
+                self.lookups[key] = exc
+        found = self.lookups[key]
+        if isinstance(found, CrmError):
+            raise found
+        return int(found)
+
+    def _refuse_duplicate(self, inv: _Investor, project: str, day: date) -> None:
+        """`deals._refuse_duplicate_deal` against the stored deals (read once) and this import's."""
+        from crm import deals
+
+        if (id(inv), project, day) in self.new_deals:
+            raise _Fallback
+        if inv.id is None:
+            return
+        if self.stored_deals is None:
+            self.stored_deals = {
+                (investor_id, project_, signed_on): (id_, project_)
+                for id_, investor_id, project_, signed_on in self.session.execute(
+                    select(Deal.id, Deal.investor_id, Deal.project_name, Deal.signed_on)
+                )
+            }
+        found = self.stored_deals.get((inv.id, project, day))
+        if found is not None:
+            raise deals.duplicate_deal(SimpleNamespace(id=found[0], project_name=found[1]), day)
+
+    def run(self, rows: list[_DealRow], *, partial: bool, advance: Advance) -> tuple[int, list[tuple[int, str]]]:
+        """Plan and write the rows chunk by chunk (memory stays flat); returns (deals written, rows refused).
+        Once a row is refused and not `partial`, the rest is only checked: the import will be refused."""
+        inserted, failures = 0, []
+        for start in range(0, len(rows), _DEAL_CHUNK):
+            self.signed = []
+            failures += self.plan(rows[start : start + _DEAL_CHUNK])
+            if partial or not failures:
+                inserted += self.write(advance)
+        return inserted, failures
+
+    def plan(self, rows: list[_DealRow]) -> list[tuple[int, str]]:
+        """Check every row as crm.deals would, in order (a row sees the investors and names of the rows
+        before it); returns the rows refused, (row index, reason). Raises _Fallback as said above."""
+        from crm import deals
+
+        failures: list[tuple[int, str]] = []
+        for row in rows:
+            try:
+                self.signed.append(self._plan_row(row, deals))
+            except CrmError as exc:
+                failures.append((row.i, _plain(exc)))
+        return failures
+
+    def _plan_row(self, row: _DealRow, deals: Any) -> _Signed:
+        f = row.fields
+        checked = deals._check_signing(
+            **f,
+            industry_id=lambda text: self._lookup("industry", text),
+            region_id=lambda text: self._lookup("region", text),
+        )
+        returned: list[_Investor] = []
+
+        def remember(found: _Investor | None) -> _Investor | None:
+            if found is not None:
+                returned.append(found)
+            return found
+
+        try:
+            found, display, key = deals._match_investor(
+                f["investor"],
+                checked.code,
+                lambda c: remember(self.by_code.get(c)),
+                lambda k: remember(self.by_key.get(k)),
+            )
+        except CrmError:
+            if any(inv.id is None for inv in returned):
+                raise _Fallback from None  # the message would name an investor this import creates
+            raise
+        if found is not None:
+            self._refuse_duplicate(found, checked.project, checked.day)
+        # the transitions, checked on the deal as it would stand (a refusal names its id: one by one then)
+        state = SimpleNamespace(
+            id=None,
+            project_name=checked.project,
+            state=DealState.signed,
+            signed_on=checked.day,
+            started_on=None,
+            completed_on=None,
+            terminated_on=None,
+        )
+        self._steps(row, state, deals)
+        # the row stands: its investor and names change what the next rows find
+        created = found is None
+        blanks: dict[str, Any] = {}
+        if found is None:
+            inv = _Investor(deals.new_investor_values(display, key, checked.code, checked.region_id, checked.city))
+            self.by_key[key] = inv
+            if inv.credit_code:
+                self.by_code[inv.credit_code] = inv
+        else:
+            inv = found
+            blanks = deals._investor_blanks(inv, checked.code, checked.region_id, checked.city)
+            for name, value in blanks.items():
+                setattr(inv, name, value)
+                if inv.id is not None:
+                    inv.fills[name] = value
+            if "credit_code" in blanks:
+                self.by_code[blanks["credit_code"]] = inv
+        self.new_deals.add((id(inv), checked.project, checked.day))
+        created_names = []
+        for kind, name in checked.names().values():
+            if name is not None and name not in self.names[kind]:
+                self.names[kind][name] = None  # created by this row; its id once written
+                created_names.append((kind, name))
+        owner = row.after.get("owner")
+        if owner is not None:  # deal_extras.apply creates the follow-up owner next
+            try:
+                owner_name = deals._text("owner", owner, 64)
+            except CrmError:
+                raise _Fallback from None
+            if owner_name is not None and owner_name not in self.names["person"]:
+                self.names["person"][owner_name] = None
+                created_names.append(("person", owner_name))
+        return _Signed(row, checked, inv, created, blanks, (inv.origin_region_id, inv.origin_city), created_names)
+
+    @staticmethod
+    def _steps(row: _DealRow, state: Any, deals: Any) -> list[dict[str, Any]]:
+        """The changes of the row's transitions on `state` (moved along), by crm.deals' rules."""
+        out = []
+        for step, day in row.steps:
+            why = deals._required("reason", row.reason or "", 10_000) if step == "terminate" else ""
+            try:
+                if step == "start":
+                    changes = deals.started(state, day)
+                elif step == "complete":
+                    changes = deals.completed(state, day)
+                else:
+                    changes = deals.terminated(state, day, why)
+            except CrmError:
+                raise _Fallback from None
+            out.append(changes)
+            for name, value in changes.items():
+                setattr(state, name, value)
+        return out
+
+    def write(self, advance: Advance) -> int:
+        """Insert what `plan` kept: names, then investors, then deals and their audit rows chunk by chunk
+        (the driver's executemany, COPY on PostgreSQL; ids read back by each table's unique key)."""
+        from crm import deals
+
+        session, actor = self.session, self.actor
+        now = utcnow()
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        # SQLite keeps dates as ISO text and timestamps as SQLAlchemy writes them (no zone)
+        stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+        for kind, model in _NAME_MODELS.items():
+            fresh = [name for name, id_ in self.names[kind].items() if id_ is None]
+            if fresh:
+                table = model.__table__
+                ids = session.execute(
+                    insert(table).returning(table.c.id, sort_by_parameter_order=True), [{"name": n} for n in fresh]
+                ).scalars()
+                self.names[kind].update(zip(fresh, ids, strict=True))
+        created = [s.investor for s in self.signed if s.created]
+        if created:
+            last = session.execute(select(func.coalesce(func.max(Investor.id), 0))).scalar_one()
+            columns = (*_INVESTOR_FIELDS, "created_at")
+            _insert_many(session, "investor", columns, [(*inv.values().values(), stamp) for inv in created])
+            by_key = dict(session.execute(select(Investor.name_key, Investor.id).where(col(Investor.id) > last)).all())
+            for inv in created:
+                inv.id = by_key[inv.name_key]
+        filled = {id(s.investor): s.investor for s in self.signed if s.investor.fills}
+        for inv in filled.values():
+            session.execute(update(Investor).where(col(Investor.id) == inv.id).values(**inv.fills))
+            inv.fills = {}
+        deal_table = Deal.__table__  # type: ignore[attr-defined]
+        columns = tuple(c.name for c in deal_table.columns if c.name != "id")
+        dates = {c.name for c in deal_table.columns if isinstance(c.type, Date) and not isinstance(c.type, DateTime)}
+        for start in range(0, len(self.signed), _DEAL_CHUNK):
+            chunk = self.signed[start : start + _DEAL_CHUNK]
+            rows: list[tuple[Any, ...]] = []
+            histories: list[list[tuple[str, dict[str, Any]]]] = []
+            for s in chunk:
+                values, history = self._deal(s, deals)
+                values["created_at"], values["import_batch_id"] = stamp, self.batch_id
+                values["state"] = str(values["state"])
+                if sqlite:
+                    for name in dates:
+                        if values.get(name) is not None:
+                            values[name] = values[name].isoformat()
+                rows.append(tuple(values.get(c) for c in columns))
+                histories.append(history)
+            last = session.execute(select(func.coalesce(func.max(Deal.id), 0))).scalar_one()
+            _insert_many(session, "deal", columns, rows)
+            keys = {
+                (investor_id, project, day): id_
+                for id_, investor_id, project, day in session.execute(
+                    select(Deal.id, Deal.investor_id, Deal.project_name, Deal.signed_on).where(col(Deal.id) > last)
+                )
+            }
+            deal_ids = [keys[(s.investor.id, s.checked.project, s.checked.day)] for s in chunk]
+            audit_rows: list[tuple[Any, ...]] = []
+            for s, deal_id, history in zip(chunk, deal_ids, histories, strict=True):
+                audit_rows += [
+                    (
+                        stamp,
+                        r["actor"],
+                        r["action"],
+                        r["entity"],
+                        r["entity_id"],
+                        r["field"],
+                        r["old"],
+                        r["new"],
+                        r["note"],
+                    )
+                    for r in self._audit(s, deal_id, history, now)
+                ]
+            _insert_many(session, "audit_log", _AUDIT_COLUMNS, audit_rows)
+            for s, deal_id in zip(chunk, deal_ids, strict=True):
+                if s.row.after:
+                    deal_extras.apply(session, deal_id, s.row.after, actor=actor)
+            advance(len(chunk))
+        return len(self.signed)
+
+    def _deal(self, s: _Signed, deals: Any) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+        """The deal's columns once signed and moved to its state, and its history: (action, changes) in order."""
+        ids = {
+            column: None if name is None else self.names[kind][name]
+            for column, (kind, name) in s.checked.names().items()
+        }
+        origin = SimpleNamespace(origin_region_id=s.origin[0], origin_city=s.origin[1])
+        signed = deals.signed_values(s.checked, s.investor.id, origin, ids=ids)
+        history: list[tuple[str, dict[str, Any]]] = [("sign", signed)]
+        values = dict(signed)
+        if s.row.extras:
+            history.append(("import", s.row.extras))
+            values.update(s.row.extras)
+        state = SimpleNamespace(
+            id=None,
+            project_name=s.checked.project,
+            state=DealState.signed,
+            signed_on=s.checked.day,
+            started_on=None,
+            completed_on=None,
+            terminated_on=None,
+        )
+        for (step, _), changes in zip(s.row.steps, self._steps(s.row, state, deals), strict=True):
+            history.append((step, changes))
+            values.update(changes)
+        return values, history
+
+    def _audit(
+        self, s: _Signed, deal_id: int, history: list[tuple[str, dict[str, Any]]], at: datetime
+    ) -> list[dict[str, Any]]:
+        """The audit rows crm.deals writes for the row, in its order: investor, names, signing, extras, steps."""
+        actor, inv = self.actor, s.investor
+        out: list[dict[str, Any]] = []
+        if s.created:
+            assert inv.created is not None
+            values = dict(zip(_INVESTOR_FIELDS, inv.created, strict=True))
+            out += audit.creation_rows("investor", inv.id, values, actor=actor, at=at)
+        elif s.blanks:
+            out += audit.change_rows(
+                "investor", inv.id, dict.fromkeys(s.blanks), s.blanks, actor=actor, action="update", at=at
+            )
+        for kind, name in s.names:
+            out += audit.creation_rows(kind, self.names[kind][name], {"name": name}, actor=actor, at=at)
+        current: dict[str, Any] = {}
+        for action, changes in history:
+            if action == "sign":
+                note = s.checked.note
+                out += audit.creation_rows("deal", deal_id, changes, actor=actor, action="sign", note=note, at=at)
+            else:
+                old = {name: current.get(name) for name in changes}
+                out += audit.change_rows("deal", deal_id, old, changes, actor=actor, action=action, at=at)
+            current.update(changes)
+        return out
 
 
 # ---------------------------------------------------------------- arrivals
@@ -1281,7 +1720,9 @@ def import_ledger(
             bid = result.batch_id
             with progress_bar(f"import {p.name}", batch.n, progress) as advance:
                 if spec.name == "deals":
-                    inserted, updated = _write_deals(session, batch, plan, actor=actor, advance=advance, batch_id=bid)
+                    inserted, updated = _write_deals(
+                        session, batch, plan, actor=actor, advance=advance, batch_id=bid, partial=partial
+                    )
                     if update:
                         updated += reimport.apply(session, batch, changes, actor=actor, file=p.name)
                 elif spec.name == "targets":
