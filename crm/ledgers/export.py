@@ -7,6 +7,11 @@ it gets a leading quote, which the importer removes again; in .xlsx it is stored
 Excel's quote prefix (a cell style, so the value itself carries no quote). CSV is UTF-8 with a
 BOM so Excel opens it with the right characters. Workbooks print landscape, fitted to the page
 width, with the header row on every page.
+
+Both are streamed: rows come from the database FETCH_ROWS at a time and go to the file as they
+come (a workbook through xlsxwriter in constant_memory mode, its rows written by ``LedgerSheet``),
+so a million-row ledger is never held in memory; the file takes the place of the old one only
+once it is whole.
 """
 
 from __future__ import annotations
