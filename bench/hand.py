@@ -109,6 +109,8 @@ UNIT_KEY = "COALESCE(d.credited_unit_id, d.unit_id)"
 
 def kpis_sql(db: Sql, as_of: date, *, grouped: bool = True) -> Statement:
     """Per deal first (its increases' and its arrivals' sums, each grouped once), then by industry × year."""
+    # The CAST gives the per-root arrival sums a column SQLite can index: on a bare COALESCE it scans
+    # the materialized sums once per deal (deals × roots; 7 s instead of 0.1 s at city scale).
     year = db.year("d.signed_on")
     keys = f"i.name, {year}" if grouped else "NULL, NULL"
     sql = f"""
@@ -121,7 +123,7 @@ def kpis_sql(db: Sql, as_of: date, *, grouped: bool = True) -> Statement:
     LEFT JOIN (SELECT m.increases_id AS root_id, SUM(m.contracted_yuan) AS yuan FROM deal m
                WHERE m.increases_id IS NOT NULL AND m.signed_on <= :as_of GROUP BY m.increases_id) inc
            ON inc.root_id = d.id
-    LEFT JOIN (SELECT COALESCE(m.increases_id, m.id) AS root_id, SUM(c.arrived_yuan) AS yuan
+    LEFT JOIN (SELECT CAST(COALESCE(m.increases_id, m.id) AS INTEGER) AS root_id, SUM(c.arrived_yuan) AS yuan
                FROM capital_arrival c JOIN deal m ON m.id = c.deal_id
                WHERE c.arrived_on <= :as_of GROUP BY COALESCE(m.increases_id, m.id)) arr
            ON arr.root_id = d.id
@@ -283,7 +285,7 @@ def trips_sql(as_of: date) -> Statement:
         LEFT JOIN (SELECT m.increases_id AS root_id, SUM(m.contracted_yuan) AS yuan FROM deal m
                    WHERE m.increases_id IS NOT NULL AND m.signed_on <= :as_of GROUP BY m.increases_id) inc
                ON inc.root_id = d.id
-        LEFT JOIN (SELECT COALESCE(m.increases_id, m.id) AS root_id, SUM(c.arrived_yuan) AS yuan
+        LEFT JOIN (SELECT CAST(COALESCE(m.increases_id, m.id) AS INTEGER) AS root_id, SUM(c.arrived_yuan) AS yuan
                    FROM capital_arrival c JOIN deal m ON m.id = c.deal_id
                    WHERE c.arrived_on <= :as_of GROUP BY COALESCE(m.increases_id, m.id)) arr
                ON arr.root_id = d.id
