@@ -54,6 +54,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
         server: Any = pgserver.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
         uri = server.get_uri()
+        _without_durability(uri)
     except Exception as exc:  # a missing binary, a port, a permission: say which
         message = f"PostgreSQL could not start: {type(exc).__name__}: {exc}"
         if IN_CI:
@@ -61,6 +62,20 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(message)
     yield uri
     server.cleanup()
+
+
+def _without_durability(url: str) -> None:
+    """A throwaway test server need not survive a power cut: no fsync, no waiting for the WAL flush.
+
+    Every test empties and reseeds the database (TRUNCATE and a commit each), so a flushed commit
+    per test is most of a PostgreSQL test's time; what is committed and what a second connection
+    sees is the same either way."""
+    engine = make_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+            connection.exec_driver_sql(f"ALTER SYSTEM SET {setting}")
+        connection.exec_driver_sql("SELECT pg_reload_conf()")
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
