@@ -4,8 +4,8 @@
   a little Python on the few rows it returns (rates, targets to date, ranks);
 - ``pandas_figures``: what an analyst does today, pandas reading the deal, arrival and target
   ledgers (.xlsx or .csv) and computing the same figures;
-- ``floor_rows`` / ``sqlite_executemany`` / ``postgres_copy``: the import floor, rows parsed
-  into tuples and inserted with the driver's fastest path.
+- ``calamine_read``: the .xlsx read alone. The import floors (rows parsed into tuples and
+  inserted with the driver's fastest path) are in ``bench.floor``, which loads no pandas.
 
 The rules are the library's (crm.metrics docstrings): states as of as_of from the dates; a
 deal replaced by a reassignment is left out; a capital increase adds to its parent deal;
@@ -16,9 +16,8 @@ finest target covering it, rounded half up. Money is integer yuan throughout.
 
 from __future__ import annotations
 
-import csv
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -94,7 +93,6 @@ COMPARE = {
     ),
 }
 METRICS = ("arrived_yuan", "contracted_yuan", "deals_signed", "deals_started")
-SOURCE_VALUES = {"境外": "overseas", "省外": "other_province", "市外省内": "other_city", "县际": "other_county"}
 
 
 # ---------------------------------------------------------------- periods (independent of crm.targets)
@@ -567,49 +565,6 @@ def compare(name: str, library: pd.DataFrame, baseline: pd.DataFrame, *, against
     return problems
 
 
-# ---------------------------------------------------------------- the import floor
-
-
-def floor_rows(path: Path, deal_ids: dict[tuple[str, str], int], created_at: str) -> list[tuple[Any, ...]]:
-    """The arrivals CSV parsed into insert tuples with the least work that is still exact.
-
-    (deal_id, arrived_on ISO text, arrived_yuan int, source, verified 0/1, 'CNY', created_at);
-    万元 with up to four decimals becomes whole yuan by string arithmetic, no float.
-    """
-    sources = SOURCE_VALUES
-    rows = []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for project, investor, on, wan, source, verified in reader:
-            whole, _, frac = wan.partition(".")
-            yuan = int(whole) * 10_000 + (int(frac.ljust(4, "0")) if frac else 0)
-            rows.append((deal_ids[(project, investor)], on, yuan, sources[source], verified == "是", "CNY", created_at))
-    return rows
-
-
-INSERT_COLUMNS = ["deal_id", "arrived_on", "arrived_yuan", "source", "verified", "currency", "created_at"]
-
-
-def sqlite_executemany(connection: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-    marks = ", ".join("?" * len(INSERT_COLUMNS))
-    connection.execute("BEGIN")
-    connection.executemany(f"INSERT INTO capital_arrival ({', '.join(INSERT_COLUMNS)}) VALUES ({marks})", rows)
-    connection.execute("COMMIT")
-
-
-def postgres_copy(connection: Any, rows: Sequence[tuple[Any, ...]]) -> None:
-    with connection.cursor() as cur, cur.copy(f"COPY capital_arrival ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    connection.commit()
-
-
-def deal_id_map(db: Sql) -> dict[tuple[str, str], int]:
-    rows = db.run("SELECT d.project_name, i.name, d.id FROM deal d JOIN investor i ON i.id = d.investor_id", {})
-    return {(p, i): d for p, i, d in rows}
-
-
 def calamine_read(path: Path) -> int:
     """Read every cell of the first sheet with python-calamine; returns the row count."""
     from python_calamine import CalamineWorkbook
@@ -623,10 +578,6 @@ __all__ = [
     "Sql",
     "calamine_read",
     "compare",
-    "deal_id_map",
-    "floor_rows",
     "hand_sql_figures",
     "pandas_figures",
-    "postgres_copy",
-    "sqlite_executemany",
 ]

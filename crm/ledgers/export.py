@@ -713,6 +713,7 @@ def _escaped(text: str) -> str:
 @functools.cache
 def _sheet_class() -> type:
     """xlsxwriter's worksheet with a fast row writer (imported on first use: only an .xlsx export needs it)."""
+    from xlsxwriter.utility import xl_col_to_name
     from xlsxwriter.worksheet import Worksheet
 
     class LedgerSheet(Worksheet):
@@ -743,7 +744,7 @@ def _sheet_class() -> type:
             self._write_single_row(1)  # the header row goes out first
             fh = self.fh
             cells = [
-                (i, f, f'<c r="{_column_letter(c)}', f'" s="{s}"' if s else '"', f'" s="{d or date_style}"')
+                (i, f, f'<c r="{xl_col_to_name(c)}', f'" s="{s}"' if s else '"', f'" s="{d or date_style}"')
                 for c, ((i, f), (s, d)) in enumerate(zip(plan, styles, strict=True))
             ]
             quoted_attr = f'" s="{quoted}" t="inlineStr"><is><t'
@@ -824,15 +825,6 @@ def _sheet_class() -> type:
             Path(self.row_data_filename).unlink(missing_ok=True)
 
     return LedgerSheet
-
-
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _write_xlsx(
