@@ -17,6 +17,8 @@ import base64
 import html
 import io
 import json
+import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -369,17 +371,15 @@ def bulletin_html(b: Bulletin) -> str:
 
 def print_bulletin(b: Bulletin, *, file: Any = None) -> None:
     """The 通报 on the terminal: title, date, counting rules, the lead paragraph, then every table."""
-    from rich.console import Console
-    from rich.text import Text
+    from crm.display import print_table
 
-    from crm.display import _console_width, print_table
-
-    console = Console(file=file, width=_console_width(), highlight=False)
-    console.print(Text(b.title, style="bold"))
-    console.print(Text(f"{_dateline(b)}　统计口径：{b.rules_text}"))
-    console.print(Text(b.lead))
+    out = file or sys.stdout
+    bold = out.isatty() and not os.environ.get("NO_COLOR")
+    out.write((f"\x1b[1m{b.title}\x1b[0m" if bold else b.title) + "\n")
+    out.write(f"{_dateline(b)}　统计口径：{b.rules_text}\n")
+    out.write(b.lead + "\n")
     for s in b.sections:
-        console.print()
+        out.write("\n")
         print_table(
             s.sheet.df,
             title=s.heading,
@@ -387,7 +387,7 @@ def print_bulletin(b: Bulletin, *, file: Any = None) -> None:
             unit=s.sheet.unit,
             hide=s.sheet.hide,
             labels=s.sheet.labels,
-            file=console.file,
+            file=out,
         )
 
 

@@ -24,10 +24,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
-from pandas.io.formats.style import Styler
+
+if TYPE_CHECKING:  # importing the Styler takes pandas' jinja2 templates: 50 ms every command would pay
+    from pandas.io.formats.style import Styler
 
 from crm.models import CAPITAL_SOURCE_LABELS, DEAL_STATE_LABELS, LEAD_STAGE_LABELS, TARGET_METRIC_LABELS
 from crm.money import format_yuan, yuan_to
@@ -408,15 +410,26 @@ def styled(
     )
 
 
-def _console_width() -> int | None:
-    """The terminal's width on a terminal; else $COLUMNS, else no limit (a pipe or file gets whole lines)."""
-    if sys.stdout.isatty():
-        return None
-    return int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 10_000
-
-
 def _cells_width(texts: Iterable[str]) -> int:
     return max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in t) for t in texts), default=0)
+
+
+# A long table on a terminal is printed whole, unwrapped, beyond this many rows: wrapping every cell
+# of a 1,500-deal list to the terminal's width takes rich ten seconds, and such a list is read with
+# `less -S` or written with --out anyway.
+WRAP_ROWS = 300
+_RIGHT = ("money", "rate", "pp", "count", "number")
+_LEVEL_SGR = {"红灯": "31", "黄灯": "33", "绿灯": "32"}
+
+
+def _terminal_width(file: IO[str]) -> tuple[int, bool]:
+    """(width, is a terminal) of `file` as the table printers see it."""
+    if file.isatty():
+        import shutil
+
+        return shutil.get_terminal_size().columns, True
+    width = os.environ.get("COLUMNS", "")
+    return (int(width) if width.isdigit() else 10_000), False
 
 
 def print_table(
@@ -429,23 +442,111 @@ def print_table(
     labels: Mapping[str, str] | None = None,
     file: IO[str] | None = None,
 ) -> None:
-    """Print a figure as a rich table that fits the terminal's width (cells wrap, none is cut)."""
+    """Print a figure as a table that fits the terminal's width (cells wrap, none is cut).
+
+    A table that fits without wrapping (always, into a pipe or a file) is drawn here, line by line,
+    exactly as rich would draw it (``tests/test_display_table.py`` holds the two to the same text);
+    only a table that must wrap to the terminal goes through rich, whose layout takes ~7 ms a row."""
+    out = file or sys.stdout
+    if df.empty:
+        if title:
+            out.write(title + "\n")
+        out.write("(无数据)\n")
+        return
+    formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
+    columns = [df[f.name].tolist() for f in formats]
+    cells = [[f.text(v, i) for i, v in enumerate(values)] for f, values in zip(formats, columns, strict=True)]
+    last = [bool(v) for v in df["last"].tolist()] if "last" in df.columns else None
+    plain = all(_printable(f.label) and all(map(_printable, texts)) for f, texts in zip(formats, cells, strict=True))
+    width, terminal = _terminal_width(out)
+    if plain:
+        from rich.cells import cell_len
+
+        widths = [max(cell_len(f.label), *map(cell_len, texts)) for f, texts in zip(formats, cells, strict=True)]
+        natural = sum(widths) + 3 * len(widths) - 1
+        if natural <= width or len(df) > WRAP_ROWS:
+            if title:
+                out.write(title + "\n")
+            out.write(_draw(formats, cells, widths, last, color=terminal and not os.environ.get("NO_COLOR")))
+            return
+    _print_rich(formats, cells, last, title=title, file=out, width=None if terminal else width)
+
+
+def _printable(text: str) -> bool:
+    """No line break, tab or other control character: the text is one line of known width."""
+    return text.isprintable()
+
+
+def _draw(
+    formats: Sequence[ColumnFormat],
+    cells: Sequence[Sequence[str]],
+    widths: Sequence[int],
+    last: Sequence[bool] | None,
+    *,
+    color: bool,
+) -> str:
+    """The table rich draws with ``Table(pad_edge=False)`` and its heavy-headed box, unwrapped."""
+    from rich.cells import cell_len
+
+    right = [f.kind in _RIGHT for f in formats]
+    edge = len(widths) - 1
+    lead = ["" if j == 0 else " " for j in range(len(widths))]
+    trail = ["" if j == edge else " " for j in range(len(widths))]
+
+    def rule(left: str, fill: str, cross: str, end: str) -> str:
+        return left + cross.join(fill * (w + len(lead[j]) + len(trail[j])) for j, w in enumerate(widths)) + end
+
+    def line(texts: Sequence[str], bar: str, sgr: Sequence[str]) -> str:
+        parts = []
+        for j, text in enumerate(texts):
+            space = " " * (widths[j] - cell_len(text))
+            if sgr[j]:
+                text = f"\x1b[{sgr[j]}m{text}\x1b[0m"
+            parts.append(lead[j] + (space + text if right[j] else text + space) + trail[j])
+        return bar + bar.join(parts) + bar
+
+    none = [""] * len(widths)
+    levels = [f.kind == "level" for f in formats]
+    lines = [
+        rule("┏", "━", "┳", "┓"),
+        line([f.label for f in formats], "┃", ["1"] * len(widths) if color else none),
+        rule("┡", "━", "╇", "┩"),
+    ]
+    for i in range(len(cells[0]) if cells else 0):
+        texts = [column[i] for column in cells]
+        sgr = none
+        if color:
+            if last and last[i]:
+                sgr = ["1;31"] * len(widths)
+            else:
+                sgr = [_LEVEL_SGR.get(t, "") if levels[j] else "" for j, t in enumerate(texts)]
+        lines.append(line(texts, "│", sgr))
+    lines.append(rule("└", "─", "┴", "┘"))
+    return "\n".join(lines) + "\n"
+
+
+def _print_rich(
+    formats: Sequence[ColumnFormat],
+    cells: Sequence[Sequence[str]],
+    last: Sequence[bool] | None,
+    *,
+    title: str | None,
+    file: IO[str],
+    width: int | None,
+) -> None:
+    """The table through rich: cells wrap to fit the terminal."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=file or sys.stdout, width=_console_width(), highlight=False, soft_wrap=False)
+    console = Console(file=file, width=width, highlight=False, soft_wrap=False)
     if title:
         console.print(Text(title))
-    if df.empty:
-        console.print(Text("(无数据)"))
-        return
-    formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
     table = Table(show_lines=False, header_style="bold", pad_edge=False)
-    for f in formats:
-        right = f.kind in ("money", "rate", "pp", "count", "number")
+    for f, texts in zip(formats, cells, strict=True):
+        right = f.kind in _RIGHT
         # numbers never break inside; text wraps to fit the terminal
-        widest = max(_cells_width([f.label]), _cells_width(f.text(v, i) for i, v in enumerate(df[f.name].tolist())))
+        widest = max(_cells_width([f.label]), _cells_width(texts))
         table.add_column(
             Text(f.label),
             justify="right" if right else "left",
@@ -453,15 +554,13 @@ def print_table(
             min_width=widest if right else min(widest, 10),
             no_wrap=right,
         )
-    last = [bool(v) for v in df["last"].tolist()] if "last" in df.columns else None
     levels = {"红灯": "red", "黄灯": "yellow", "绿灯": "green"}
-    for i, row in enumerate(df.itertuples(index=False, name=None)):
-        cells = []
-        by_name = dict(zip([str(c) for c in df.columns], row, strict=True))
-        for f in formats:
-            text = f.text(by_name[f.name], i)
-            cells.append(Text(text, style=levels.get(text, "") if f.kind == "level" else ""))
-        table.add_row(*cells, style="bold red" if last and last[i] else None)
+    for i in range(len(cells[0]) if cells else 0):
+        row = []
+        for f, texts in zip(formats, cells, strict=True):
+            text = texts[i]
+            row.append(Text(text, style=levels.get(text, "") if f.kind == "level" else ""))
+        table.add_row(*row, style="bold red" if last and last[i] else None)
     # a table that cannot fit even with its text wrapped is printed whole (the terminal wraps the lines)
     # rather than with columns squeezed to nothing or cut off
     needed = sum(int(c.min_width or 1) + 3 for c in table.columns) + 1

@@ -8,6 +8,7 @@ database layer, pandas or the file writers. No wall time is asserted.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 import crm
 
-HEAVY = ("pandas", "numpy", "sqlalchemy", "sqlmodel", "alembic", "matplotlib", "openpyxl", "docx")
+HEAVY = ("pandas", "numpy", "sqlalchemy", "sqlmodel", "alembic", "matplotlib", "openpyxl", "docx", "rich", "jinja2")
 
 
 def _loaded_after(code: str) -> dict[str, list[str]]:
@@ -26,9 +27,14 @@ def _loaded_after(code: str) -> dict[str, list[str]]:
         f"{code}\n"
         "names = sorted(sys.modules)\n"
         f"heavy = sorted({{n.split('.')[0] for n in names}} & set({HEAVY!r}))\n"
-        "print(json.dumps({'heavy': heavy, 'crm': [n for n in names if n == 'crm' or n.startswith('crm.')]}))\n"
+        "crm_names = [n for n in names if n == 'crm' or n.startswith('crm.')]\n"
+        "print(json.dumps({'heavy': heavy, 'crm': crm_names, 'rich': [n for n in names if n.startswith('rich.')]}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    # no $COLUMNS: the output is a pipe, as `crm report ... > file` is, and its tables are not wrapped
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120, env=env
+    )
     loaded: dict[str, list[str]] = json.loads(done.stdout.strip().splitlines()[-1])
     return loaded
 
@@ -70,6 +76,19 @@ def test_starting_up_loads_no_capability(code: str) -> None:
     assert [m for m in loaded["crm"] if m not in cheap and not m.startswith("crm.cli")] == []
 
 
+def test_help_keeps_each_example_on_its_line() -> None:
+    """Click's plain help rewraps paragraphs; the examples' paragraphs are kept line by line."""
+    from typer.testing import CliRunner
+
+    from crm.cli import app
+
+    shown = CliRunner().invoke(app, ["report", "kpis", "--help"], terminal_width=80).output
+    assert "  Example: crm report kpis --by industry,signing_year --as-of 2026-06-30 --format csv\n" in shown
+    assert "  Example: crm report kpis --min-amount 1亿 --as-of 2026-06-30 --format csv\n" in shown
+    shown = CliRunner().invoke(app, ["deal", "--help"], terminal_width=80).output
+    assert "--signed-on 2026-03-01 --amount 50000\n" in shown  # a group's example: one line, not cut at -on
+
+
 def test_a_command_loads_what_it_needs() -> None:
     """The other side: a command that runs still gets its capability (here: the database layer)."""
     loaded = _loaded_after(_cli("--db", "sqlite://", "status"))
@@ -88,7 +107,9 @@ def test_a_report_on_the_terminal_loads_no_writer_nor_matplotlib(tmp_path: Path,
     engine.dispose()
     loaded = _loaded_after(_cli("--db", str(db), "report", report, "--as-of", "2026-06-30"))
     assert {"pandas", "sqlalchemy"} <= set(loaded["heavy"])
-    assert set(loaded["heavy"]) & {"alembic", "matplotlib", "openpyxl", "docx"} == set()
+    assert set(loaded["heavy"]) & {"alembic", "matplotlib", "openpyxl", "docx", "jinja2"} == set()
+    # a table that fits is drawn by crm.display, which measures text with rich's cell widths only
+    assert "rich.console" not in loaded["rich"] and "rich.table" not in loaded["rich"]
     assert "crm.charts" not in loaded["crm"]
     if report != "weekly":  # the 通报 module holds its writers (crm.files), without their packages
         assert "crm.files" not in loaded["crm"]

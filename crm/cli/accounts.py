@@ -8,6 +8,7 @@ from crm.cli.common import Format, FormatOption, emit, session_for
 from crm.roles import Role
 
 account_app = typer.Typer(
+    rich_markup_mode=None,
     help="Accounts on PostgreSQL: login roles with a role (admin, bureau, unit, analyst) and, for a unit "
     "account, its unit. SQLite is single-user and has none.\n\n"
     "Example: crm --db postgresql://postgres@db.example/crm account add fgj --role unit --unit 县发改局",

@@ -46,6 +46,7 @@ AMOUNT_UNIT = "万元"
 DEFAULT_THRESHOLDS = (90, 180)
 
 deal_app = typer.Typer(
+    rich_markup_mode=None,
     help="Sign a deal and move it through its lifecycle: start, complete, terminate, reassign; "
     "record stalls, procedures and follow-ups.\n\n"
     "Example: crm deal sign --project 100MW光伏发电项目 --investor 甘肃示例能源有限公司 --signed-on 2026-03-01 "

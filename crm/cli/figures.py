@@ -59,16 +59,19 @@ DIMENSIONS = (
 PERIOD_DIMENSIONS = (*DIMENSIONS, "zone")
 
 arrival_app = typer.Typer(
+    rich_markup_mode=None,
     help="Record capital that arrived (到位资金) for a deal.\n\n"
     "Example: crm arrival add 12 --on 2026-05-20 --amount 500万 --source 省外 --verified",
     no_args_is_help=True,
 )
 target_app = typer.Typer(
+    rich_markup_mode=None,
     help="Set and list targets (目标任务) for the county, a unit or a leader.\n\n"
     "Example: crm target set --metric arrived_yuan --period 2026 --amount 263亿 --growth 0.1",
     no_args_is_help=True,
 )
 rules_app = typer.Typer(
+    rich_markup_mode=None,
     help="Show or save counting rules (统计口径); every save is a new version.\n\n"
     "Example: crm rules save city --fulfillment-basis not_terminated --verified-only",
     no_args_is_help=True,

@@ -36,13 +36,16 @@ InFileArgument = typer.Argument(..., help="The ledger: .xlsx or .csv.")
 OutFileArgument = typer.Argument(..., help="Where to write: .xlsx or .csv.")
 
 major_app = typer.Typer(
+    rich_markup_mode=None,
     help="Major projects (重点项目): the year's list, construction plans, weekly reports, 入库 documents, "
     "missing reports and the quarterly score.\n\n"
     "Example: crm major add 12 --year 2026 --source 市责任书 --category 新开工 --leader 王建国",
     no_args_is_help=True,
 )
 zone_app = typer.Typer(
-    help="Zones (园区): a reference list.\n\nExample: crm major zone add 光电园区", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Zones (园区): a reference list.\n\nExample: crm major zone add 光电园区",
+    no_args_is_help=True,
 )
 major_app.add_typer(zone_app, name="zone")
 

@@ -15,11 +15,13 @@ KINDS = ("industry", "unit", "person", "stall_reason", "region_alias", "signing_
 KINDS_HELP = f"One of {', '.join(KINDS)} (plurals and industries/units/people are accepted)."
 
 ref_app = typer.Typer(
+    rich_markup_mode=None,
     help="The reference lists: industries, units, people, stall reasons, region aliases.\n\n"
     "Example: crm ref add industry 新型储能 --category 新能源",
     no_args_is_help=True,
 )
 investor_app = typer.Typer(
+    rich_markup_mode=None,
     help="Investors recorded twice: list the likely duplicates, merge them.\n\n"
     "Example: crm investor merge 12 15 --actor 张三",
     no_args_is_help=True,

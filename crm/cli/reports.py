@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 report_app = typer.Typer(
+    rich_markup_mode=None,
     help="Print a report: kpis, unstarted, targets, ranking, trips, weekly.\n\n"
     "Example: crm report kpis --by industry --format csv",
     no_args_is_help=True,

@@ -37,15 +37,18 @@ from crm.money import format_yuan, parse_yuan
 AMOUNT_UNIT = "万元"
 
 trips_app = typer.Typer(
+    rich_markup_mode=None,
     help="Promotion trips (外出招商): squads, monthly plans, trips, visits, leads and plan checks.\n\n"
     "Example: crm trips plan --month 2026-06",
     no_args_is_help=True,
 )
 squad_app = typer.Typer(
+    rich_markup_mode=None,
     help="Promotion squads (招商小分队).\n\nExample: crm trips squad add 第一小分队 --leader 王县长 --member 李科长",
     no_args_is_help=True,
 )
 lead_app = typer.Typer(
+    rich_markup_mode=None,
     help="Leads (洽谈项目): add, advance, record responses, sign, list missed deadlines.\n\n"
     "Example: crm trips lead overdue --as-of 2026-06-30",
     no_args_is_help=True,
