@@ -748,3 +748,17 @@ def test_procedure_cells(value: Any, expected: tuple[str, date | None]) -> None:
     from crm.ledgers.cells import parse_procedure
 
     assert parse_procedure(value) == expected
+
+
+def test_equal_cells_of_a_column_are_one_string(tmp_path: Path) -> None:
+    """A reader gives each cell its own string; the table keeps one per distinct text (the 100,000-deal
+    ledger's repeated industries, units and dates were 76 MB of its import's peak)."""
+    path = tmp_path / "deals.csv"
+    rows = ["项目名称,投资方名称,签约日期,总投资（万元）,所属行业,责任单位"]
+    rows += [f"项目{i},公司{i},2026-03-01,100,光伏发电,县商务局" for i in range(3)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    table = read_table(path, ledger_kind("deals"))
+    industry, unit, names = table.cells["industry"], table.cells["unit"], table.cells["project_name"]
+    assert industry == ["光伏发电"] * 3 and industry[0] is industry[1] is industry[2]
+    assert unit[0] is unit[2]
+    assert names == ["项目0", "项目1", "项目2"]  # distinct texts stay distinct

@@ -273,15 +273,53 @@ def _check_industry(batch: Batch, i: int, name: str | None, known: dict[str, tup
 _ORDER = {DealState.signed: 0, DealState.started: 1, DealState.in_production: 2}
 
 
-@dataclass
+@dataclass(slots=True)
 class _DealRow:
+    """One deal row of the plan: a new deal (its fields read from `batch` when asked for, so that a
+    100,000-row plan does not hold 100,000 dicts) or the moves of a stored deal (`deal_id`)."""
+
     i: int
-    fields: dict[str, Any]
+    given: dict[str, Any] | None  # the fields, when not read from `batch`
     steps: list[tuple[str, date]]
     deal_id: int | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    given_extras: dict[str, Any] | None = None
     reason: str | None = None
-    after: dict[str, Any] = field(default_factory=dict)  # stall, owner, procedures (crm.ledgers.deal_extras)
+    after: dict[str, Any] | None = None  # stall, owner, procedures (crm.ledgers.deal_extras)
+    batch: Batch | None = None
+    code: str | None = None  # the credit code, normalized
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The arguments of ``deals.sign`` for the row."""
+        if self.batch is None:
+            return self.given or {}
+        v, i = self.batch.col, self.i
+        origin = v("origin")[i]
+        return {
+            "project_name": v("project_name")[i],
+            "investor": v("investor")[i],
+            "signed_on": v("signed_on")[i],
+            "contracted_yuan": v("contracted_yuan")[i],
+            "industry": v("industry")[i],
+            "origin": origin[0] if origin else None,
+            "origin_city": v("origin_city")[i] or (origin[1] if origin else None),
+            "unit": v("unit")[i],
+            "leader": v("leader")[i],
+            "introducer": v("introducer")[i],
+            "credited_unit": v("credited_unit")[i],
+            "signing_event": v("signing_event")[i],
+            "signer": v("signer")[i],
+            "credit_code": self.code,
+            "note": v("note")[i],
+        }
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """What the ledger says beyond a signing (location, description, registered_on)."""
+        if self.batch is None:
+            return self.given_extras or {}
+        v, i = self.batch.col, self.i
+        return {n: v(n)[i] for n in ("location", "description", "registered_on") if v(n)[i] is not None}
 
 
 def _deal_state(batch: Batch, i: int, signed_on: date | None) -> tuple[str | None, list[tuple[str, date]]]:
@@ -402,28 +440,10 @@ def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int
                     "left as it is"
                 )
             elif moves:
-                plan.append(_DealRow(i, {}, moves, deal_id, reason=reason))
+                plan.append(_DealRow(i, None, moves, deal_id, reason=reason))
             continue
-        fields = {
-            "project_name": project,
-            "investor": investor,
-            "signed_on": signed_on,
-            "contracted_yuan": v("contracted_yuan")[i],
-            "industry": v("industry")[i],
-            "origin": origin[0] if origin else None,
-            "origin_city": v("origin_city")[i] or (origin[1] if origin else None),
-            "unit": v("unit")[i],
-            "leader": v("leader")[i],
-            "introducer": v("introducer")[i],
-            "credited_unit": v("credited_unit")[i],
-            "signing_event": v("signing_event")[i],
-            "signer": v("signer")[i],
-            "credit_code": code,
-            "note": v("note")[i],
-        }
-        extras = {n: v(n)[i] for n in ("location", "description", "registered_on") if v(n)[i] is not None}
         after = deal_extras.collect(session, batch, i, state, reasons)
-        plan.append(_DealRow(i, fields, steps, None, extras, reason, after))
+        plan.append(_DealRow(i, None, steps, None, reason=reason, after=after or None, batch=batch, code=code))
     return plan, present
 
 
@@ -533,7 +553,7 @@ class _Investor:
         )
         # the values it was created with (a tuple: a province's ledger brings 80,000 investors)
         self.created = None if id_ is not None else tuple(values.values())
-        self.fills: dict[str, Any] = {}  # blanks of a stored investor this import fills
+        self.fills: dict[str, Any] | None = None  # blanks of a stored investor this import fills
 
     def values(self) -> dict[str, Any]:
         """Its columns as they stand (created with, and blanks filled since)."""
@@ -739,7 +759,7 @@ class _BulkSigning:
             for name, value in blanks.items():
                 setattr(inv, name, value)
                 if inv.id is not None:
-                    inv.fills[name] = value
+                    inv.fills = {**(inv.fills or {}), name: value}
             if "credit_code" in blanks:
                 self.by_code[blanks["credit_code"]] = inv
         self.new_deals.add((id(inv), checked.project, checked.day))
@@ -748,7 +768,7 @@ class _BulkSigning:
             if name is not None and name not in self.names[kind]:
                 self.names[kind][name] = None  # created by this row; its id once written
                 created_names.append((kind, name))
-        owner = row.after.get("owner")
+        owner = (row.after or {}).get("owner")
         if owner is not None:  # deal_extras.apply creates the follow-up owner next
             try:
                 owner_name = deals._text("owner", owner, 64)
@@ -807,8 +827,8 @@ class _BulkSigning:
                 inv.id = by_key[inv.name_key]
         filled = {id(s.investor): s.investor for s in self.signed if s.investor.fills}
         for inv in filled.values():
-            session.execute(update(Investor).where(col(Investor.id) == inv.id).values(**inv.fills))
-            inv.fills = {}
+            session.execute(update(Investor).where(col(Investor.id) == inv.id).values(**(inv.fills or {})))
+            inv.fills = None
         deal_table = Deal.__table__  # type: ignore[attr-defined]
         columns = tuple(c.name for c in deal_table.columns if c.name != "id")
         dates = {c.name for c in deal_table.columns if isinstance(c.type, Date) and not isinstance(c.type, DateTime)}
@@ -852,6 +872,9 @@ class _BulkSigning:
                     for r in self._audit(s, deal_id, history, now)
                 ]
             _insert_many(session, "audit_log", _AUDIT_COLUMNS, audit_rows)
+            for s in chunk:
+                if s.created:
+                    s.investor.created = None  # written and audited: 80,000 investors need not keep it
             for s, deal_id in zip(chunk, deal_ids, strict=True):
                 if s.row.after:
                     deal_extras.apply(session, deal_id, s.row.after, actor=actor)

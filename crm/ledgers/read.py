@@ -395,10 +395,16 @@ def _column(rows: list[list[Any]], index: int) -> list[Any]:
 
 
 def _clean(values: list[Any]) -> list[Any]:
-    """None for blank cells (empty, only spaces, NaN), the cell otherwise (a formula saved without its value stays)."""
+    """None for blank cells (empty, only spaces, NaN), the cell otherwise (a formula saved without its value stays).
+
+    Equal texts become one string: a column of 100,000 cells holds a few hundred industries, units or
+    dates, and a reader gives each cell its own copy (76 MB of the 100,000-deal ledger's 1.2M cells)."""
+    same: dict[str, str] = {}
     return [
         None
         if v is None or (v == "" and v is not FORMULA_WITHOUT_VALUE) or v != v or (v.__class__ is str and v.isspace())
+        else same.setdefault(v, v)
+        if v.__class__ is str
         else v
         for v in values
     ]

@@ -284,7 +284,7 @@ def deal_changes(session: Session, batch: Batch, plan: list[_DealRow]) -> tuple[
             target = _TARGETS[entry.steps[-1][0]] if entry.steps else "signed"
             moves = _moves(str(states[deal_id]), target, entry.steps)
             if moves:
-                kept.append(_DealRow(entry.i, {}, moves, deal_id, reason=entry.reason, after=entry.after))
+                kept.append(_DealRow(entry.i, None, moves, deal_id, reason=entry.reason, after=entry.after))
             continue
         kept.append(entry)
     changes: list[Change] = []
