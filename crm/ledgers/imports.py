@@ -417,7 +417,6 @@ def _validate_deals(session: Session, batch: Batch) -> tuple[list[_DealRow], int
             except InvalidValue as exc:
                 batch.fail(i, "credit_code", exc.reason)
         _check_industry(batch, i, v("industry")[i], industries)
-        origin = v("origin")[i]
         state, steps = _deal_state(batch, i, signed_on)
         if not batch.ok(i) or key_name is None or project is None or signed_on is None:
             continue
