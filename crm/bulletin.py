@@ -203,7 +203,7 @@ def bulletin(
     # deal for the chart of waiting times
     levels = metrics.unstarted_by_level(session, as_of=as_of)
     waiting = deals.unstarted(session, as_of=as_of, level=None if charts else "red")
-    findings = metrics.quality_counts(metrics.quality(session, as_of=as_of))
+    findings = metrics.count_quality(session, as_of=as_of)
     major_projects = metrics.major_status(session, as_of=as_of)
     month_trips = trips.trips_in_month(session, month=as_of.replace(day=1))
     results = trips.funnel(session, by="trip", year=as_of.year, as_of=as_of)

@@ -20,7 +20,7 @@ def dashboard(session: Session, *, as_of: date) -> dict[str, pd.DataFrame]:
     progress = metrics.target_progress(session, as_of=as_of, scope="county")
     rates = metrics.kpis(session, as_of=as_of)
     levels = metrics.unstarted_by_level(session, as_of=as_of)
-    quality = metrics.quality_counts(metrics.quality(session, as_of=as_of))
+    quality = metrics.count_quality(session, as_of=as_of)
     major = metrics.major_status(session, as_of=as_of)
     return {
         "targets": progress.reset_index(drop=True),

@@ -219,6 +219,16 @@ def test_a_planted_defect_is_found(session: Session, kind: str) -> None:
     assert found.iloc[0]["reason"]
     # the planted defect is the only one (after termination, the arrival is also over nothing else)
     assert set(df["kind"]) == {kind}, df.to_string()
+    # the 通报's counts (counted by the database where a statement lists the findings) say the same
+    assert metrics.count_quality(session, as_of=AS_OF).equals(metrics.quality_counts(df))
+
+
+def test_counts_equal_the_listed_findings_on_the_demo_county(demo_engine: object, demo_as_of: date) -> None:
+    with Session(demo_engine) as session:  # type: ignore[call-overload]
+        listed = metrics.quality_counts(metrics.quality(session, as_of=demo_as_of))
+        counted = metrics.count_quality(session, as_of=demo_as_of)
+    assert counted.equals(listed), counted.compare(listed)
+    assert listed["findings"].sum() > 0
 
 
 def test_the_tolerance_is_in_the_counting_rules(session: Session) -> None:

@@ -162,7 +162,7 @@ def test_an_import_killed_while_writing_leaves_the_database_as_before(sqlite_tem
     engine = make_engine(f"sqlite:///{db}")
     _seed(engine)
     before = _snapshot(engine)
-    ledger = _deals_csv(tmp_path / "deals.csv", 200_000)
+    ledger = _deals_csv(tmp_path / "deals.csv", 50_000)  # written in ten chunks: seconds of writing to kill
     child = subprocess.Popen([*CLI, "--db", str(db), "import", "deals", str(ledger)], stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 300

@@ -36,7 +36,7 @@ from crm.metrics.major import (
     registration_readiness,
 )
 from crm.metrics.period import PERIOD_COLUMNS, PERIOD_DIMENSIONS, period_figures, period_range
-from crm.metrics.quality import QUALITY_COLUMNS, QUALITY_KINDS, quality, quality_counts
+from crm.metrics.quality import QUALITY_COLUMNS, QUALITY_KINDS, count_quality, quality, quality_counts
 from crm.metrics.rows import funnel_rows, kpis_rows, ranking_rows, rows_behind, target_rows
 from crm.metrics.targets import (
     FORECAST_METHOD,
@@ -62,6 +62,7 @@ __all__ = [
     "TARGET_COLUMNS",
     "arrivals_by_month",
     "completed_investment",
+    "count_quality",
     "count_levels",
     "funnel_rows",
     "kpis",
