@@ -454,22 +454,44 @@ def print_table(
         out.write("(无数据)\n")
         return
     formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
-    columns = [df[f.name].tolist() for f in formats]
-    cells = [[f.text(v, i) for i, v in enumerate(values)] for f, values in zip(formats, columns, strict=True)]
+    cells = [_texts(f, df[f.name].tolist()) for f in formats]
     last = [bool(v) for v in df["last"].tolist()] if "last" in df.columns else None
     plain = all(_printable(f.label) and all(map(_printable, texts)) for f, texts in zip(formats, cells, strict=True))
     width, terminal = _terminal_width(out)
     if plain:
         from rich.cells import cell_len
 
-        widths = [max(cell_len(f.label), *map(cell_len, texts)) for f, texts in zip(formats, cells, strict=True)]
+        lengths = [list(map(cell_len, texts)) for texts in cells]
+        widths = [max(cell_len(f.label), *n) for f, n in zip(formats, lengths, strict=True)]
         natural = sum(widths) + 3 * len(widths) - 1
         if natural <= width or len(df) > WRAP_ROWS:
             if title:
                 out.write(title + "\n")
-            out.write(_draw(formats, cells, widths, last, color=terminal and not os.environ.get("NO_COLOR")))
+            color = terminal and not os.environ.get("NO_COLOR")
+            out.write(_draw(formats, cells, lengths, widths, last, color=color))
             return
     _print_rich(formats, cells, last, title=title, file=out, width=None if terminal else width)
+
+
+def _texts(f: ColumnFormat, values: list[Any]) -> list[str]:
+    """The display strings of one column; a value repeated down the column (an industry, a date) is
+    formatted once. Floats are not looked up: 0.0 and -0.0 are equal keys but print differently."""
+    if f.money_rows is not None:
+        return [f.text(v, i) for i, v in enumerate(values)]
+    seen: dict[tuple[type, Any], str] = {}
+    out = []
+    for v in values:
+        key = (v.__class__, v)
+        try:
+            text = seen.get(key) if v.__class__ is not float else None
+        except TypeError:  # a list (a deal's missing procedures) is not a key
+            text, key = None, None  # type: ignore[assignment]
+        if text is None:
+            text = f.text(v)
+            if key is not None and v.__class__ is not float:
+                seen[key] = text
+        out.append(text)
+    return out
 
 
 def _printable(text: str) -> bool:
@@ -480,47 +502,42 @@ def _printable(text: str) -> bool:
 def _draw(
     formats: Sequence[ColumnFormat],
     cells: Sequence[Sequence[str]],
+    lengths: Sequence[Sequence[int]],
     widths: Sequence[int],
     last: Sequence[bool] | None,
     *,
     color: bool,
 ) -> str:
-    """The table rich draws with ``Table(pad_edge=False)`` and its heavy-headed box, unwrapped."""
+    """The table rich draws with ``Table(pad_edge=False)`` and its heavy-headed box, unwrapped.
+
+    Each column is padded once, top to bottom, and the lines are its padded cells joined."""
     from rich.cells import cell_len
 
-    right = [f.kind in _RIGHT for f in formats]
     edge = len(widths) - 1
-    lead = ["" if j == 0 else " " for j in range(len(widths))]
-    trail = ["" if j == edge else " " for j in range(len(widths))]
+    levels = [f.kind == "level" for f in formats]
+    padded: list[list[str]] = []
+    for j, (f, texts, sizes) in enumerate(zip(formats, cells, lengths, strict=True)):
+        lead, trail, width, right = "" if j == 0 else " ", "" if j == edge else " ", widths[j], f.kind in _RIGHT
+        column = []
+        for i, (text, size) in enumerate(zip(texts, sizes, strict=True)):
+            if color:
+                sgr = "1;31" if last and last[i] else _LEVEL_SGR.get(text, "") if levels[j] else ""
+                text = f"\x1b[{sgr}m{text}\x1b[0m" if sgr else text
+            space = " " * (width - size)
+            column.append(lead + (space + text if right else text + space) + trail)
+        padded.append(column)
 
     def rule(left: str, fill: str, cross: str, end: str) -> str:
-        return left + cross.join(fill * (w + len(lead[j]) + len(trail[j])) for j, w in enumerate(widths)) + end
+        return left + cross.join(fill * (w + (j > 0) + (j < edge)) for j, w in enumerate(widths)) + end
 
-    def line(texts: Sequence[str], bar: str, sgr: Sequence[str]) -> str:
-        parts = []
-        for j, text in enumerate(texts):
-            space = " " * (widths[j] - cell_len(text))
-            if sgr[j]:
-                text = f"\x1b[{sgr[j]}m{text}\x1b[0m"
-            parts.append(lead[j] + (space + text if right[j] else text + space) + trail[j])
-        return bar + bar.join(parts) + bar
-
-    none = [""] * len(widths)
-    levels = [f.kind == "level" for f in formats]
-    lines = [
-        rule("┏", "━", "┳", "┓"),
-        line([f.label for f in formats], "┃", ["1"] * len(widths) if color else none),
-        rule("┡", "━", "╇", "┩"),
-    ]
-    for i in range(len(cells[0]) if cells else 0):
-        texts = [column[i] for column in cells]
-        sgr = none
-        if color:
-            if last and last[i]:
-                sgr = ["1;31"] * len(widths)
-            else:
-                sgr = [_LEVEL_SGR.get(t, "") if levels[j] else "" for j, t in enumerate(texts)]
-        lines.append(line(texts, "│", sgr))
+    head = []
+    for j, f in enumerate(formats):
+        text = f"\x1b[1m{f.label}\x1b[0m" if color else f.label
+        space = " " * (widths[j] - cell_len(f.label))
+        cell = space + text if f.kind in _RIGHT else text + space
+        head.append(("" if j == 0 else " ") + cell + ("" if j == edge else " "))
+    lines = [rule("┏", "━", "┳", "┓"), "┃" + "┃".join(head) + "┃", rule("┡", "━", "╇", "┩")]
+    lines += ["│" + "│".join(row) + "│" for row in zip(*padded, strict=True)]
     lines.append(rule("└", "─", "┴", "┘"))
     return "\n".join(lines) + "\n"
 
