@@ -73,6 +73,7 @@ LABELS: dict[str, str] = {
     "active": "在建及未开工",
     "start_rate": "开工率",
     "contracted_yuan": "合同投资额",
+    "size_yuan": "合同投资额（含增资）",
     "arrived_yuan": "到位资金",
     "completed_investment_yuan": "完成投资",
     "fulfillment_rate": "履约率",

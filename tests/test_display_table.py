@@ -110,3 +110,11 @@ def test_a_long_table_wider_than_the_terminal_is_printed_whole(monkeypatch: pyte
 
 def test_an_empty_figure_says_so() -> None:
     assert _fast_text(pd.DataFrame({"unit": []}), "标题") == "标题\n(无数据)\n"
+
+
+def test_every_column_of_the_unstarted_list_has_a_chinese_header() -> None:
+    from crm.deals import UNSTARTED_COLUMNS
+    from crm.display import label
+
+    assert {name: label(name) for name in UNSTARTED_COLUMNS if label(name) == name} == {}
+    assert label("size_yuan") == "合同投资额（含增资）"
