@@ -146,3 +146,30 @@ def test_csv_rows_are_written_as_they_come(tmp_path: Path) -> None:
 def test_wan_text_is_the_exact_wan(yuan: int) -> None:
     assert _wan_text(yuan) == f"{_wan(yuan):f}"
     assert Decimal(_wan_text(yuan)) * 10_000 == yuan
+
+
+def test_text_that_reads_like_an_excel_escape_round_trips(session: Session, tmp_path: Path) -> None:
+    """Excel writes a control character as _xHHHH_ (the library refuses them in text) and so escapes
+    text that already reads like that (_x0041_ is written _x005F_x0041_); the export does the same,
+    so the import reads the text back, not "A"."""
+    deals.sign(
+        session,
+        actor="t",
+        project_name="项目_x4E00_",
+        investor="某_x0041_与_x005F_集团",
+        signed_on=date(2026, 1, 1),
+        contracted_yuan=10**8,
+    )
+    session.commit()
+    path = tmp_path / "deals.xlsx"
+    export_ledger(session, "deals", path)
+    import zipfile
+
+    from crm.ledgers import read_table
+
+    sheet = zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    assert "<t>项目_x005F_x4E00_</t>" in sheet  # as Excel writes it: Excel shows 项目_x4E00_, not 项目一
+
+    table = read_table(path, ledger_kind("deals"))
+    assert table.cells["project_name"] == ["项目_x4E00_"]
+    assert table.cells["investor"] == ["某_x0041_与_x005F_集团"]

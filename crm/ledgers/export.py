@@ -700,13 +700,17 @@ def _number_format(column: Column) -> str | None:
 
 _EXCEL_EPOCH = date(1899, 12, 30)
 _MARKS = frozenset(FORMULA_MARKS)  # each one character
-_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")  # not allowed in XML: written as Excel's _xHHHH_
+_ESCAPE = re.compile(r"(_x[0-9a-fA-F]{4}_)")  # text that reads like one of those escapes
 
 
 def _escaped(text: str) -> str:
-    """Text for the sheet's XML: & < > escaped, control characters as Excel writes them (_xHHHH_)."""
+    """Text for the sheet's XML as Excel (and xlsxwriter) write it: & < > escaped, control characters
+    as _xHHHH_, and text that already reads like such an escape with its underscore escaped
+    (``_x0041_`` is written ``_x005F_x0041_``), so that a reader gives back the text itself."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _ESCAPE.sub(r"_x005F\1", text)
     return _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
 
 

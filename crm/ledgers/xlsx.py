@@ -74,12 +74,24 @@ def _is_date_format(code: str) -> bool:
     return any(ch in plain for ch in "ymd年月日") or ("h" in plain and "s" in plain)
 
 
+_EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescaped(text: str) -> str:
+    """XML entities and Excel's own escapes undone: a character XML cannot hold is written _xHHHH_,
+    and text that reads like one has its underscore written _x005F_ (``_x005F_x0041_`` is ``_x0041_``)."""
+    if "&" in text:
+        text = unescape(text)
+    if "_x" in text:
+        text = _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    return text
+
+
 def _text_of(fragment: str) -> str:
     """The text of an ``<si>`` or ``<is>``: its ``<t>`` runs, phonetic guides left out."""
     if "<rPh" in fragment:
         fragment = _PHONETIC.sub("", fragment)
-    text = "".join(_TEXT.findall(fragment))
-    return unescape(text) if "&" in text else text
+    return _unescaped("".join(_TEXT.findall(fragment)))
 
 
 @functools.lru_cache(maxsize=65_536)  # a ledger's dates repeat: one object per day, made once
@@ -313,8 +325,7 @@ def _shape(cells: list[_Cell], reader: _Cells, shapes: dict[bytes, _Shape]) -> _
 
 
 def _text(raw: bytes) -> str | None:
-    text = raw.decode()
-    return (unescape(text) if "&" in text else text) or None
+    return _unescaped(raw.decode()) or None
 
 
 _VALUE_CONVERTERS = {0, 1, 2, 4}  # _NUMBER, _DATE, _SHARED, _BOOL: a <v> holds them
