@@ -623,12 +623,17 @@ def quality_counts(findings: pd.DataFrame) -> pd.DataFrame:
     """Findings of ``quality`` counted by kind: kind, label (Chinese), severity, findings; every kind a
     row, 0 when clean."""
     counts = findings["kind"].value_counts()
+    return _counts_frame({kind: int(counts.get(kind, 0)) for kind in QUALITY_KINDS})
+
+
+def _counts_frame(counts: dict[str, int]) -> pd.DataFrame:
+    """kind, label, severity, findings: every kind a row, in QUALITY_KINDS' order."""
     return pd.DataFrame(
         {
             "kind": list(QUALITY_KINDS),
             "label": [QUALITY_LABELS[kind] for kind in QUALITY_KINDS],
             "severity": [severity for severity, _ in QUALITY_KINDS.values()],
-            "findings": [int(counts.get(kind, 0)) for kind in QUALITY_KINDS],
+            "findings": [counts.get(kind, 0) for kind in QUALITY_KINDS],
         }
     )
 
@@ -667,11 +672,4 @@ def count_quality(
         kind: _COUNTED[kind](session, ctx) if kind in _COUNTED else len(check(session, ctx))
         for kind, check in _CHECKS.items()
     }
-    return pd.DataFrame(
-        {
-            "kind": list(QUALITY_KINDS),
-            "label": [QUALITY_LABELS[kind] for kind in QUALITY_KINDS],
-            "severity": [severity for severity, _ in QUALITY_KINDS.values()],
-            "findings": [counts.get(kind, 0) for kind in QUALITY_KINDS],
-        }
-    )
+    return _counts_frame(counts)
