@@ -50,9 +50,13 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield given
         return
     try:
+        import fasteners  # pgserver's dependency
         import pgserver
 
-        server: Any = pgserver.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
+        # one worker at a time: run as root, pgserver first creates its system user with useradd,
+        # and on a fresh machine two workers doing so at once left one initdb "Permission denied"
+        with fasteners.InterProcessLock(str(_run_dir(tmp_path_factory) / "pgserver.lock")):
+            server: Any = pgserver.get_server(str(tmp_path_factory.mktemp("pgdata")), cleanup_mode="stop")
         uri = server.get_uri()
         _without_durability(uri)
     except Exception as exc:  # a missing binary, a port, a permission: say which
