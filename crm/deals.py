@@ -1111,6 +1111,24 @@ def warning_level(age_days: int, thresholds: tuple[int, int] = DEFAULT_THRESHOLD
     return "yellow" if age_days < red else "red"
 
 
+def unstarted_conditions(rs: CountingRules, day: date) -> list[ColumnElement[bool]]:
+    """The deals :func:`unstarted` lists before its filters, as conditions on the deal table: root
+    deals signed by `day` within the rules' cohort window, neither started nor terminated by then,
+    and not replaced by a deal signed by then."""
+    d = DEAL_TABLE
+    conditions: list[ColumnElement[bool]] = [
+        d.c.increases_id.is_(None),
+        d.c.signed_on <= day,
+        or_(d.c.started_on.is_(None), d.c.started_on > day),
+        or_(d.c.terminated_on.is_(None), d.c.terminated_on > day),
+        not_replaced(d, day),
+    ]
+    cohort_from = cohort_start(rs, day)
+    if cohort_from is not None:
+        conditions.append(d.c.signed_on >= cohort_from)
+    return conditions
+
+
 def unstarted(
     session: Session,
     *,
@@ -1145,16 +1163,7 @@ def unstarted(
     yellow, red = _thresholds(thresholds)
 
     rs = get_rules(session, rules)
-    conditions: list[ColumnElement[bool]] = [
-        col(Deal.increases_id).is_(None),
-        col(Deal.signed_on) <= day,
-        or_(col(Deal.started_on).is_(None), col(Deal.started_on) > day),
-        or_(col(Deal.terminated_on).is_(None), col(Deal.terminated_on) > day),
-        not_replaced(DEAL_TABLE, day),
-    ]
-    cohort_from = cohort_start(rs, day)
-    if cohort_from is not None:
-        conditions.append(col(Deal.signed_on) >= cohort_from)
+    conditions = unstarted_conditions(rs, day)
     sizes = deal_sizes(day)
     bounds = size_conditions(sizes.c.size_yuan, min_amount, max_amount)
     if bounds:

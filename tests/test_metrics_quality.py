@@ -231,6 +231,55 @@ def test_counts_equal_the_listed_findings_on_the_demo_county(demo_engine: object
     assert listed["findings"].sum() > 0
 
 
+def test_counts_read_only_what_happened_by_as_of(session: Session) -> None:
+    """What the database counts weighs dates as the listing does: a procedure done or a follow-up
+    made after as_of does not count yet, and a deal terminated by then is no longer followed."""
+    _clean(session)
+    permit = session.exec(select(Procedure).where(Procedure.kind == "construction_permit")).one()
+    permit.done_on = date(2026, 7, 15)  # done, but after as_of: 甲 started without it as of 2026-06-30
+    follow_up = session.exec(select(FollowUp)).one()
+    follow_up.on = date(2026, 7, 2)  # after as_of: 乙 had none in the 30 days to as_of
+    session.add_all([permit, follow_up])
+    make_deal(
+        session, project_name="丁", signed_on=date(2026, 1, 5), terminated_on=date(2026, 3, 1), state="terminated"
+    )
+    session.commit()
+    listed = metrics.quality_counts(metrics.quality(session, as_of=AS_OF))
+    counted = metrics.count_quality(session, as_of=AS_OF)
+    assert counted.equals(listed), counted.compare(listed)
+    found = dict(zip(listed["kind"], listed["findings"], strict=True))
+    assert found["started_without_procedures"] == 1
+    assert found["unstarted_without_follow_up"] == 1
+    # 丁 has no owner and no follow-up, but was terminated before as_of
+    assert found["unstarted_without_owner"] == 0
+    # a day later than the permit, 甲 is no longer flagged; nor is 乙, followed up on 07-02
+    later = date(2026, 7, 20)
+    assert metrics.count_quality(session, as_of=later).equals(
+        metrics.quality_counts(metrics.quality(session, as_of=later))
+    )
+
+
+def test_arrivals_on_a_capital_increase_are_checked_against_its_root_deal(session: Session) -> None:
+    """An increase's arrivals count toward its root: after the root's termination, and above the
+    contracted amount of the root and its increases together."""
+    _clean(session)
+    a = _deal(session, "甲")
+    increase = make_deal(
+        session, project_name="甲（增资）", signed_on=date(2026, 2, 1), contracted_yuan=YI // 2, increases_id=a.id
+    )
+    a.terminated_on, a.state = date(2026, 5, 1), "terminated"
+    session.add(a)
+    session.add(
+        CapitalArrival(deal_id=increase.id, arrived_on=date(2026, 6, 1), arrived_yuan=2 * YI, source="overseas")
+    )
+    session.commit()
+    df = metrics.quality(session, as_of=AS_OF)
+    assert list(df.loc[df["kind"] == "arrival_after_termination", "record"].str.contains("甲（增资）")) == [True]
+    # 1000万 + 2亿 arrived against 1亿 + 5000万 contracted
+    assert list(df.loc[df["kind"] == "arrival_over_contracted", "record_id"]) == [a.id]
+    assert metrics.count_quality(session, as_of=AS_OF).equals(metrics.quality_counts(df))
+
+
 def test_the_tolerance_is_in_the_counting_rules(session: Session) -> None:
     _clean(session)
     _arrival(session, "甲", date(2026, 5, 1), 9500 * WAN)  # 1.05亿 on 1亿: within 10%, beyond 2%
