@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -462,7 +462,7 @@ def print_table(
     if plain:
         from rich.cells import cell_len
 
-        lengths = [list(map(cell_len, texts)) for texts in cells]
+        lengths = [_cell_lengths(texts, cell_len) for texts in cells]
         widths = [max(cell_len(f.label), *n) for f, n in zip(formats, lengths, strict=True)]
         natural = sum(widths) + 3 * len(widths) - 1
         if natural <= width or len(df) > WRAP_ROWS:
@@ -472,6 +472,19 @@ def print_table(
             out.write(_draw(formats, cells, lengths, widths, last, color=color))
             return
     _print_rich(formats, cells, last, title=title, file=out, width=None if terminal else width)
+
+
+def _cell_lengths(texts: list[str], cell_len: Callable[[str], int]) -> list[int]:
+    """The terminal width of each text: its length when ASCII, else rich's cell_len (CJK characters
+    are two cells), worked out once per distinct text (a column repeats its industries and units)."""
+    known: dict[str, int] = {}
+    out = []
+    for text in texts:
+        size = known.get(text)
+        if size is None:
+            size = known[text] = len(text) if text.isascii() else cell_len(text)
+        out.append(size)
+    return out
 
 
 def _texts(f: ColumnFormat, values: list[Any]) -> list[str]:
