@@ -41,13 +41,22 @@ def ensure_venv(extras: str) -> None:
     if uv:
         if not PY.exists():
             run(uv, "venv", "--python", sys.executable, VENV)
-        run(uv, "pip", "install", "--python", PY, "-e", f".[{extras}]")
+        run(uv, "pip", "install", "--compile-bytecode", "--python", PY, "-e", f".[{extras}]")
     else:
         if not PY.exists():
             run(sys.executable, "-m", "venv", VENV)
         run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         run(PY, "-m", "pip", "install", "--quiet", "-e", f".[{extras}]")
     stamp.write_text(want)
+
+
+def compile_sources() -> None:
+    """Byte-compile the project's own modules, as an installed package has them (pip compiles what it
+    installs; an editable install leaves crm as source). Where PYTHONDONTWRITEBYTECODE is set (it is on
+    the machines this project is built on), every ``crm`` process compiled its modules again: the 48 a report
+    imports take 0.2 s of CPU to compile, of its ~2.3 s start-up here. Only what changed since the
+    last run is compiled (__pycache__ is git-ignored)."""
+    run(PY, "-m", "compileall", "-q", "crm", "bench")
 
 
 def env() -> dict[str, str]:
@@ -59,6 +68,7 @@ def env() -> dict[str, str]:
 
 def demo(args: list[str]) -> None:
     ensure_venv("notebooks")
+    compile_sources()
     run(PY, "-m", "crm.showcase", *args, env=env())
 
 
@@ -78,6 +88,7 @@ def ensure_chromium() -> None:
 
 def test(args: list[str]) -> None:
     ensure_venv("test")
+    compile_sources()
     ensure_chromium()
     run(BIN / "ruff", "check", "crm", "tests", "bench", "tools", "dev.py", env=env())
     run(BIN / "ruff", "format", "--check", "crm", "tests", "bench", "tools", "dev.py", env=env())
@@ -89,6 +100,7 @@ def test(args: list[str]) -> None:
 def bench(args: list[str]) -> None:
     """The benchmark (bench/measure.py); the test extra brings its DuckDB. --write FILE regenerates RESULTS.md."""
     ensure_venv("test")
+    compile_sources()
     run(PY, "-m", "bench", *args, env=env())
 
 
