@@ -252,7 +252,7 @@ def test_counts_read_only_what_happened_by_as_of(session: Session) -> None:
     assert found["unstarted_without_follow_up"] == 1
     # 丁 has no owner and no follow-up, but was terminated before as_of
     assert found["unstarted_without_owner"] == 0
-    # a day later than the permit, 甲 is no longer flagged; nor is 乙, followed up on 07-02
+    # on 07-20, after the permit (07-15), 甲 is no longer flagged; nor is 乙, followed up on 07-02
     later = date(2026, 7, 20)
     assert metrics.count_quality(session, as_of=later).equals(
         metrics.quality_counts(metrics.quality(session, as_of=later))
