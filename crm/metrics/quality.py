@@ -284,24 +284,25 @@ def _not_terminated(d: Any, as_of: date) -> Any:
     return or_(d.c.terminated_on.is_(None), d.c.terminated_on > as_of)
 
 
+def _started(d: Any, ctx: _Context) -> list[Any]:
+    """Root deal alias `d` started by as_of and not terminated by then."""
+    return [*_roots(d, ctx), d.c.started_on.is_not(None), d.c.started_on <= ctx.as_of, _not_terminated(d, ctx.as_of)]
+
+
+def _procedure_done(ctx: _Context) -> list[Any]:
+    """A procedure row is one of the required ones, done by as_of."""
+    return [
+        PROCEDURE.c.state == ProcedureState.done.value,
+        PROCEDURE.c.kind.in_([k.value for k in REQUIRED_PROCEDURES]),
+        or_(PROCEDURE.c.done_on.is_(None), PROCEDURE.c.done_on <= ctx.as_of),
+    ]
+
+
 def _started_without_procedures(session: Session, ctx: _Context) -> list[dict[str, Any]]:
     d = DEAL.alias("d")
-    started = _rows(
-        session,
-        select(d.c.id, d.c.project_name, d.c.started_on)
-        .where(*_roots(d, ctx), d.c.started_on.is_not(None), d.c.started_on <= ctx.as_of)
-        .where(_not_terminated(d, ctx.as_of))
-        .order_by(d.c.id),
-    )
+    started = _rows(session, select(d.c.id, d.c.project_name, d.c.started_on).where(*_started(d, ctx)).order_by(d.c.id))
     done: dict[int, set[str]] = defaultdict(set)
-    for deal_id, kind in _rows(
-        session,
-        select(PROCEDURE.c.deal_id, PROCEDURE.c.kind).where(
-            PROCEDURE.c.state == ProcedureState.done.value,
-            PROCEDURE.c.kind.in_([k.value for k in REQUIRED_PROCEDURES]),
-            or_(PROCEDURE.c.done_on.is_(None), PROCEDURE.c.done_on <= ctx.as_of),
-        ),
-    ):
+    for deal_id, kind in _rows(session, select(PROCEDURE.c.deal_id, PROCEDURE.c.kind).where(*_procedure_done(ctx))):
         done[int(deal_id)].add(str(kind))
     out = []
     for deal_id, project, started_on in started:
@@ -324,22 +325,9 @@ def _started_without_procedures_rows(ctx: _Context) -> Any:
     required (a deal has at most one procedure of a kind), for the count."""
     d = DEAL.alias("d")
     done = (
-        select(func.count())
-        .where(
-            PROCEDURE.c.deal_id == d.c.id,
-            PROCEDURE.c.state == ProcedureState.done.value,
-            PROCEDURE.c.kind.in_([k.value for k in REQUIRED_PROCEDURES]),
-            or_(PROCEDURE.c.done_on.is_(None), PROCEDURE.c.done_on <= ctx.as_of),
-        )
-        .correlate(d)
-        .scalar_subquery()
+        select(func.count()).where(PROCEDURE.c.deal_id == d.c.id, *_procedure_done(ctx)).correlate(d).scalar_subquery()
     )
-    return (
-        select(d.c.id)
-        .where(*_roots(d, ctx), d.c.started_on.is_not(None), d.c.started_on <= ctx.as_of)
-        .where(_not_terminated(d, ctx.as_of))
-        .where(done < len(REQUIRED_PROCEDURES))
-    )
+    return select(d.c.id).where(*_started(d, ctx), done < len(REQUIRED_PROCEDURES))
 
 
 def _started_not_registered_rows(ctx: _Context) -> Any:
