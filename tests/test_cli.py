@@ -75,3 +75,42 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...], command: 
     result = runner.invoke(app, [*path, "--help"])
     assert result.exit_code == 0
     assert "Example" in (command.help or ""), f"`crm {' '.join(path)}` help has no example"
+
+
+GROUPS = [path for path, command in ALL_COMMANDS if len(path) == 1 and hasattr(command, "commands")]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--db", "x.db", "--help"], ["init", "--help"]] + [[*path, "--help"] for path in GROUPS],
+    ids=" ".join,
+)
+def test_the_command_line_built_for_one_group_says_what_the_whole_one_says(args: list[str]) -> None:
+    from crm.cli import app_for
+
+    assert app_for(args) is not app, "nothing was left out"
+    whole, pruned = runner.invoke(app, args), runner.invoke(app_for(args), args)
+    assert (pruned.exit_code, pruned.output) == (whole.exit_code, whole.output)
+
+
+def test_only_the_group_called_is_built() -> None:
+    from crm.cli import app_for
+
+    built = typer.main.get_group(app_for(["--db", "x.db", "report", "kpis"]))
+    assert set(built.commands["report"].commands) == set(typer.main.get_group(app).commands["report"].commands)
+    assert built.commands["deal"].commands == {}
+    assert app_for(["--db", "x.db", "no-such-command"]) is app  # its error names the commands there are
+    assert runner.invoke(app_for(["report", "no-such"]), ["report", "no-such"]).exit_code == 2
+
+
+def test_the_console_script_runs_a_command_of_a_group(tmp_path: Path) -> None:
+    bindir = Path(sys.executable).parent
+    db = str(tmp_path / "crm.db")
+    subprocess.run([str(bindir / "crm"), "--db", db, "init"], capture_output=True, check=True)
+    result = subprocess.run(
+        [str(bindir / "crm"), "--db", db, "ref", "list", "regions", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and "北京市" in result.stdout, result.stdout + result.stderr
