@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import select as _select
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, create_engine
 
 import crm.models  # noqa: F401  (every table on the metadata before any create or compare)
@@ -159,6 +161,30 @@ def core_select(*columns: Any) -> Any:
     """SQLAlchemy ``select`` over model attributes, for bulk Core work (sqlmodel types the
     attributes as plain Python values, which its own ``select`` overloads reject)."""
     return _select(*columns)
+
+
+class sorted_by(FunctionElement[Any]):
+    """An ORDER BY term that SQLite sorts by instead of walking an index in its order: ``+column`` (unary plus
+    changes no value). Walking ``ix_deal_signed_on`` reads each deal at a random place: 1.68 s for a
+    province's 100,000 deals with their names against 1.39 s scanned and sorted. Other databases get the
+    column as it is and plan for themselves."""
+
+    name = "sorted_by"
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(sorted_by)
+def _sorted_by(element: sorted_by, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(sorted_by, "sqlite")
+def _sorted_by_sqlite(element: sorted_by, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))
 
 
 def begin_writing(session: Session) -> None:

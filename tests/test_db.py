@@ -164,3 +164,35 @@ def test_all_34_regions_ship_and_unknown_is_refused(session: Session) -> None:
     assert find_region(session, "宁夏回族自治区").name == "宁夏"
     with pytest.raises(InvalidValue, match="not a province-level division"):
         region_short_name("火星")
+
+
+def test_sorted_by_sorts_instead_of_walking_the_index_on_sqlite(session: Session) -> None:
+    """`sorted_by(column)` orders as the column does; SQLite sorts (``+column``) rather than reading each row
+    where the index on the column points, other databases get the bare column."""
+    from sqlalchemy import select as sa_select
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from crm import deals
+    from crm.db import sorted_by
+
+    for n, day in enumerate((9, 3, 3, 7, 1)):
+        deals.sign(
+            session,
+            actor="t",
+            project_name=f"项目{n}",
+            investor="某集团",
+            signed_on=date(2026, 5, day),
+            contracted_yuan=10**8,
+        )
+    session.commit()
+    q = sa_select(Deal.id, Deal.project_name).order_by(sorted_by(Deal.signed_on), Deal.id)
+    plain = sa_select(Deal.id, Deal.project_name).order_by(Deal.signed_on, Deal.id)
+    assert list(session.execute(q)) == list(session.execute(plain))
+    assert "ORDER BY +deal.signed_on, deal.id" in str(q.compile(dialect=sqlite.dialect()))
+    assert "ORDER BY deal.signed_on, deal.id" in str(q.compile(dialect=postgresql.dialect()))
+    if session.get_bind().dialect.name == "sqlite":
+        compiled = str(q.compile(session.get_bind()))
+        walked = str(plain.compile(session.get_bind()))
+        plan = " ".join(str(r) for r in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+        assert "TEMP B-TREE FOR ORDER BY" in plan
+        assert "TEMP B-TREE" not in " ".join(str(r) for r in session.execute(text(f"EXPLAIN QUERY PLAN {walked}")))

@@ -12,6 +12,8 @@ from typing import Any
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event
 from sqlmodel import Session
 
@@ -173,3 +175,85 @@ def test_text_that_reads_like_an_excel_escape_round_trips(session: Session, tmp_
     table = read_table(path, ledger_kind("deals"))
     assert table.cells["project_name"] == ["项目_x4E00_"]
     assert table.cells["investor"] == ["某_x0041_与_x005F_集团"]
+
+
+_TEXT = st.text(alphabet="ab中 \t\n\u3000&<>_x04A'=+-@", max_size=8)
+_VALUES = st.one_of(
+    _TEXT,
+    st.integers(-(10**12), 10**12).map(_wan_text),
+    st.dates(date(1990, 1, 1), date(2100, 12, 31)),
+    st.integers(0, 10**6),
+    st.booleans(),
+)
+_ATTRS = ('<c r="B', '" s="5"', '" s="6"', '" s="7" t="inlineStr"><is><t')
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.none() | _TEXT, max_size=12),  # one kind of value: the comprehensions
+        st.lists(st.none() | st.integers(-(10**12), 10**12).map(_wan_text), max_size=12),
+        st.lists(st.none() | st.dates(), max_size=12),
+        st.lists(st.none() | _VALUES, max_size=12),  # any: cell by cell
+    )
+)
+def test_a_column_of_cells_is_written_as_each_cell_is(values: list[Any]) -> None:
+    """A batch writes a column of one kind in one comprehension; each cell must come out as `_cell` writes it
+    alone (escapes, formula marks, spaces kept, number and date styles)."""
+    numbers = range(7, 7 + len(values))
+    present = [v for v in values if v is not None]
+    expected = [
+        "" if v is None else export_module._cell(v, _ATTRS[0], r, *_ATTRS[1:])
+        for r, v in zip(numbers, values, strict=True)
+    ]
+    assert export_module._column_cells(values, present, numbers, _ATTRS, {}) == expected
+
+
+def test_plain_text_goes_out_as_it_is_and_any_other_cell_by_cell() -> None:
+    assert export_module._plain(["项目甲", "a b", "x-1", "中\n文"])
+    for odd in [
+        "A&B",
+        "<b>",
+        "_x0041_",
+        "'引号",
+        "=1+1",
+        "+86",
+        "-3",
+        "@me",
+        " 前空格",
+        "后空格 ",
+        "全角\u3000",
+        "\t",
+        "",
+    ]:
+        assert not export_module._plain(["项目甲", odd]), odd
+
+
+def test_the_workbook_is_deflated_at_the_fast_level(session: Session, tmp_path: Path) -> None:
+    """zlib's fastest level: the sheet's stored bytes are exactly its XML deflated at ZIP_LEVEL (level 6, zlib's
+    default, gives other bytes); the workbook module's ZipFile is xlsxwriter's own again afterwards."""
+    import struct
+    import zipfile
+    import zlib
+
+    import xlsxwriter.workbook
+
+    _county(session, 300)
+    path = tmp_path / "arrivals.xlsx"
+    export_ledger(session, "arrivals", path)
+    with zipfile.ZipFile(path) as book:
+        info = book.getinfo("xl/worksheets/sheet1.xml")
+        xml = book.read(info)
+    with path.open("rb") as f:
+        f.seek(info.header_offset)
+        name_length, extra_length = struct.unpack("<HH", f.read(30)[26:30])
+        f.seek(info.header_offset + 30 + name_length + extra_length)
+        stored = f.read(info.compress_size)
+
+    def deflated(level: int) -> bytes:
+        compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+        return compressor.compress(xml) + compressor.flush()
+
+    assert export_module.ZIP_LEVEL == 1
+    assert stored == deflated(1) != deflated(6)
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
