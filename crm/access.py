@@ -27,8 +27,8 @@ follow); a table units may write goes in `UNIT_WRITES`; a table only admin may w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
@@ -36,6 +36,9 @@ from sqlmodel import Session, select
 from crm.errors import InvalidValue, NotFound, Refused
 from crm.models import AccountUnit, Unit
 from crm.roles import Role as Role  # defined apart, so the command line offers it cheaply
+
+if TYPE_CHECKING:  # only the functions that make a frame import pandas: an export or an import needs none
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,8 @@ def add_account(
 
 def accounts(session: Session) -> pd.DataFrame:
     """Every account of this database: name, role, unit, whether it can log in."""
+    import pandas as pd
+
     connection = _postgres_connection(session)
     roles = group_roles(connection)
     rows = connection.execute(

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import ColumnElement, Table
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
@@ -32,6 +31,9 @@ from crm.models import (
     Unit,
 )
 from crm.money import parse_yuan, to_decimal_yuan
+
+if TYPE_CHECKING:  # only the functions that make a frame import pandas: an export or an import needs none
+    import pandas as pd
 
 _ARRIVALS: Table = CapitalArrival.__table__  # type: ignore[attr-defined]
 
@@ -216,6 +218,8 @@ def list_arrivals(
     (a name that must exist), `verified` True/False (None: both), `voided` False (default:
     standing arrivals only), True (only voided) or None (both).
     """
+    import pandas as pd
+
     a = _ARRIVALS
     unit_t = aliased(Unit)
     query = (

@@ -8,9 +8,8 @@ defaults a bureau extends with its own rows.
 from __future__ import annotations
 
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlmodel import Session, col, select
 
 from crm import names
@@ -18,6 +17,9 @@ from crm.audit import record_changes, record_creation
 from crm.db import unit_of_work
 from crm.errors import Duplicate, InvalidValue
 from crm.models import CountingRules, Industry, Person, Region, RegionAlias, SigningEvent, StallReason, Unit
+
+if TYPE_CHECKING:  # only the functions that make a frame import pandas: an export or an import needs none
+    import pandas as pd
 
 # (short name, full name, kind)
 REGIONS: list[tuple[str, str, str]] = [
@@ -210,6 +212,8 @@ def reference_kind(kind: str) -> str:
 
 def list_reference(session: Session, kind: str) -> pd.DataFrame:
     """The rows of a reference list: id, name and what else the kind carries (category, title ...)."""
+    import pandas as pd
+
     k = reference_kind(kind)
     rows: list[tuple[Any, ...]]
     if k == "industry":

@@ -115,6 +115,35 @@ def test_a_report_on_the_terminal_loads_no_writer_nor_matplotlib(tmp_path: Path,
         assert "crm.files" not in loaded["crm"]
 
 
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_an_export_loads_no_pandas(tmp_path: Path, suffix: str) -> None:
+    """A ledger export streams rows from the database to the file: it needs neither pandas nor the readers."""
+    from crm.db import init_db, make_engine
+
+    db = tmp_path / "crm.db"
+    engine = make_engine(str(db))
+    init_db(engine)
+    engine.dispose()
+    out = tmp_path / f"deals{suffix}"
+    loaded = _loaded_after(_cli("--db", str(db), "export", "deals", str(out)))
+    assert out.exists()
+    assert "sqlalchemy" in loaded["heavy"]
+    assert set(loaded["heavy"]) & {"pandas", "numpy", "openpyxl", "matplotlib", "alembic"} == set()
+    assert "crm.ledgers.export" in loaded["crm"] and "crm.ledgers.read" not in loaded["crm"]
+
+
+def test_the_ledgers_package_names_resolve_lazily() -> None:
+    from crm import ledgers
+    from crm.ledgers import export, read
+
+    assert set(ledgers.__all__) <= set(dir(ledgers))
+    for name in ledgers.__all__:
+        assert getattr(ledgers, name) is not None, name
+    assert ledgers.export_ledger is export.export_ledger and ledgers.read_table is read.read_table
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        ledgers.nope  # noqa: B018
+
+
 def test_every_public_name_of_crm_resolves_lazily() -> None:
     from crm import errors, metrics
 

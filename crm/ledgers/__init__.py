@@ -10,12 +10,42 @@ Kinds: deals, arrivals, trips, visits, leads, targets (``KINDS``). Money cells a
 in the unit the header names (``总投资（万元）``), else 万元; they are stored as integer yuan.
 """
 
-from crm.ledgers.explain import Explanation, explain_ledger
-from crm.ledgers.export import export_ledger, ledger_rows
-from crm.ledgers.imports import ImportResult, import_ledger
-from crm.ledgers.read import LedgerReader, Table, read_table
-from crm.ledgers.schema import KINDS, Column, LedgerKind, json_schema, ledger_kind, write_schemas
-from crm.ledgers.undo import UndoResult, undo_import
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crm.ledgers.explain import Explanation, explain_ledger
+    from crm.ledgers.export import export_ledger, ledger_rows
+    from crm.ledgers.imports import ImportResult, import_ledger
+    from crm.ledgers.read import LedgerReader, Table, read_table
+    from crm.ledgers.schema import KINDS, Column, LedgerKind, json_schema, ledger_kind, write_schemas
+    from crm.ledgers.undo import UndoResult, undo_import
+
+# each name's module, imported when the name is first used: an export loads neither the readers nor pandas
+_LAZY = {
+    **dict.fromkeys(("Explanation", "explain_ledger"), "crm.ledgers.explain"),
+    **dict.fromkeys(("export_ledger", "ledger_rows"), "crm.ledgers.export"),
+    **dict.fromkeys(("ImportResult", "import_ledger"), "crm.ledgers.imports"),
+    **dict.fromkeys(("LedgerReader", "Table", "read_table"), "crm.ledgers.read"),
+    **dict.fromkeys(
+        ("KINDS", "Column", "LedgerKind", "json_schema", "ledger_kind", "write_schemas"), "crm.ledgers.schema"
+    ),
+    **dict.fromkeys(("UndoResult", "undo_import"), "crm.ledgers.undo"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crm.ledgers' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # once loaded, a plain module attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*__all__, *globals()})
+
 
 __all__ = [
     "KINDS",
