@@ -290,7 +290,7 @@ def _kind(name: str, series: pd.Series) -> str:
         return "pp"
     if name == "level":
         return "level"
-    present = [v for v in series.tolist() if not is_missing(v)]
+    present = series[series.notna()].tolist()  # what is_missing keeps, found by pandas at once
     if name in BOOL_COLUMNS or pd.api.types.is_bool_dtype(series.dtype):
         return "bool"
     if present and all(isinstance(v, bool) for v in present):
@@ -457,7 +457,10 @@ def print_table(
     formats = column_formats(df, money=money, unit=unit, hide=hide, labels=labels)
     cells = [_texts(f, df[f.name].tolist()) for f in formats]
     last = [bool(v) for v in df["last"].tolist()] if "last" in df.columns else None
-    plain = all(_printable(f.label) and all(map(_printable, texts)) for f, texts in zip(formats, cells, strict=True))
+    # no line break, tab or other control character: each text is one line of known width
+    plain = all(
+        f.label.isprintable() and all(map(str.isprintable, texts)) for f, texts in zip(formats, cells, strict=True)
+    )
     width, terminal = _terminal_width(out)
     if plain:
         from rich.cells import cell_len
@@ -474,15 +477,37 @@ def print_table(
     _print_rich(formats, cells, last, title=title, file=out, width=None if terminal else width)
 
 
+class _CharacterCells(dict[str, int]):
+    """Each character's width in terminal cells, as rich measures it, looked up once per character."""
+
+    def __missing__(self, character: str) -> int:
+        from rich.cells import get_character_cell_size
+
+        size = self[character] = get_character_cell_size(character)
+        return size
+
+
+_CHARACTER_CELLS = _CharacterCells()
+_JOINERS = ("\u200d", "\ufe0f")  # a zero-width joiner or an emoji variation: rich measures the sequence
+
+
 def _cell_lengths(texts: list[str], cell_len: Callable[[str], int]) -> list[int]:
-    """The terminal width of each text: its length when ASCII, else rich's cell_len (CJK characters
-    are two cells), worked out once per distinct text (a column repeats its industries and units)."""
+    """The terminal width of each text: its length when printable ASCII, else the sum of its characters' widths
+    (CJK characters are two cells; rich's cell_len when joiners make one glyph of several), worked out
+    once per distinct text (a column repeats its industries and units)."""
     known: dict[str, int] = {}
+    size_of = _CHARACTER_CELLS.__getitem__
     out = []
     for text in texts:
         size = known.get(text)
         if size is None:
-            size = known[text] = len(text) if text.isascii() else cell_len(text)
+            if text.isascii() and text.isprintable():
+                size = len(text)
+            elif _JOINERS[0] in text or _JOINERS[1] in text:
+                size = cell_len(text)
+            else:
+                size = sum(map(size_of, text))
+            known[text] = size
         out.append(size)
     return out
 
@@ -506,11 +531,6 @@ def _texts(f: ColumnFormat, values: list[Any]) -> list[str]:
                 seen[key] = text
         out.append(text)
     return out
-
-
-def _printable(text: str) -> bool:
-    """No line break, tab or other control character: the text is one line of known width."""
-    return text.isprintable()
 
 
 def _draw(

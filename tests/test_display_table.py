@@ -118,3 +118,19 @@ def test_every_column_of_the_unstarted_list_has_a_chinese_header() -> None:
 
     assert {name: label(name) for name in UNSTARTED_COLUMNS if label(name) == name} == {}
     assert label("size_yuan") == "合同投资额（含增资）"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.text(st.characters(), max_size=12)
+        | st.text(st.sampled_from(list("项目Ａ１a\u0301\u200d\ufe0f👍🏽\u3000\u00ad\u0300e\u1100\u302a")), max_size=8),
+        max_size=6,
+    )
+)
+def test_each_text_is_as_wide_as_rich_measures_it(texts: list[str]) -> None:
+    """Widths summed a character at a time (CJK two cells, combining marks none) equal rich's cell_len,
+    joiner sequences and emoji included."""
+    from rich.cells import cell_len
+
+    assert display._cell_lengths(texts, cell_len) == [cell_len(t) for t in texts]
