@@ -223,6 +223,20 @@ def test_a_planted_defect_is_found(session: Session, kind: str) -> None:
     assert metrics.count_quality(session, as_of=AS_OF).equals(metrics.quality_counts(df))
 
 
+def test_a_threefold_arrival_is_two_findings_counted_as_listed(session: Session) -> None:
+    """Every standing arrival of a (deal, date, amount) but the first is a finding; a voided one is none, and
+    the count (one grouped pass) says what the listing says."""
+    from crm.arrivals import void
+
+    _clean(session)
+    ids = [_duplicate_arrival(session) for _ in range(3)]  # with the first: four of the same
+    void(session, ids[0], reason="录重了", actor="t")
+    _arrival(session, "甲", date(2026, 4, 1), 999 * WAN)  # another amount: not a duplicate
+    df = metrics.quality(session, as_of=AS_OF)
+    assert list(df[df["kind"] == "duplicate_arrival"]["record_id"]) == ids[1:]
+    assert metrics.count_quality(session, as_of=AS_OF).equals(metrics.quality_counts(df))
+
+
 def test_counts_equal_the_listed_findings_on_the_demo_county(demo_engine: object, demo_as_of: date) -> None:
     with Session(demo_engine) as session:  # type: ignore[call-overload]
         listed = metrics.quality_counts(metrics.quality(session, as_of=demo_as_of))
