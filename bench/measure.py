@@ -16,6 +16,11 @@ Every scale from county up to --scale is measured (so growth is measured, not ex
 - **checks**: every library figure equals the hand-SQL, DuckDB and pandas figures (counts and yuan
   exactly, rates within 1e-9); every import stores the rows the ledger holds, and the deals import
   the same deals, investors and audit rows as the floor. A difference fails the run;
+- **weekly** is not like for like: the hand SQL computes the numbers of the 通报's lead paragraph
+  (the figures compared), while ``crm report weekly`` and the library's ``bulletin`` make the whole
+  通报, which also counts its data-quality findings (near-duplicate investors among them) and sums
+  its major projects. The hand SQL leaves that work out, so the weekly ratios overstate the
+  library's cost;
 - **goals** of issue #19, each printed as met / MISSED with its target (they are set at province
   scale; at smaller scales they are shown for orientation).
 
