@@ -99,7 +99,7 @@ def test_only_the_group_called_is_built() -> None:
     built = typer.main.get_group(app_for(["--db", "x.db", "report", "kpis"]))
     assert set(built.commands["report"].commands) == set(typer.main.get_group(app).commands["report"].commands)
     assert built.commands["deal"].commands == {}
-    assert app_for(["--db", "x.db", "no-such-command"]) is app  # its error names the commands there are
+    assert app_for(["--db", "x.db", "no-such-command"]) is app  # its error is worded by the whole app
     assert runner.invoke(app_for(["report", "no-such"]), ["report", "no-such"]).exit_code == 2
 
 
