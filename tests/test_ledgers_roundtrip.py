@@ -14,7 +14,9 @@ from sqlmodel import Session, select
 
 from crm import deals, trips
 from crm.arrivals import record_arrival
+from crm.ledgers import export as export_module
 from crm.ledgers import export_ledger, import_ledger, ledger_rows
+from crm.ledgers.schema import ledger_kind
 from crm.models import (
     CapitalArrival,
     Deal,
@@ -348,3 +350,93 @@ def test_wan_keeps_exact_yuan() -> None:
     assert _wan(12_345_678) == Decimal("1234.5678")
     assert _wan(100_000_000) == Decimal("10000.00")
     assert _wan(1) == Decimal("0.0001")
+
+
+def test_deal_export_names_its_units_people_and_places_as_text(session: Session, tmp_path: Path) -> None:
+    """The deals export names its reference columns from the tables read whole (not joined): each name
+    in its column, formula text marked as text in .xlsx and neutralised in .csv, an empty reference blank."""
+    deals.sign(
+        session,
+        actor="t",
+        project_name="名称带公式的项目",
+        investor="丙公司",
+        signed_on=date(2026, 5, 1),
+        contracted_yuan=10_000_000,
+        industry="装备制造",
+        origin="江苏",
+        unit="=县商务局",
+        leader="+王县长",
+        introducer="@小李",
+        credited_unit="县招商局",
+        signing_event="-兰洽会",
+    )
+    deals.sign(
+        session,
+        actor="t",
+        project_name="无引荐人项目",
+        investor="丁公司",
+        signed_on=date(2026, 5, 2),
+        contracted_yuan=1,
+    )
+    rows = {r["project_name"]: r for r in ledger_rows(session, "deals")}
+    named = rows["名称带公式的项目"]
+    assert (named["unit"], named["leader"], named["introducer"], named["credited_unit"]) == (
+        "=县商务局",
+        "+王县长",
+        "@小李",
+        "县招商局",
+    )
+    assert (named["origin"], named["industry"], named["signing_event"]) == ("江苏", "装备制造", "-兰洽会")
+    bare = rows["无引荐人项目"]
+    assert bare["introducer"] is None and bare["signing_event"] is None and bare["credited_unit"] is None
+
+    export_ledger(session, "deals", tmp_path / "deals.xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "deals.xlsx").active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    cells = {row[0].value: dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2)}
+    unit, leader = cells["名称带公式的项目"]["责任单位"], cells["名称带公式的项目"]["包抓领导"]
+    assert (unit.value, unit.data_type, unit.quotePrefix) == ("=县商务局", "s", True)
+    assert (leader.value, leader.quotePrefix) == ("+王县长", True)
+    assert cells["名称带公式的项目"]["所属行业"].value == "装备制造"
+    assert cells["无引荐人项目"]["第一引资人"].value is None and cells["无引荐人项目"]["签约活动"].value is None
+
+    export_ledger(session, "deals", tmp_path / "deals.csv")
+    text = (tmp_path / "deals.csv").read_text(encoding="utf-8-sig")
+    line = next(line for line in text.splitlines() if line.startswith("名称带公式的项目"))
+    assert "'=县商务局" in line and "'+王县长" in line and "'@小李" in line and "'-兰洽会" in line
+    again = import_ledger(session, "deals", tmp_path / "deals.csv", actor="t")
+    assert (again.inserted, again.already_present) == (0, 2)
+
+
+def test_deal_export_names_a_unit_added_after_the_names_were_read(session: Session) -> None:
+    """The names are read before the rows: a unit and person another writer adds in between (PostgreSQL's
+    statements each see what is committed by then) are looked up when their deal comes."""
+    deals.sign(
+        session, actor="t", project_name="早签项目", investor="戊公司", signed_on=date(2026, 5, 1), contracted_yuan=1
+    )
+    records = export_module._records(
+        session,
+        ledger_kind("deals"),
+        since=None,
+        until=None,
+        unit=None,
+        industry=None,
+        unit_field="responsible",
+        min_amount=None,
+        max_amount=None,
+    )
+    deals.sign(
+        session,
+        actor="t",
+        project_name="后签项目",
+        investor="己公司",
+        signed_on=date(2026, 5, 2),
+        contracted_yuan=1,
+        unit="新设的开发区管委会",
+        leader="新来的副县长",
+    )
+    at = records.fields.index
+    rows = {row[at("project_name")]: row for row in records.named()}
+    assert (rows["后签项目"][at("unit")], rows["后签项目"][at("leader")]) == ("新设的开发区管委会", "新来的副县长")
+    assert rows["早签项目"][at("unit")] is None
