@@ -197,10 +197,48 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory, demo_sqlite: Path) -> str
     return f"sqlite:///{path}"
 
 
+DEMO_POSTGRES_GROUP = "demo-postgresql"
+_DEMO_POSTGRES_BUILDS = "demo-postgres-builds"  # in the run's directory: a file per build
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of the demo county (`demo_engine`) goes to one xdist worker (``--dist loadgroup``),
+    so that one worker's PostgreSQL builds the demo, once for the run (checked at its end)."""
+    for item in items:
+        if "demo_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(DEMO_POSTGRES_GROUP))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run when the PostgreSQL demo county was built more than once (a 20 s build a worker:
+    the grouping above stopped working, as it did when pytest 9.2 made xdist ignore xdist_group)."""
+    if hasattr(session.config, "workerinput"):  # a worker: the controller counts for the whole run
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    builds = factory.getbasetemp() / _DEMO_POSTGRES_BUILDS
+    count = len(list(builds.iterdir())) if builds.is_dir() else 0
+    if count > 1:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"ERROR: the PostgreSQL demo county was built {count} times in this run, once per worker: "
+                f"the tests of `demo_engine` were not kept on one worker (xdist_group {DEMO_POSTGRES_GROUP!r})",
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
-def demo_postgres(postgres_engine: Engine) -> Iterator[str]:
+def demo_postgres(postgres_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A PostgreSQL database holding the demo county, built once per worker's server and used only
-    as a template (CREATE DATABASE ... TEMPLATE): nobody stays connected to it."""
+    as a template (CREATE DATABASE ... TEMPLATE): nobody stays connected to it. The tests that use it
+    share one worker (`pytest_collection_modifyitems`), so the run builds it once."""
+    builds = _run_dir(tmp_path_factory) / _DEMO_POSTGRES_BUILDS
+    builds.mkdir(exist_ok=True)
+    (builds / str(os.getpid())).touch()
     name = f"crm_demo_{os.getpid()}"
     admin = make_engine(postgres_engine.url.render_as_string(hide_password=False), poolclass=NullPool)
     admin = admin.execution_options(isolation_level="AUTOCOMMIT")

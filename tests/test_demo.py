@@ -33,12 +33,10 @@ def _fingerprint(engine: Engine) -> dict[str, tuple[int, int]]:
 
 
 # The demo county is built once per run and backend (conftest: `demo_sqlite`, `demo_postgres`);
-# `demo_engine` is each test's own copy of it. The PostgreSQL tests share one worker, so that
+# `demo_engine` is each test's own copy of it. The tests taking it share one worker, so that
 # worker's server builds the demo once for the run.
-ONE_POSTGRES_BUILD = pytest.mark.xdist_group("demo-postgresql")
 
 
-@ONE_POSTGRES_BUILD
 def test_demo_is_a_plausible_county(demo_engine: Engine) -> None:
     with Session(demo_engine) as session:
         states = dict(session.exec(select(Deal.state, func.count()).group_by(Deal.state)).all())  # type: ignore[arg-type]
@@ -57,7 +55,6 @@ def test_demo_is_a_plausible_county(demo_engine: Engine) -> None:
     assert levels["red"] > 0 and levels["yellow"] + levels["green"] > 0
 
 
-@ONE_POSTGRES_BUILD
 def test_demo_fills_only_an_empty_database(demo_engine: Engine) -> None:
     before = _fingerprint(demo_engine)
     with Session(demo_engine) as session, pytest.raises(Refused, match="already holds deals"):
@@ -65,7 +62,6 @@ def test_demo_fills_only_an_empty_database(demo_engine: Engine) -> None:
     assert _fingerprint(demo_engine) == before
 
 
-@ONE_POSTGRES_BUILD
 def test_same_seed_gives_identical_databases(
     demo_engine: Engine, demo_url: str, sqlite_template: Path, tmp_path: Path
 ) -> None:
