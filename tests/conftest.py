@@ -202,9 +202,11 @@ _DEMO_POSTGRES_BUILDS = "demo-postgres-builds"  # in the run's directory: a file
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test of the demo county (`demo_engine`) goes to one xdist worker (``--dist loadgroup``),
     so that one worker's PostgreSQL builds the demo, once for the run (checked at its end)."""
+    if not getattr(config.option, "loadgroup", False):  # what xdist sets on its workers for --dist loadgroup
+        return
     for item in items:
         if "demo_engine" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group(DEMO_POSTGRES_GROUP))
@@ -214,6 +216,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """Fail the run when the PostgreSQL demo county was built more than once (a 20 s build a worker:
     the grouping above stopped working, as it did when pytest 9.2 made xdist ignore xdist_group)."""
     if hasattr(session.config, "workerinput"):  # a worker: the controller counts for the whole run
+        return
+    if session.config.getoption("dist", "no") not in ("loadgroup", "no"):  # asked to spread the tests otherwise
         return
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is None:
